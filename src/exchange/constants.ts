@@ -1,0 +1,37 @@
+/** Protocol id, defaults and limits of the object exchange. Every figure is listed in docs/limits.md. */
+
+export const OBJECTS_PROTOCOL = '/gitmesh/objects/1.0.0'
+
+/** Want commits in one request: a fetch names a handful of snapshots, never thousands. */
+export const MAX_WANTS = 64
+
+/** Have commits in one request: enough to describe every recent snapshot the fetcher holds. */
+export const MAX_HAVES = 64
+
+/** Already-stored objects a resumed request may list (a 4 MiB frame holds ~180,000 ids). */
+export const MAX_SKIP = 150_000
+
+/** Preferred delta bases offered to pack-objects; git uses at most its delta window (10). */
+export const MAX_PREFERRED_BASES = 10
+
+/** Objects per pack on the wire: a cut connection loses at most one pack's worth. */
+export const OBJECTS_PER_PACK = 4096
+
+/** Bytes of pack data per `data` frame, well under the frame cap. */
+export const DATA_FRAME_BYTES = 256 * 1024
+
+/** Length of a refusal or error message sent to a peer. */
+export const MAX_STATUS_MESSAGE_CHARS = 512
+
+/** Concurrent inbound fetch streams served per connection and in total. */
+export const MAX_INBOUND_STREAMS = 16
+export const MAX_OUTBOUND_STREAMS = 16
+
+/** A request frame must arrive this soon after the stream opens. */
+export const REQUEST_TIMEOUT_MS = 10_000
+
+/** Default bound on one whole fetch, cold transfers of large repositories included. */
+export const FETCH_TIMEOUT_MS = 10 * 60_000
+
+/** Attempts a fetch makes when the connection is cut mid-transfer (each resumes the last). */
+export const FETCH_ATTEMPTS = 3

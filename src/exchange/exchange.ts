@@ -1,0 +1,165 @@
+import type { ComponentLogger, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
+import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
+import { MessageChannel } from '../wire/channel.js'
+import { InvalidMessageError, FrameTooLargeError } from '../wire/errors.js'
+import { ObjectStore } from '../git/object-store.js'
+import { MalformedObjectError, UnsafePathError } from '../git/errors.js'
+import type { GrantStore } from '../store/grant-store.js'
+import type { TrustStore } from '../store/trust-store.js'
+import { FETCH_ATTEMPTS, FETCH_TIMEOUT_MS, MAX_INBOUND_STREAMS, MAX_OUTBOUND_STREAMS, OBJECTS_PROTOCOL, REQUEST_TIMEOUT_MS } from './constants.js'
+import { ObjectMismatchError, ProtocolError, RefusedError } from './errors.js'
+import { ServerInbound, type FetcherMessage, type Want } from './messages.js'
+import { serveWant } from './server.js'
+import { defaultHaves, fetchAttempt, storedPartOfClosure, type AttemptReport, type FetchOptions } from './fetcher.js'
+
+export interface ExchangeComponents {
+  registrar: Registrar
+  connectionManager: ConnectionManager
+  logger: ComponentLogger
+}
+
+export interface ExchangeInit {
+  grants: GrantStore
+  trust: TrustStore
+  /** @default MAX_INBOUND_STREAMS */
+  maxInboundStreams?: number
+  /** @default MAX_OUTBOUND_STREAMS */
+  maxOutboundStreams?: number
+  /** @default FETCH_ATTEMPTS */
+  fetchAttempts?: number
+}
+
+export interface FetchReport {
+  objects: number
+  bytes: number
+  roundTrips: number
+  ms: number
+  /** The ref now pointing at each want. */
+  refs: string[]
+  /** Wants recorded as shallow because their parents were not fetched. */
+  shallow: string[]
+}
+
+/** Errors that say the data or the request is wrong: retrying would get the same answer. */
+function isFinal (err: unknown): boolean {
+  return err instanceof RefusedError || err instanceof ObjectMismatchError || err instanceof UnsafePathError ||
+    err instanceof InvalidMessageError || err instanceof FrameTooLargeError || err instanceof MalformedObjectError
+}
+
+/**
+ * /gitmesh/objects/1.0.0: serves the objects granted to a peer, and fetches closure(wants, haves)
+ * from a peer in one round trip, resuming a cut transfer where it stopped.
+ */
+export class Exchange implements Startable {
+  private readonly log: Logger
+  private readonly stores = new Map<string, Promise<ObjectStore>>()
+  private started = false
+
+  constructor (private readonly components: ExchangeComponents, private readonly init: ExchangeInit) {
+    this.log = components.logger.forComponent('gitmesh:exchange')
+    this.handleStream = this.handleStream.bind(this)
+  }
+
+  readonly [Symbol.toStringTag] = 'gitmesh:exchange'
+
+  async start (): Promise<void> {
+    if (this.started) return
+    await this.components.registrar.handle(OBJECTS_PROTOCOL, this.handleStream, {
+      maxInboundStreams: this.init.maxInboundStreams ?? MAX_INBOUND_STREAMS,
+      maxOutboundStreams: this.init.maxOutboundStreams ?? MAX_OUTBOUND_STREAMS
+    })
+    this.started = true
+  }
+
+  async stop (): Promise<void> {
+    if (!this.started) return
+    await this.components.registrar.unhandle(OBJECTS_PROTOCOL)
+    for (const store of this.stores.values()) (await store.catch(() => undefined))?.close()
+    this.stores.clear()
+    this.started = false
+  }
+
+  /** One long-lived object store per repository, so its cat-file processes are reused. */
+  openStore (repo: string): Promise<ObjectStore> {
+    let store = this.stores.get(repo)
+    if (store === undefined) {
+      store = ObjectStore.open(repo)
+      store.catch(() => this.stores.delete(repo))
+      this.stores.set(repo, store)
+    }
+    return store
+  }
+
+  private async handleStream (stream: Stream, connection: Connection): Promise<void> {
+    const peerId = connection.remotePeer.toString()
+    const channel = new MessageChannel<Want, FetcherMessage>(stream, ServerInbound)
+    const signal = AbortSignal.timeout(FETCH_TIMEOUT_MS)
+    try {
+      const want = await channel.receive({ signal: AbortSignal.any([signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]) })
+      if (want === null) {
+        await stream.close()
+        return
+      }
+      const grants = this.init.trust.isTrusted(peerId) ? this.init.grants.activeFor(peerId) : []
+      await serveWant(channel, want, { grants, openStore: async repo => await this.openStore(repo), log: this.log, signal })
+      await stream.close({ signal })
+    } catch (err) {
+      const malformed = err instanceof InvalidMessageError || err instanceof FrameTooLargeError
+      this.log.error('request from %s failed - %e', peerId, err)
+      try {
+        await channel.send({ type: 'refuse', code: malformed ? 'bad-request' : 'internal', message: malformed ? (err as Error).message : 'internal error' })
+        await stream.close({ signal: AbortSignal.timeout(1000) })
+      } catch {
+        stream.abort(err as Error)
+      }
+    }
+  }
+
+  /**
+   * Brings everything reachable from `wants` that the repository at `into` lacks (creating it if
+   * needed) and points `refs/gitmesh/fetched/<oid>` at each want.
+   */
+  async fetch (peer: PeerId, wants: string[], into: string, options: FetchOptions = {}): Promise<FetchReport> {
+    const started = performance.now()
+    const signal = AbortSignal.any([options.signal ?? AbortSignal.timeout(FETCH_TIMEOUT_MS)])
+    const store = await ObjectStore.openOrInit(into)
+    try {
+      const haves = (options.haves ?? await defaultHaves(store)).filter(oid => !wants.includes(oid))
+      const report: AttemptReport = { objects: 0, bytes: 0, roundTrips: 0 }
+      const attempts = this.init.fetchAttempts ?? FETCH_ATTEMPTS
+      for (let attempt = 1; ; attempt++) {
+        let skip: string[] = []
+        if (attempt > 1 || (await store.presentSet(wants)).size > 0) {
+          const stored = await storedPartOfClosure(store, wants, haves)
+          if (stored.complete) break
+          skip = stored.stored
+        }
+        try {
+          const stream = await this.components.connectionManager.openStream(peer, OBJECTS_PROTOCOL, { signal })
+          await fetchAttempt(stream, store, wants, haves, skip, report, { ...options, signal })
+          break
+        } catch (err) {
+          if (isFinal(err) || signal.aborted || attempt >= attempts) throw err
+          this.log('fetch attempt %d from %p failed, resuming - %e', attempt, peer, err)
+        }
+      }
+      const present = await store.presentSet(wants)
+      const absent = wants.filter(oid => !present.has(oid))
+      if (absent.length > 0) throw new ProtocolError(`the transfer finished without ${absent.join(', ')}`)
+      const shallow = await store.markShallowWhereParentsMissing(wants)
+      const refs: string[] = []
+      for (const oid of wants) {
+        const ref = `refs/gitmesh/fetched/${oid}`
+        await store.updateRef(ref, oid)
+        refs.push(ref)
+      }
+      return { ...report, ms: Math.round(performance.now() - started), refs, shallow }
+    } finally {
+      store.close()
+    }
+  }
+}
+
+export function exchange (init: ExchangeInit): (components: ExchangeComponents) => Exchange {
+  return (components) => new Exchange(components, init)
+}

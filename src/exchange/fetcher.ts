@@ -1,0 +1,112 @@
+import type { Stream } from '@libp2p/interface'
+import { MessageChannel } from '../wire/channel.js'
+import type { ObjectStore } from '../git/object-store.js'
+import { bytesToOid, oidToBytes } from '../git/oid.js'
+import { FetcherInbound, type FetcherMessage, type Want } from './messages.js'
+import { MAX_HAVES, MAX_SKIP } from './constants.js'
+import { ObjectMismatchError, ProtocolError, RefusedError } from './errors.js'
+
+export interface FetchProgress {
+  objects: number
+  totalObjects: number
+  bytes: number
+}
+
+export interface FetchOptions {
+  /** Commits the fetcher holds for this history; by default its gitmesh refs and HEAD. */
+  haves?: string[]
+  signal?: AbortSignal
+  onProgress?: (progress: FetchProgress) => void
+}
+
+export interface AttemptReport {
+  /** Objects received and stored in this attempt. */
+  objects: number
+  /** Frame bytes sent and received on the stream. */
+  bytes: number
+  /** Request/response exchanges: one per attempt that went to the network, none when nothing was missing. */
+  roundTrips: number
+}
+
+/**
+ * Chooses the haves for a fetch: the newest commits under refs/gitmesh/ (complete by
+ * construction, since a ref is only set after its fetch finished) and HEAD.
+ */
+export async function defaultHaves (store: ObjectStore): Promise<string[]> {
+  const refs = await store.listRefCommits('refs/gitmesh/', MAX_HAVES - 1)
+  const head = await store.resolveCommit('HEAD')
+  return [...new Set(head === undefined ? refs : [head, ...refs])].slice(0, MAX_HAVES)
+}
+
+/**
+ * What of closure(wants, haves) is already here, from an interrupted transfer: walked locally,
+ * so a resumed request asks the server to leave it out. Also says whether anything is missing.
+ */
+export async function storedPartOfClosure (store: ObjectStore, wants: string[], haves: string[]): Promise<{ stored: string[], complete: boolean }> {
+  const closure = await store.walkClosure(wants, haves, { tolerateMissing: true })
+  const blobs = closure.blobs.map(entry => entry.oid)
+  const presentBlobs = await store.presentSet(blobs)
+  const stored = [...closure.commits, ...closure.trees].map(entry => entry.oid).concat(blobs.filter(oid => presentBlobs.has(oid)))
+  return { stored, complete: closure.missing.length === 0 && presentBlobs.size === blobs.length }
+}
+
+/**
+ * One request/response exchange on a fresh stream: send wants, haves and what is already
+ * stored; receive packs, each verified and stored as it completes.
+ */
+export async function fetchAttempt (stream: Stream, store: ObjectStore, wants: string[], haves: string[], skip: string[], report: AttemptReport, options: FetchOptions = {}): Promise<void> {
+  report.roundTrips++
+  const baseBytes = report.bytes
+  const channel = new MessageChannel<FetcherMessage, Want>(stream, FetcherInbound)
+  await channel.send({
+    type: 'want',
+    wants: wants.map(oidToBytes),
+    haves: haves.map(oidToBytes),
+    skip: skip.slice(0, MAX_SKIP).map(oidToBytes)
+  }, options)
+
+  const first = await channel.receive(options)
+  if (first === null) throw new ProtocolError('the peer closed the stream without answering')
+  if (first.type === 'refuse') throw new RefusedError(first.code, first.message)
+  if (first.type !== 'accept') throw new ProtocolError(`expected accept, got ${first.type}`)
+  const totalObjects = first.objects
+  let received = 0
+  let next = await channel.receive(options)
+  while (next?.type === 'pack') {
+    const declared = next.objects.map(bytesToOid)
+    let pending: FetcherMessage | null = null
+    async function * packData (): AsyncGenerator<Uint8Array> {
+      while (true) {
+        const message = await channel.receive(options)
+        if (message?.type !== 'data') {
+          pending = message
+          return
+        }
+        yield message.bytes
+      }
+    }
+    await store.receivePack(packData(), async (indexed) => {
+      const indexedSet = new Set(indexed)
+      const absent = declared.filter(oid => !indexedSet.has(oid))
+      if (absent.length > 0) {
+        throw new ObjectMismatchError(`the peer sent objects whose bytes do not match their ids: ${absent.slice(0, 3).join(', ')}${absent.length > 3 ? ` and ${absent.length - 3} more` : ''}`)
+      }
+      const declaredSet = new Set(declared)
+      // index-pack --fix-thin appends the local delta bases; anything else is unasked for.
+      const extra = indexed.filter(oid => !declaredSet.has(oid))
+      const local = await store.presentSet(extra)
+      const foreign = extra.filter(oid => !local.has(oid))
+      if (foreign.length > 0) throw new ObjectMismatchError(`the peer sent ${foreign.length} undeclared objects, such as ${foreign[0]}`)
+    }, options.signal)
+    received += declared.length
+    report.objects += declared.length
+    report.bytes = baseBytes + channel.bytesRead + channel.bytesWritten
+    options.onProgress?.({ objects: received, totalObjects, bytes: channel.bytesRead + channel.bytesWritten })
+    next = pending
+  }
+  if (next === null) throw new ProtocolError(`transfer ended after ${received} of ${totalObjects} objects`)
+  if (next.type !== 'done') throw new ProtocolError(`unexpected ${next.type} message`)
+  if (received !== totalObjects) throw new ProtocolError(`the peer announced ${totalObjects} objects but sent ${received}`)
+  report.bytes = baseBytes + channel.bytesRead + channel.bytesWritten
+  await stream.close(options).catch(() => { /* the response is complete; a failed close loses nothing */ })
+}

@@ -1,0 +1,74 @@
+import type { Logger } from '@libp2p/interface'
+import type { MessageChannel } from '../wire/channel.js'
+import type { Grant } from '../store/grant-store.js'
+import type { ObjectStore } from '../git/object-store.js'
+import type { ClosureEntry } from '../git/closure.js'
+import { bytesToOid, oidToBytes } from '../git/oid.js'
+import { MissingObjectError } from '../git/errors.js'
+import { DATA_FRAME_BYTES, MAX_PREFERRED_BASES, MAX_STATUS_MESSAGE_CHARS, OBJECTS_PER_PACK } from './constants.js'
+import { NotGrantedError } from './errors.js'
+import { authorizeWants } from './authorize.js'
+import type { FetcherMessage, RefusalCode, Want } from './messages.js'
+
+export interface ServeContext {
+  /** Unexpired grants of the requesting peer. */
+  grants: Grant[]
+  openStore: (repo: string) => Promise<ObjectStore>
+  log: Logger
+  signal: AbortSignal
+}
+
+export interface ServeReport {
+  objects: number
+  packs: number
+}
+
+/**
+ * Answers one want request: authorize, walk closure(wants, haves) minus what the fetcher already
+ * stored, and stream it as a sequence of packs (trees before blobs, so a cut transfer leaves the
+ * fetcher able to see what it still lacks).
+ */
+export async function serveWant (channel: MessageChannel<Want, FetcherMessage>, want: Want, context: ServeContext): Promise<ServeReport> {
+  const wants = want.wants.map(bytesToOid)
+  const haves = want.haves.map(bytesToOid)
+  const skip = new Set(want.skip.map(bytesToOid))
+  const refuse = async (code: RefusalCode, message: string): Promise<ServeReport> => {
+    await channel.send({ type: 'refuse', code, message: message.slice(0, MAX_STATUS_MESSAGE_CHARS) }, context)
+    return { objects: 0, packs: 0 }
+  }
+
+  let authorized
+  try {
+    authorized = await authorizeWants(context.grants, wants, haves, context.openStore)
+  } catch (err) {
+    if (err instanceof NotGrantedError) return await refuse('not-granted', err.message)
+    throw err
+  }
+  const store = await context.openStore(authorized.repo)
+  let entries: ClosureEntry[]
+  try {
+    const closure = await store.walkClosure(wants, authorized.haves, { skip })
+    entries = [...closure.commits, ...closure.trees, ...closure.blobs]
+  } catch (err) {
+    if (err instanceof MissingObjectError) return await refuse('not-found', 'the granted objects are no longer available here')
+    throw err
+  }
+
+  const packs: ClosureEntry[][] = []
+  for (let i = 0; i < entries.length; i += OBJECTS_PER_PACK) packs.push(entries.slice(i, i + OBJECTS_PER_PACK))
+  await channel.send({ type: 'accept', objects: entries.length, packs: packs.length }, context)
+  const bases = authorized.haves.slice(0, MAX_PREFERRED_BASES)
+  for (const pack of packs) {
+    await channel.send({ type: 'pack', objects: pack.map(entry => oidToBytes(entry.oid)) }, context)
+    const { stream, done } = store.packObjects(pack, bases, context.signal)
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      for (let offset = 0; offset < chunk.length; offset += DATA_FRAME_BYTES) {
+        await channel.send({ type: 'data', bytes: chunk.subarray(offset, offset + DATA_FRAME_BYTES) }, context)
+      }
+    }
+    await done
+  }
+  await channel.send({ type: 'done' }, context)
+  context.log('served %d objects in %d packs', entries.length, packs.length)
+  return { objects: entries.length, packs: packs.length }
+}

@@ -1,0 +1,173 @@
+import { mkdir, mkdtemp, readdir, rename, rm, readFile, writeFile, access } from 'node:fs/promises'
+import path from 'node:path'
+import { CatFile, type ObjectInfo, type RawObject } from './cat-file.js'
+import { walkClosure, type Closure, type ClosureEntry, type WalkOptions } from './closure.js'
+import { gitEnv, gitText, runGit } from './git-process.js'
+import { indexPack, packObjects, readPackIndexOids, type PackStream } from './pack.js'
+import { locateObjectStore, type RepositoryPaths } from './repository.js'
+import { parseCommit, parseTree } from './tree.js'
+import { checkEntryName } from './path-safety.js'
+import { MalformedObjectError } from './errors.js'
+
+export interface ReceivedPack {
+  /** Ids of every object the pack held, as computed from their content. */
+  oids: string[]
+}
+
+/**
+ * The one place that decides how git objects are read and written. Bulk work goes through git's
+ * own plumbing (a long-lived `cat-file --batch`, `pack-objects`, `index-pack`), which is an order
+ * of magnitude faster than in-process object code for thousands of objects.
+ */
+export class ObjectStore {
+  private reader?: CatFile
+  private checker?: CatFile
+
+  private constructor (readonly dir: string, readonly paths: RepositoryPaths) {}
+
+  /** Opens the repository at `dir` (a working tree or a bare repository). */
+  static async open (dir: string): Promise<ObjectStore> {
+    return new ObjectStore(dir, await locateObjectStore(dir))
+  }
+
+  /** Opens the repository at `dir`, creating an empty one there if there is none. */
+  static async openOrInit (dir: string): Promise<ObjectStore> {
+    try {
+      await access(path.join(dir, '.git'))
+    } catch {
+      try {
+        await access(path.join(dir, 'objects'))
+        await access(path.join(dir, 'HEAD'))
+      } catch {
+        await mkdir(dir, { recursive: true })
+        await runGit(['init', '-q'], { cwd: dir })
+      }
+    }
+    return await ObjectStore.open(dir)
+  }
+
+  private get cwd (): string {
+    return this.paths.gitDir
+  }
+
+  async readMany (oids: readonly string[]): Promise<Array<RawObject | null>> {
+    this.reader ??= new CatFile(this.cwd, 'batch')
+    return await this.reader.readMany(oids)
+  }
+
+  async infoMany (oids: readonly string[]): Promise<Array<ObjectInfo | null>> {
+    this.checker ??= new CatFile(this.cwd, 'batch-check')
+    return await this.checker.infoMany(oids)
+  }
+
+  /** Which of `oids` are present. */
+  async presentSet (oids: readonly string[]): Promise<Set<string>> {
+    const infos = await this.infoMany(oids)
+    return new Set(oids.filter((_, i) => infos[i] != null))
+  }
+
+  async walkClosure (wants: readonly string[], haves: readonly string[], options?: WalkOptions): Promise<Closure> {
+    return await walkClosure(this, wants, haves, options)
+  }
+
+  /** Resolves a revision to a commit id; undefined when it names nothing. */
+  async resolveCommit (rev: string): Promise<string | undefined> {
+    const out = await gitText(['rev-parse', '--verify', '-q', '--end-of-options', `${rev}^{commit}`], { cwd: this.cwd, okExitCodes: [1, 128] })
+    return out === '' ? undefined : out
+  }
+
+  /** True when `ancestor` is `descendant` or one of its ancestors. */
+  async isAncestor (ancestor: string, descendant: string): Promise<boolean> {
+    const { exitCode } = await runGit(['merge-base', '--is-ancestor', ancestor, descendant], { cwd: this.cwd, okExitCodes: [1, 128] })
+    return exitCode === 0
+  }
+
+  async updateRef (ref: string, oid: string): Promise<void> {
+    await runGit(['update-ref', ref, oid], { cwd: this.cwd })
+  }
+
+  /** Commits named by refs matching `pattern` (for-each-ref syntax), newest first. */
+  async listRefCommits (pattern: string, limit: number): Promise<string[]> {
+    const out = await gitText(['for-each-ref', '--sort=-committerdate', `--count=${limit}`, '--format=%(objectname) %(objecttype)', pattern], { cwd: this.cwd })
+    return out.split('\n').filter(line => line.endsWith(' commit')).map(line => line.slice(0, 40))
+  }
+
+  packObjects (entries: readonly ClosureEntry[], preferredBases: readonly string[], signal?: AbortSignal): PackStream {
+    return packObjects(this.cwd, entries, preferredBases, signal)
+  }
+
+  /**
+   * Receives one pack into a quarantine directory, checks it, and only then moves it into the
+   * object database: `check` sees every object id and may throw to discard the whole pack.
+   * Every received tree's entry names are checked for paths that could escape a working tree.
+   */
+  async receivePack (source: AsyncIterable<Uint8Array>, check: (oids: string[]) => void | Promise<void>, signal?: AbortSignal): Promise<ReceivedPack> {
+    const quarantine = await mkdtemp(path.join(this.paths.objectDir, 'incoming-gitmesh-'))
+    try {
+      await mkdir(path.join(quarantine, 'pack'))
+      const indexed = await indexPack(this.cwd, quarantine, this.paths.objectDir, source, signal)
+      const oids = await readPackIndexOids(indexed.indexPath)
+      await check(oids)
+      await checkReceivedTrees(quarantine, this.paths.objectDir, this.cwd, oids)
+      const packDir = path.join(this.paths.objectDir, 'pack')
+      await mkdir(packDir, { recursive: true })
+      // The .idx goes last: git only sees a pack once its index exists.
+      for (const file of (await readdir(path.join(quarantine, 'pack'))).sort((a, b) => Number(a.endsWith('.idx')) - Number(b.endsWith('.idx')))) {
+        await rename(path.join(quarantine, 'pack', file), path.join(packDir, file))
+      }
+      // Objects in the repository are now visible to a fresh reader.
+      this.reader?.close()
+      this.reader = undefined
+      this.checker?.close()
+      this.checker = undefined
+      return { oids }
+    } finally {
+      await rm(quarantine, { recursive: true, force: true })
+    }
+  }
+
+  /** Marks commits whose parents are absent as shallow, so `git fsck` and `git log` accept them. */
+  async markShallowWhereParentsMissing (commits: readonly string[]): Promise<string[]> {
+    const objects = await this.readMany(commits)
+    const parents = objects.flatMap(object => object === null ? [] : parseCommit(object.body).parents)
+    const present = await this.presentSet(parents)
+    const shallow = commits.filter((_, i) => {
+      const object = objects[i]
+      return object != null && parseCommit(object.body).parents.some(parent => !present.has(parent))
+    })
+    if (shallow.length === 0) return []
+    const file = path.join(this.paths.commonDir, 'shallow')
+    const existing = await readFile(file, 'utf8').catch(() => '')
+    const all = new Set(existing.split('\n').filter(line => line.length === 40))
+    for (const oid of shallow) all.add(oid)
+    const lock = `${file}.lock`
+    await writeFile(lock, [...all].sort().join('\n') + '\n', { flag: 'wx' })
+    await rename(lock, file)
+    return shallow
+  }
+
+  close (): void {
+    this.reader?.close()
+    this.reader = undefined
+    this.checker?.close()
+    this.checker = undefined
+  }
+}
+
+async function checkReceivedTrees (quarantine: string, alternates: string, cwd: string, oids: string[]): Promise<void> {
+  const env = gitEnv({ GIT_OBJECT_DIRECTORY: quarantine, GIT_ALTERNATE_OBJECT_DIRECTORIES: alternates })
+  const checker = new CatFile(cwd, 'batch-check', env)
+  const reader = new CatFile(cwd, 'batch', env)
+  try {
+    const infos = await checker.infoMany(oids)
+    const trees = oids.filter((_, i) => infos[i]?.type === 'tree')
+    const objects = await reader.readMany(trees)
+    objects.forEach((object, i) => {
+      if (object === null) throw new MalformedObjectError(`received tree ${trees[i]} cannot be read back`)
+      for (const entry of parseTree(object.body)) checkEntryName(entry.name)
+    })
+  } finally {
+    checker.close()
+    reader.close()
+  }
+}

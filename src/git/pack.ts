@@ -1,0 +1,101 @@
+import { spawn } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
+import type { Readable } from 'node:stream'
+import { gitEnv } from './git-process.js'
+import { GitCommandError, MalformedObjectError } from './errors.js'
+import type { ClosureEntry } from './closure.js'
+
+export interface PackStream {
+  stream: Readable
+  /** Resolves when pack-objects exited cleanly; rejects with its stderr otherwise. */
+  done: Promise<void>
+}
+
+/**
+ * Streams a pack of exactly `entries` from `git pack-objects`. Each `preferredBase` (a commit or
+ * tree the receiver holds) is offered as an edge: objects at the same path in it may serve as
+ * delta bases without being sent, which makes a thin pack the receiver completes with
+ * `index-pack --fix-thin`.
+ */
+export function packObjects (cwd: string, entries: readonly ClosureEntry[], preferredBases: readonly string[], signal?: AbortSignal): PackStream {
+  const args = ['pack-objects', '--stdout', '-q', '--delta-base-offset']
+  const child = spawn('git', args, { cwd, env: gitEnv(), stdio: ['pipe', 'pipe', 'pipe'], signal })
+  let stderr = ''
+  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8') })
+  child.stdin.on('error', () => { /* reported through the exit code */ })
+  const lines = preferredBases.map(oid => `-${oid}`)
+  for (const entry of entries) lines.push(entry.path === '' ? entry.oid : `${entry.oid} ${entry.path}`)
+  child.stdin.end(lines.join('\n') + '\n')
+  const done = new Promise<void>((resolve, reject) => {
+    child.on('error', reject)
+    child.on('close', (code) => {
+      if (code === 0) resolve()
+      else reject(new GitCommandError(args, code, stderr))
+    })
+  })
+  done.catch(() => { /* the caller awaits it; avoid an unhandled rejection when it does not get that far */ })
+  return { stream: child.stdout, done }
+}
+
+export interface IndexedPack {
+  /** Pack checksum as printed by index-pack. */
+  hash: string
+  packPath: string
+  indexPath: string
+}
+
+/**
+ * Feeds a received pack to `git index-pack --stdin --fix-thin`, writing into `objectDir` (a
+ * quarantine) while reading delta bases from the repository. index-pack computes every object's
+ * id from its content, so nothing the sender claims about ids is trusted.
+ */
+export async function indexPack (cwd: string, objectDir: string, alternates: string, source: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<IndexedPack> {
+  const args = ['index-pack', '--stdin', '--fix-thin']
+  const env = gitEnv({ GIT_OBJECT_DIRECTORY: objectDir, GIT_ALTERNATE_OBJECT_DIRECTORIES: alternates })
+  const child = spawn('git', args, { cwd, env, stdio: ['pipe', 'pipe', 'pipe'], signal })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString('utf8') })
+  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8') })
+  const exited = new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject)
+    child.on('close', resolve)
+  })
+  let writeError: unknown
+  try {
+    for await (const chunk of source) {
+      if (!child.stdin.write(chunk)) {
+        await new Promise<void>((resolve, reject) => {
+          child.stdin.once('drain', resolve)
+          child.stdin.once('error', reject)
+        })
+      }
+    }
+  } catch (err) {
+    writeError = err
+    child.kill()
+  } finally {
+    child.stdin.end()
+  }
+  const code = await exited
+  if (writeError !== undefined) throw writeError
+  if (code !== 0) throw new GitCommandError(args, code, stderr)
+  const match = /^(?:pack|keep)\t([0-9a-f]{40})$/m.exec(stdout)
+  if (match === null) throw new GitCommandError(args, code, `unexpected output ${JSON.stringify(stdout)}`)
+  const hash = match[1]!
+  return { hash, packPath: `${objectDir}/pack/pack-${hash}.pack`, indexPath: `${objectDir}/pack/pack-${hash}.idx` }
+}
+
+/** Lists the object ids in a version 2 pack index (`.idx`). */
+export async function readPackIndexOids (indexPath: string): Promise<string[]> {
+  const data = await readFile(indexPath)
+  if (data.length < 8 + 256 * 4 || data.readUInt32BE(0) !== 0xff744f63 || data.readUInt32BE(4) !== 2) {
+    throw new MalformedObjectError(`${indexPath} is not a version 2 pack index`)
+  }
+  const count = data.readUInt32BE(8 + 255 * 4)
+  const start = 8 + 256 * 4
+  if (data.length < start + count * 20) throw new MalformedObjectError(`${indexPath} is truncated`)
+  const oids = new Array<string>(count)
+  for (let i = 0; i < count; i++) oids[i] = data.toString('hex', start + i * 20, start + (i + 1) * 20)
+  return oids
+}

@@ -1,0 +1,60 @@
+import { stat } from 'node:fs/promises'
+import path from 'node:path'
+import { gitText } from './git-process.js'
+import { BareRepositoryError, GitCommandError, NotARepositoryError } from './errors.js'
+
+export interface RepositoryPaths {
+  /** The working tree's top level, or undefined for a bare repository. */
+  workTree?: string
+  /** The repository's git directory (per-worktree). */
+  gitDir: string
+  /** The common git directory holding objects and refs (differs from gitDir in linked worktrees). */
+  commonDir: string
+  /** The object database directory. */
+  objectDir: string
+}
+
+/** Finds the repository containing `dir`, with clear errors for the cases gitmesh cannot use. */
+export async function locateRepository (dir: string): Promise<RepositoryPaths> {
+  const absolute = path.resolve(dir)
+  try {
+    const info = await stat(absolute)
+    if (!info.isDirectory()) throw new NotARepositoryError(absolute)
+  } catch (err) {
+    if (err instanceof NotARepositoryError) throw err
+    throw new NotARepositoryError(absolute)
+  }
+  let out: string
+  try {
+    out = await gitText(['rev-parse', '--is-bare-repository', '--absolute-git-dir', '--git-common-dir', '--git-path', 'objects', '--show-toplevel'], { cwd: absolute })
+  } catch (err) {
+    if (err instanceof GitCommandError) {
+      // --show-toplevel fails in a bare repository; ask again without it to tell the cases apart.
+      const bare = await gitText(['rev-parse', '--is-bare-repository'], { cwd: absolute }).catch(() => undefined)
+      if (bare === 'true') throw new BareRepositoryError(absolute)
+      throw new NotARepositoryError(absolute)
+    }
+    throw err
+  }
+  const [isBare, gitDir, commonDir, objectDir, workTree] = out.split('\n')
+  if (isBare === 'true' || workTree === undefined || workTree === '') throw new BareRepositoryError(absolute)
+  return {
+    workTree,
+    gitDir: gitDir!,
+    commonDir: path.resolve(absolute, commonDir!),
+    objectDir: path.resolve(absolute, objectDir!)
+  }
+}
+
+/** Like `locateRepository` but also accepts a bare repository (object exchange needs no working tree). */
+export async function locateObjectStore (dir: string): Promise<RepositoryPaths> {
+  const absolute = path.resolve(dir)
+  let out: string
+  try {
+    out = await gitText(['rev-parse', '--absolute-git-dir', '--git-common-dir', '--git-path', 'objects'], { cwd: absolute })
+  } catch {
+    throw new NotARepositoryError(absolute)
+  }
+  const [gitDir, commonDir, objectDir] = out.split('\n')
+  return { gitDir: gitDir!, commonDir: path.resolve(absolute, commonDir!), objectDir: path.resolve(absolute, objectDir!) }
+}

@@ -1,0 +1,22 @@
+/** Defaults and limits of the libp2p node. Every figure is listed in docs/limits.md. */
+
+/** Listen address when none is configured: a free TCP port on all interfaces. */
+export const DEFAULT_LISTEN = '/ip4/0.0.0.0/tcp/0'
+
+/**
+ * Inbound connections accepted per second from one host. libp2p's default (5) resets the quick
+ * loopback dials of several local nodes; only trusted peers pass the gater anyway.
+ */
+export const INBOUND_CONNECTION_THRESHOLD = 100
+
+/** Connections still in their handshake at once. */
+export const MAX_INCOMING_PENDING_CONNECTIONS = 64
+
+/** Yamux per-stream receive window ceiling: bounded so a paused reader never buffers past MAX_STREAM_READ_BUFFER. */
+export const MAX_STREAM_WINDOW_BYTES = 4 * 1024 * 1024
+
+/** Unread bytes a stream may hold before the muxer aborts it (window plus headroom). */
+export const MAX_STREAM_READ_BUFFER_BYTES = 16 * 1024 * 1024
+
+/** How often connected trusted peers are pinged to refresh their round-trip time. */
+export const PING_INTERVAL_MS = 30_000

@@ -1,0 +1,51 @@
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify, type Identify } from '@libp2p/identify'
+import { ping, type Ping } from '@libp2p/ping'
+import type { PrivateKey } from '@libp2p/interface'
+import { exchange, type Exchange } from '../exchange/index.js'
+import type { GrantStore } from '../store/grant-store.js'
+import type { TrustStore } from '../store/trust-store.js'
+import { trustGater } from './gater.js'
+import { DEFAULT_LISTEN, INBOUND_CONNECTION_THRESHOLD, MAX_INCOMING_PENDING_CONNECTIONS, MAX_STREAM_READ_BUFFER_BYTES, MAX_STREAM_WINDOW_BYTES } from './constants.js'
+
+// A type alias, not an interface: libp2p's ServiceMap needs an index signature.
+// eslint-disable-next-line @typescript-eslint/consistent-type-definitions
+export type NodeServices = {
+  identify: Identify
+  ping: Ping
+  exchange: Exchange
+}
+
+export type GitmeshNode = Libp2p<NodeServices>
+
+export interface GitmeshNodeInit {
+  privateKey: PrivateKey
+  trust: TrustStore
+  grants: GrantStore
+  /** @default [DEFAULT_LISTEN] */
+  listen?: string[]
+}
+
+/** A libp2p node speaking TCP + Noise + Yamux with identify, ping and the object exchange, behind the trust gater. */
+export async function createGitmeshNode (init: GitmeshNodeInit): Promise<GitmeshNode> {
+  return await createLibp2p({
+    privateKey: init.privateKey,
+    addresses: { listen: init.listen ?? [DEFAULT_LISTEN] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: MAX_STREAM_WINDOW_BYTES, maxReadBufferLength: MAX_STREAM_READ_BUFFER_BYTES } })],
+    connectionGater: trustGater(init.trust),
+    connectionManager: {
+      inboundConnectionThreshold: INBOUND_CONNECTION_THRESHOLD,
+      maxIncomingPendingConnections: MAX_INCOMING_PENDING_CONNECTIONS
+    },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      exchange: exchange({ grants: init.grants, trust: init.trust })
+    }
+  })
+}

@@ -1,0 +1,19 @@
+/** Errors of the wire layer. "Malformed" (cannot be parsed) is apart from "not allowed". */
+
+/** A frame or message that cannot be decoded or does not match its schema. */
+export class InvalidMessageError extends Error {
+  override readonly name = 'InvalidMessageError'
+}
+
+/** A frame whose length prefix exceeds the cap; nothing of its body was read. */
+export class FrameTooLargeError extends Error {
+  override readonly name = 'FrameTooLargeError'
+  constructor (readonly bytes: number, readonly limit: number) {
+    super(`frame of ${bytes} bytes exceeds the limit of ${limit}`)
+  }
+}
+
+/** The stream ended in the middle of a frame. */
+export class UnexpectedEndError extends Error {
+  override readonly name = 'UnexpectedEndError'
+}

@@ -1,0 +1,121 @@
+import { Uint8ArrayList } from 'uint8arraylist'
+import type { Stream } from '@libp2p/interface'
+import { MAX_FRAME_BYTES, MAX_LENGTH_PREFIX_BYTES, READ_HIGH_WATER_BYTES } from './constants.js'
+import { FrameTooLargeError, InvalidMessageError, UnexpectedEndError } from './errors.js'
+
+export interface FrameReaderInit {
+  /** @default MAX_FRAME_BYTES */
+  maxFrameBytes?: number
+  /** @default READ_HIGH_WATER_BYTES */
+  highWaterBytes?: number
+}
+
+/**
+ * Reads unsigned-varint length-prefixed frames from a libp2p message stream. The length is
+ * checked against the cap before any of the body is buffered as a frame, and the stream is
+ * paused while too much is unread, so a fast sender cannot make us buffer without bound.
+ */
+export class FrameReader {
+  private readonly buffer = new Uint8ArrayList()
+  private readonly maxFrameBytes: number
+  private readonly highWaterBytes: number
+  private ended = false
+  private failure?: Error
+  private wake?: () => void
+  /** Bytes read off the stream so far, prefixes included. */
+  bytesRead = 0
+
+  constructor (private readonly stream: Stream, init: FrameReaderInit = {}) {
+    this.maxFrameBytes = init.maxFrameBytes ?? MAX_FRAME_BYTES
+    this.highWaterBytes = init.highWaterBytes ?? READ_HIGH_WATER_BYTES
+    stream.addEventListener('message', (evt) => {
+      this.buffer.append(evt.data)
+      this.bytesRead += evt.data.byteLength
+      if (this.buffer.byteLength > this.highWaterBytes && stream.readStatus === 'readable') stream.pause()
+      this.notify()
+    })
+    stream.addEventListener('remoteCloseWrite', () => { this.ended = true; this.notify() })
+    stream.addEventListener('close', (evt) => {
+      if (evt.error != null) this.failure = evt.error
+      this.ended = true
+      this.notify()
+    })
+  }
+
+  private notify (): void {
+    const wake = this.wake
+    this.wake = undefined
+    wake?.()
+  }
+
+  private async waitForData (signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted()
+    if (this.stream.readStatus === 'paused' && this.buffer.byteLength < this.highWaterBytes / 2) this.stream.resume()
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => { reject(signal?.reason) }
+      signal?.addEventListener('abort', onAbort, { once: true })
+      this.wake = () => {
+        signal?.removeEventListener('abort', onAbort)
+        resolve()
+      }
+    })
+  }
+
+  /** The next frame's body, or null when the stream ended cleanly between frames. */
+  async read (options: { signal?: AbortSignal } = {}): Promise<Uint8Array | null> {
+    while (true) {
+      const header = this.parseLength()
+      if (header !== undefined) {
+        const [length, prefixBytes] = header
+        if (length > this.maxFrameBytes) throw new FrameTooLargeError(length, this.maxFrameBytes)
+        if (this.buffer.byteLength >= prefixBytes + length) {
+          const body = this.buffer.subarray(prefixBytes, prefixBytes + length)
+          this.buffer.consume(prefixBytes + length)
+          if (this.stream.readStatus === 'paused' && this.buffer.byteLength < this.highWaterBytes / 2) this.stream.resume()
+          return body
+        }
+      }
+      if (this.ended) {
+        if (this.failure !== undefined) throw this.failure
+        if (this.buffer.byteLength === 0) return null
+        throw new UnexpectedEndError(`stream ended inside a frame (${this.buffer.byteLength} bytes unread)`)
+      }
+      await this.waitForData(options.signal)
+    }
+  }
+
+  /** [length, prefix bytes] when a whole varint prefix is buffered. */
+  private parseLength (): [number, number] | undefined {
+    let value = 0
+    for (let i = 0; i < Math.min(this.buffer.byteLength, MAX_LENGTH_PREFIX_BYTES + 1); i++) {
+      const byte = this.buffer.get(i)
+      value += (byte & 0x7f) * 2 ** (7 * i)
+      if ((byte & 0x80) === 0) return [value, i + 1]
+      if (i + 1 > MAX_LENGTH_PREFIX_BYTES) break
+    }
+    if (this.buffer.byteLength > MAX_LENGTH_PREFIX_BYTES) {
+      throw new InvalidMessageError(`frame length prefix longer than ${MAX_LENGTH_PREFIX_BYTES} bytes`)
+    }
+    return undefined
+  }
+}
+
+/** Encodes the unsigned varint length prefix of a frame. */
+export function lengthPrefix (length: number): Uint8Array {
+  const bytes: number[] = []
+  let value = length
+  do {
+    let byte = value & 0x7f
+    value = Math.floor(value / 128)
+    if (value > 0) byte |= 0x80
+    bytes.push(byte)
+  } while (value > 0)
+  return Uint8Array.from(bytes)
+}
+
+/** Writes one frame, waiting for the stream to drain when its send buffer is full. */
+export async function writeFrame (stream: Stream, body: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<number> {
+  const frame = new Uint8ArrayList(lengthPrefix(body.byteLength), body)
+  if (!stream.send(frame)) await stream.onDrain(options)
+  return frame.byteLength
+}

@@ -1,0 +1,77 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { execFileSync } from 'node:child_process'
+import { mkdtemp, rm, writeFile, mkdir, appendFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { startTestNode, pair, type TestNode } from '../helpers/nodes.js'
+import { snapshotWorkingTree } from '../../src/git/snapshot.js'
+
+function git (cwd: string, ...args: string[]): string {
+  return execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } }).trim()
+}
+
+async function makeRepo (dir: string, files: number): Promise<void> {
+  git(path.dirname(dir), 'init', '-q', dir)
+  for (let i = 0; i < files; i++) {
+    const sub = path.join(dir, `d${i % 7}`, `e${i % 3}`)
+    await mkdir(sub, { recursive: true })
+    await writeFile(path.join(sub, `f${i}.txt`), `file ${i}\n`.repeat(20 + i))
+  }
+  git(dir, 'add', '-A')
+  git(dir, 'commit', '-q', '-m', 'init')
+}
+
+describe('object exchange between two real nodes', () => {
+  let author: TestNode
+  let builder: TestNode
+  let scratch: string
+
+  beforeEach(async () => {
+    author = await startTestNode()
+    builder = await startTestNode()
+    await pair(author, builder)
+    scratch = await mkdtemp(path.join(tmpdir(), 'gitmesh-exchange-'))
+  })
+
+  afterEach(async () => {
+    await author?.stop()
+    await builder?.stop()
+    await rm(scratch, { recursive: true, force: true })
+  })
+
+  it('fetches a granted snapshot cold, then a one-file change in one round trip', async () => {
+    const repo = path.join(scratch, 'author')
+    await makeRepo(repo, 60)
+    await writeFile(path.join(repo, 'untracked.txt'), 'new\n')
+    const s1 = await snapshotWorkingTree(repo)
+    author.grants.add(builder.peerId, s1.commit, repo)
+
+    const into = path.join(scratch, 'builder')
+    const cold = await builder.node.services.exchange.fetch(author.node.peerId, [s1.commit], into)
+    expect(cold.roundTrips).toBe(1)
+    expect(cold.objects).toBe(Number(git(repo, 'rev-list', '--objects', '--no-walk', s1.commit).split('\n').length))
+    expect(git(into, 'rev-parse', `refs/gitmesh/fetched/${s1.commit}`)).toBe(s1.commit)
+    git(into, 'fsck', '--strict')
+    expect(git(into, 'cat-file', '-p', `${s1.commit}:untracked.txt`)).toBe('new')
+
+    await appendFile(path.join(repo, 'd3/e1/f10.txt'), 'changed\n')
+    const s2 = await snapshotWorkingTree(repo)
+    author.grants.add(builder.peerId, s2.commit, repo)
+    const warm = await builder.node.services.exchange.fetch(author.node.peerId, [s2.commit], into)
+    expect(warm.roundTrips).toBe(1)
+    // the commit, the root tree, d3, d3/e1 and the changed blob
+    expect(warm.objects).toBe(5)
+    git(into, 'fsck', '--strict')
+    expect(git(into, 'cat-file', '-p', `${s2.commit}:d3/e1/f10.txt`).endsWith('changed')).toBe(true)
+  })
+
+  it('refuses wants outside the grants without revealing content', async () => {
+    const repo = path.join(scratch, 'author')
+    await makeRepo(repo, 5)
+    const head = git(repo, 'rev-parse', 'HEAD')
+    const into = path.join(scratch, 'builder')
+    await expect(builder.node.services.exchange.fetch(author.node.peerId, [head], into)).rejects.toMatchObject({ name: 'RefusedError', code: 'not-granted' })
+    const missing = '0123456789012345678901234567890123456789'
+    await expect(builder.node.services.exchange.fetch(author.node.peerId, [missing], into)).rejects.toMatchObject({ name: 'RefusedError', code: 'not-granted' })
+  })
+})

@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config'
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    setupFiles: ['test/setup.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    // Integration and end-to-end tests spawn git and daemons; two cores are the budget.
+    maxWorkers: 2,
+    fileParallelism: true
+  }
+})
