@@ -1,0 +1,79 @@
+import type { Command } from 'commander'
+import { Daemon } from '../../daemon/daemon.js'
+import { commandContext } from '../context.js'
+import { pc, table } from '../output.js'
+
+interface PeerView {
+  peerId: string
+  roles: string[]
+  connected: boolean
+  addrs: string[]
+  lastRttMs: number | null
+}
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
+
+export function registerNodeCommands (program: Command): void {
+  program.command('init')
+    .description('create the node\'s home: identity key, config and database (re-running changes nothing)')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', '\nExamples:\n  gitmesh init\n  gitmesh init --home ~/.gitmesh-builder --json')
+    .action(async (_opts, command: Command) => {
+      const { home, out } = commandContext(command)
+      const { created, peerId } = await home.init()
+      out.result({ home: home.dir, peerId, created }, () =>
+        created ? `initialized ${home.dir}\npeer id ${peerId}` : `${home.dir} is already initialized\npeer id ${peerId}`)
+    })
+
+  program.command('daemon')
+    .description('run the node in the foreground until SIGINT or SIGTERM')
+    .option('--listen <multiaddr>', 'address to listen on (repeatable; default: a free TCP port on all interfaces)', collect)
+    .option('--peer <multiaddr>', 'peer to dial at start (repeatable)', collect)
+    .option('--json', 'print the ready line as JSON')
+    .addHelpText('after', '\nExamples:\n  gitmesh daemon\n  gitmesh daemon --listen /ip4/0.0.0.0/tcp/4100 --peer /ip4/192.168.1.20/tcp/4100/p2p/12D3KooW...')
+    .action(async (opts: { listen?: string[], peer?: string[] }, command: Command) => {
+      const { home, out } = commandContext(command)
+      const daemon = await Daemon.start(home, { listen: opts.listen, peers: opts.peer })
+      const ready = { event: 'ready', peerId: daemon.node.peerId.toString(), addrs: daemon.addrs, socket: home.socketPath }
+      out.result(ready, () => `gitmesh daemon ready: peer ${ready.peerId} listening on ${ready.addrs.join(' ')}`)
+      await new Promise<void>(resolve => {
+        const shutdown = (): void => {
+          process.off('SIGINT', shutdown)
+          process.off('SIGTERM', shutdown)
+          resolve()
+        }
+        process.on('SIGINT', shutdown)
+        process.on('SIGTERM', shutdown)
+      })
+      await daemon.stop()
+      if (!out.json) process.stdout.write('gitmesh daemon stopped\n')
+    })
+
+  program.command('id')
+    .description('show this node\'s peer id and listen addresses')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', '\nExamples:\n  gitmesh id\n  gitmesh id --json | jq -r .addrs[0]')
+    .action(async (_opts, command: Command) => {
+      const { out, call } = commandContext(command)
+      const id = await call<{ peerId: string, addrs: string[] }>('id')
+      out.result(id, () => [`peer id ${id.peerId}`, ...id.addrs.map(a => `  ${a}`)])
+    })
+
+  program.command('peers')
+    .description('list trusted peers: roles, connection, addresses and last round-trip time')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', '\nExamples:\n  gitmesh peers\n  gitmesh peers --json')
+    .action(async (_opts, command: Command) => {
+      const { out, call } = commandContext(command)
+      const peers = await call<PeerView[]>('peers')
+      out.result(peers, () => peers.length === 0
+        ? 'no trusted peers: add one with `gitmesh trust PEER_ID --addr MULTIADDR`'
+        : table(['peer', 'roles', 'connected', 'rtt', 'addresses'], peers.map(p => [
+          p.peerId,
+          p.roles.join(',') || '-',
+          p.connected ? pc.green('yes') : pc.dim('no'),
+          p.lastRttMs === null ? '-' : `${p.lastRttMs} ms`,
+          p.addrs.join('\n') || '-'
+        ])))
+    })
+}

@@ -1,0 +1,120 @@
+import path from 'node:path'
+import { z } from 'zod'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { GitmeshNode } from '../net/node.js'
+import { ROLES, type TrustStore } from '../store/trust-store.js'
+import type { GrantStore } from '../store/grant-store.js'
+import { ObjectStore } from '../git/object-store.js'
+import { isOid } from '../git/oid.js'
+import { parseMessage } from '../wire/channel.js'
+import { InvalidRequestError } from './errors.js'
+import type { ControlMethod } from './control-server.js'
+
+export interface MethodContext {
+  node: GitmeshNode
+  trust: TrustStore
+  grants: GrantStore
+}
+
+const peerIdText = z.string().refine(text => {
+  try {
+    peerIdFromString(text)
+    return true
+  } catch {
+    return false
+  }
+}, 'not a valid peer id')
+const multiaddrText = z.string().refine(text => {
+  try {
+    multiaddr(text)
+    return true
+  } catch {
+    return false
+  }
+}, 'not a valid multiaddr')
+const oidText = z.string().refine(isOid, 'not a 40-hex object id')
+const absolutePath = z.string().refine(p => path.isAbsolute(p), 'must be an absolute path')
+
+function params<T> (schema: z.ZodType<T>, value: unknown): T {
+  try {
+    return parseMessage(schema, value)
+  } catch (err) {
+    throw new InvalidRequestError((err as Error).message.replace(/^invalid /, ''))
+  }
+}
+
+/** The control API's methods: each validates its parameters, then calls into the node. */
+export function controlMethods (ctx: MethodContext): Record<string, ControlMethod> {
+  const { node, trust, grants } = ctx
+
+  const peerView = (peerId: string): Record<string, unknown> => {
+    const peer = trust.get(peerId)!
+    const connections = node.getConnections().filter(c => c.remotePeer.toString() === peerId)
+    return {
+      peerId,
+      roles: peer.roles,
+      connected: connections.length > 0,
+      addrs: [...new Set([...peer.addrs, ...connections.map(c => c.remoteAddr.toString())])],
+      lastRttMs: peer.lastRttMs ?? null,
+      lastSeenAt: peer.lastSeenAt ?? null
+    }
+  }
+
+  return {
+    id: async () => ({
+      peerId: node.peerId.toString(),
+      addrs: node.getMultiaddrs().map(ma => ma.toString())
+    }),
+
+    peers: async () => trust.list().map(peer => peerView(peer.peerId)),
+
+    trust: async (raw) => {
+      const p = params(z.object({ peerId: peerIdText, roles: z.array(z.enum(ROLES)).default([]), addrs: z.array(multiaddrText).default([]) }), raw)
+      if (p.peerId === node.peerId.toString()) throw new InvalidRequestError('a node does not need to trust itself')
+      trust.trust(p.peerId, p.roles, p.addrs)
+      if (p.addrs.length > 0) {
+        await node.peerStore.merge(peerIdFromString(p.peerId), { multiaddrs: p.addrs.map(a => multiaddr(a)) })
+      }
+      return peerView(p.peerId)
+    },
+
+    untrust: async (raw) => {
+      const p = params(z.object({ peerId: peerIdText }), raw)
+      const removed = trust.untrust(p.peerId)
+      // Applied live: close whatever connection the peer still has.
+      await node.hangUp(peerIdFromString(p.peerId)).catch(() => {})
+      return { peerId: p.peerId, removed }
+    },
+
+    grant: async (raw) => {
+      const p = params(z.object({ peerId: peerIdText, root: oidText, repo: absolutePath, expiresAt: z.number().int().positive().optional() }), raw)
+      if (!trust.isTrusted(p.peerId)) throw new InvalidRequestError(`peer ${p.peerId} is not trusted: run \`gitmesh trust ${p.peerId}\` first`)
+      const store = await ObjectStore.open(p.repo)
+      try {
+        if (await store.resolveCommit(p.root) !== p.root) throw new InvalidRequestError(`${p.root} is not a commit in ${p.repo}`)
+      } finally {
+        store.close()
+      }
+      return grants.add(p.peerId, p.root, p.repo, p.expiresAt)
+    },
+
+    grants: async () => grants.list(),
+
+    fetch: async (raw, emit, signal) => {
+      const p = params(z.object({ peerId: peerIdText, oid: oidText, into: absolutePath }), raw)
+      if (!trust.isTrusted(p.peerId)) throw new InvalidRequestError(`peer ${p.peerId} is not trusted: run \`gitmesh trust ${p.peerId}\` first`)
+      return await node.services.exchange.fetch(peerIdFromString(p.peerId), [p.oid], p.into, {
+        signal,
+        onProgress: progress => { emit({ type: 'progress', ...progress }) }
+      })
+    },
+
+    ping: async (raw, _emit, signal) => {
+      const p = params(z.object({ peerId: peerIdText }), raw)
+      const ms = await node.services.ping.ping(peerIdFromString(p.peerId), { signal })
+      trust.recordRtt(p.peerId, ms)
+      return { peerId: p.peerId, ms }
+    }
+  }
+}
