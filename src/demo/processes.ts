@@ -2,8 +2,11 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
 
-/** The built `gitmesh` entry point, run with the same Node.js as this process. */
-export const CLI_PATH = fileURLToPath(new URL('../cli/main.js', import.meta.url))
+/**
+ * The built `gitmesh` entry point, run with the same Node.js as this process. The path is taken
+ * from the package root so it is the same whether this module runs from src/ (tests) or dist/.
+ */
+export const CLI_PATH = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url))
 
 export interface CliResult {
   code: number
@@ -48,8 +51,8 @@ export interface DaemonProcess {
 }
 
 /** Starts `gitmesh daemon` on loopback in a home and waits for its ready line. */
-export async function startDaemon (home: string, extraArgs: string[] = []): Promise<DaemonProcess> {
-  const child = spawn(process.execPath, [CLI_PATH, 'daemon', '--json', '--listen', '/ip4/127.0.0.1/tcp/0', ...extraArgs], {
+export async function startDaemon (home: string, extraArgs: string[] = [], listen = '/ip4/127.0.0.1/tcp/0'): Promise<DaemonProcess> {
+  const child = spawn(process.execPath, [CLI_PATH, 'daemon', '--json', '--listen', listen, ...extraArgs], {
     env: { ...process.env, GITMESH_HOME: home, NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe']
   })

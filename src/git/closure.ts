@@ -107,9 +107,11 @@ export async function walkClosure (
       if (object.type !== 'tree') throw new MalformedObjectError(`${item.oid} is a ${object.type}, not a tree`)
       if (!skip.has(item.oid)) closure.trees.push({ oid: item.oid, path: item.path })
       const baseEntries = item.bases.map(base => entriesByName(objects.get(base)))
+      // Any id in a base tree is held by the receiver, whatever its name: a rename costs nothing.
+      const baseOids = new Set(baseEntries.flatMap(base => [...base.values()].map(entry => entry.oid)))
       for (const entry of parseTree(object.body)) {
         if (entry.kind === 'commit') continue // a submodule's commit lives in another repository
-        if (baseEntries.some(base => base.get(entry.name)?.oid === entry.oid)) continue
+        if (baseOids.has(entry.oid)) continue
         const path = item.path === '' ? entry.name : `${item.path}/${entry.name}`
         if (entry.kind === 'tree') {
           const bases = baseEntries.flatMap(base => {

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
-import type { Readable } from 'node:stream'
+import { PassThrough, type Readable } from 'node:stream'
 import { gitEnv } from './git-process.js'
 import { GitCommandError, MalformedObjectError } from './errors.js'
 import type { ClosureEntry } from './closure.js'
@@ -24,7 +24,11 @@ export function packObjects (cwd: string, entries: readonly ClosureEntry[], pref
   child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8') })
   child.stdin.on('error', () => { /* reported through the exit code */ })
   const lines = preferredBases.map(oid => `-${oid}`)
-  for (const entry of entries) lines.push(entry.path === '' ? entry.oid : `${entry.oid} ${entry.path}`)
+  for (const entry of entries) {
+    // One object per line: a name is cut at its first newline, as `git rev-list --objects` does.
+    const name = entry.path.split('\n', 1)[0]!
+    lines.push(name === '' ? entry.oid : `${entry.oid} ${name}`)
+  }
   child.stdin.end(lines.join('\n') + '\n')
   const done = new Promise<void>((resolve, reject) => {
     child.on('error', reject)
@@ -34,7 +38,9 @@ export function packObjects (cwd: string, entries: readonly ClosureEntry[], pref
     })
   })
   done.catch(() => { /* the caller awaits it; avoid an unhandled rejection when it does not get that far */ })
-  return { stream: child.stdout, done }
+  // Node drains and drops a child's untouched stdout once the child exits, and a small pack can be
+  // complete before the caller starts reading: take the bytes into a buffer of our own at once.
+  return { stream: child.stdout.pipe(new PassThrough()), done }
 }
 
 export interface IndexedPack {

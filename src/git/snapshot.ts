@@ -1,4 +1,4 @@
-import { copyFile, mkdtemp, rm, access } from 'node:fs/promises'
+import { copyFile, mkdtemp, rm, access, stat, utimes } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { gitEnv, gitText } from './git-process.js'
@@ -38,7 +38,12 @@ export async function snapshotWorkingTree (dir: string, options: { signal?: Abor
   try {
     const indexFile = path.join(scratch, 'index')
     try {
-      await copyFile(path.join(repo.gitDir, 'index'), indexFile)
+      const realIndex = path.join(repo.gitDir, 'index')
+      const { atime, mtime } = await stat(realIndex)
+      await copyFile(realIndex, indexFile)
+      // Keep the index's mtime: git treats entries not older than it as racily clean and re-hashes
+      // them; a fresh mtime would make a file changed in the same second as the index look clean.
+      await utimes(indexFile, atime, mtime)
     } catch {
       // No index yet (a fresh repository): git add starts from an empty one.
     }
@@ -51,8 +56,10 @@ export async function snapshotWorkingTree (dir: string, options: { signal?: Abor
     })
     const cwd = repo.workTree!
     // core.fsmonitor off: a user's fsmonitor hook must not see or alter our private index.
-    await gitText(['-c', 'core.fsmonitor=false', 'add', '-A', '--', '.'], { cwd, env, signal: options.signal })
-    const tree = await gitText(['write-tree'], { cwd, env, signal: options.signal })
+    // core.splitIndex off (add and write-tree both write the index): a split private index would
+    // leave a new sharedindex file in the user's .git on every snapshot.
+    await gitText(['-c', 'core.fsmonitor=false', '-c', 'core.splitIndex=false', 'add', '-A', '--', '.'], { cwd, env, signal: options.signal })
+    const tree = await gitText(['-c', 'core.splitIndex=false', 'write-tree'], { cwd, env, signal: options.signal })
     const parent = await gitText(['rev-parse', '--verify', '-q', 'HEAD^{commit}'], { cwd, env, okExitCodes: [1] }) || undefined
     const commitArgs = ['commit-tree', tree, ...(parent !== undefined ? ['-p', parent] : [])]
     const commit = await gitText(commitArgs, { cwd, env, input: SNAPSHOT_MESSAGE, signal: options.signal })

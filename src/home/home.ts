@@ -1,33 +1,17 @@
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import envPaths from 'env-paths'
-import { z } from 'zod'
-import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
-import { multiaddr } from '@multiformats/multiaddr'
 import { CONFIG_FILE, CONTROL_SOCKET, DATABASE_FILE, IDENTITY_FILE, MAX_CONFIG_BYTES } from './constants.js'
 import { HomeNotInitializedError, InvalidConfigError, InvalidIdentityError } from './errors.js'
-import { openDatabase, type Db } from '../store/database.js'
+import type { Config } from './config.js'
+import type { Db } from '../store/database.js'
 
-const multiaddrText = z.string().refine(text => {
-  try {
-    multiaddr(text)
-    return true
-  } catch {
-    return false
-  }
-}, 'not a valid multiaddr')
-
-export const ConfigSchema = z.strictObject({
-  /** Addresses to listen on when `daemon --listen` is not given. */
-  listen: z.array(multiaddrText).default(['/ip4/0.0.0.0/tcp/0']),
-  /** Peers to dial at start when `daemon --peer` is not given. */
-  peers: z.array(multiaddrText).default([])
-})
-export type Config = z.infer<typeof ConfigSchema>
-
-/** A node's home directory: identity, config, database and control socket. */
+/**
+ * A node's home directory: identity, config, database and control socket.
+ * Heavy modules (crypto, schemas, the database) load on first use, so a CLI command that only
+ * talks to the daemon starts fast.
+ */
 export class Home {
   constructor (readonly dir: string) {}
 
@@ -55,6 +39,10 @@ export class Home {
   async init (): Promise<{ created: boolean, peerId: string }> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 })
     let created = false
+    const { generateKeyPair, privateKeyToProtobuf } = await import('@libp2p/crypto/keys')
+    const { peerIdFromPrivateKey } = await import('@libp2p/peer-id')
+    const { ConfigSchema } = await import('./config.js')
+    const { openDatabase } = await import('../store/database.js')
     if (!await this.isInitialized()) {
       const key = await generateKeyPair('Ed25519')
       await writeFile(this.identityFile, privateKeyToProtobuf(key), { mode: 0o600, flag: 'wx' })
@@ -80,6 +68,7 @@ export class Home {
     }
     // Keep the key private even if it was copied in with a loose mode.
     await chmod(this.identityFile, 0o600)
+    const { privateKeyFromProtobuf } = await import('@libp2p/crypto/keys')
     try {
       return privateKeyFromProtobuf(bytes)
     } catch (err) {
@@ -88,6 +77,7 @@ export class Home {
   }
 
   async loadConfig (): Promise<Config> {
+    const { ConfigSchema } = await import('./config.js')
     let text: string
     try {
       const info = await stat(this.configFile)
@@ -114,6 +104,7 @@ export class Home {
 
   async openDatabase (): Promise<Db> {
     if (!await this.isInitialized()) throw new HomeNotInitializedError(this.dir)
+    const { openDatabase } = await import('../store/database.js')
     return openDatabase(this.databaseFile)
   }
 }

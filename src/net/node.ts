@@ -12,7 +12,6 @@ import { trustGater } from './gater.js'
 import { DEFAULT_LISTEN, INBOUND_CONNECTION_THRESHOLD, MAX_INCOMING_PENDING_CONNECTIONS, MAX_STREAM_READ_BUFFER_BYTES, MAX_STREAM_WINDOW_BYTES } from './constants.js'
 
 // A type alias, not an interface: libp2p's ServiceMap needs an index signature.
-// eslint-disable-next-line @typescript-eslint/consistent-type-definitions
 export type NodeServices = {
   identify: Identify
   ping: Ping

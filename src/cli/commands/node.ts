@@ -1,5 +1,4 @@
 import type { Command } from 'commander'
-import { Daemon } from '../../daemon/daemon.js'
 import { commandContext } from '../context.js'
 import { pc, table } from '../output.js'
 
@@ -33,6 +32,7 @@ export function registerNodeCommands (program: Command): void {
     .addHelpText('after', '\nExamples:\n  gitmesh daemon\n  gitmesh daemon --listen /ip4/0.0.0.0/tcp/4100 --peer /ip4/192.168.1.20/tcp/4100/p2p/12D3KooW...')
     .action(async (opts: { listen?: string[], peer?: string[] }, command: Command) => {
       const { home, out } = commandContext(command)
+      const { Daemon } = await import('../../daemon/daemon.js')
       const daemon = await Daemon.start(home, { listen: opts.listen, peers: opts.peer })
       const ready = { event: 'ready', peerId: daemon.node.peerId.toString(), addrs: daemon.addrs, socket: home.socketPath }
       out.result(ready, () => `gitmesh daemon ready: peer ${ready.peerId} listening on ${ready.addrs.join(' ')}`)
