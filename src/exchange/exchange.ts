@@ -27,6 +27,8 @@ export interface ExchangeInit {
   maxOutboundStreams?: number
   /** @default FETCH_ATTEMPTS */
   fetchAttempts?: number
+  /** @default OBJECTS_PER_PACK */
+  objectsPerPack?: number
 }
 
 export interface FetchReport {
@@ -101,7 +103,7 @@ export class Exchange implements Startable {
         return
       }
       const grants = this.init.trust.isTrusted(peerId) ? this.init.grants.activeFor(peerId) : []
-      await serveWant(channel, want, { grants, openStore: async repo => await this.openStore(repo), log: this.log, signal })
+      await serveWant(channel, want, { grants, openStore: async repo => await this.openStore(repo), log: this.log, signal, objectsPerPack: this.init.objectsPerPack })
       await stream.close({ signal })
     } catch (err) {
       const malformed = err instanceof InvalidMessageError || err instanceof FrameTooLargeError

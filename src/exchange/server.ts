@@ -16,6 +16,8 @@ export interface ServeContext {
   openStore: (repo: string) => Promise<ObjectStore>
   log: Logger
   signal: AbortSignal
+  /** @default OBJECTS_PER_PACK */
+  objectsPerPack?: number
 }
 
 export interface ServeReport {
@@ -54,8 +56,9 @@ export async function serveWant (channel: MessageChannel<Want, FetcherMessage>, 
     throw err
   }
 
+  const perPack = context.objectsPerPack ?? OBJECTS_PER_PACK
   const packs: ClosureEntry[][] = []
-  for (let i = 0; i < entries.length; i += OBJECTS_PER_PACK) packs.push(entries.slice(i, i + OBJECTS_PER_PACK))
+  for (let i = 0; i < entries.length; i += perPack) packs.push(entries.slice(i, i + perPack))
   await channel.send({ type: 'accept', objects: entries.length, packs: packs.length }, context)
   const bases = authorized.haves.slice(0, MAX_PREFERRED_BASES)
   for (const pack of packs) {

@@ -22,6 +22,7 @@ export interface ReceivedPack {
 export class ObjectStore {
   private reader?: CatFile
   private checker?: CatFile
+  private shallowUpdate: Promise<void> = Promise.resolve()
 
   private constructor (readonly dir: string, readonly paths: RepositoryPaths) {}
 
@@ -115,11 +116,8 @@ export class ObjectStore {
       for (const file of (await readdir(path.join(quarantine, 'pack'))).sort((a, b) => Number(a.endsWith('.idx')) - Number(b.endsWith('.idx')))) {
         await rename(path.join(quarantine, 'pack', file), path.join(packDir, file))
       }
-      // Objects in the repository are now visible to a fresh reader.
-      this.reader?.close()
-      this.reader = undefined
-      this.checker?.close()
-      this.checker = undefined
+      // The long-lived readers need no restart (which would fail reads in flight): cat-file looks
+      // for new packs by itself when an object is not found in the packs it knows.
       return { oids }
     } finally {
       await rm(quarantine, { recursive: true, force: true })
@@ -136,13 +134,18 @@ export class ObjectStore {
       return object != null && parseCommit(object.body).parents.some(parent => !present.has(parent))
     })
     if (shallow.length === 0) return []
-    const file = path.join(this.paths.commonDir, 'shallow')
-    const existing = await readFile(file, 'utf8').catch(() => '')
-    const all = new Set(existing.split('\n').filter(line => line.length === 40))
-    for (const oid of shallow) all.add(oid)
-    const lock = `${file}.lock`
-    await writeFile(lock, [...all].sort().join('\n') + '\n', { flag: 'wx' })
-    await rename(lock, file)
+    // Fetches running side by side share one shallow file: update it one at a time, each re-reading it.
+    const update = this.shallowUpdate.then(async () => {
+      const file = path.join(this.paths.commonDir, 'shallow')
+      const existing = await readFile(file, 'utf8').catch(() => '')
+      const all = new Set(existing.split('\n').filter(line => line.length === 40))
+      for (const oid of shallow) all.add(oid)
+      const lock = `${file}.lock`
+      await writeFile(lock, [...all].sort().join('\n') + '\n', { flag: 'wx' })
+      await rename(lock, file)
+    })
+    this.shallowUpdate = update.catch(() => { /* the caller that waits on `update` gets the error */ })
+    await update
     return shallow
   }
 

@@ -5,7 +5,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify, type Identify } from '@libp2p/identify'
 import { ping, type Ping } from '@libp2p/ping'
 import type { PrivateKey } from '@libp2p/interface'
-import { exchange, type Exchange } from '../exchange/index.js'
+import { exchange, type Exchange, type ExchangeInit } from '../exchange/index.js'
 import type { GrantStore } from '../store/grant-store.js'
 import type { TrustStore } from '../store/trust-store.js'
 import { trustGater } from './gater.js'
@@ -26,6 +26,8 @@ export interface GitmeshNodeInit {
   grants: GrantStore
   /** @default [DEFAULT_LISTEN] */
   listen?: string[]
+  /** Settings of the object exchange beyond its stores (tests make packs small to cut transfers). */
+  exchange?: Partial<Omit<ExchangeInit, 'grants' | 'trust'>>
 }
 
 /** A libp2p node speaking TCP + Noise + Yamux with identify, ping and the object exchange, behind the trust gater. */
@@ -44,7 +46,7 @@ export async function createGitmeshNode (init: GitmeshNodeInit): Promise<Gitmesh
     services: {
       identify: identify(),
       ping: ping(),
-      exchange: exchange({ grants: init.grants, trust: init.trust })
+      exchange: exchange({ ...init.exchange, grants: init.grants, trust: init.trust })
     }
   })
 }

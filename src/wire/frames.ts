@@ -64,6 +64,8 @@ export class FrameReader {
   /** The next frame's body, or null when the stream ended cleanly between frames. */
   async read (options: { signal?: AbortSignal } = {}): Promise<Uint8Array | null> {
     while (true) {
+      // A reset or aborted stream is dead: frames still buffered from it are not handed out.
+      if (this.failure !== undefined) throw this.failure
       const header = this.parseLength()
       if (header !== undefined) {
         const [length, prefixBytes] = header

@@ -18,12 +18,12 @@ export interface TestNode {
 }
 
 /** A real gitmesh libp2p node on loopback with its own temporary database. */
-export async function startTestNode (): Promise<TestNode> {
+export async function startTestNode (exchange: Parameters<typeof createGitmeshNode>[0]['exchange'] = {}): Promise<TestNode> {
   const dir = await mkdtemp(path.join(tmpdir(), 'gitmesh-node-'))
   const db = openDatabase(path.join(dir, 'gitmesh.db'))
   const trust = new TrustStore(db)
   const grants = new GrantStore(db)
-  const node = await createGitmeshNode({ privateKey: await generateKeyPair('Ed25519'), trust, grants, listen: ['/ip4/127.0.0.1/tcp/0'] })
+  const node = await createGitmeshNode({ privateKey: await generateKeyPair('Ed25519'), trust, grants, listen: ['/ip4/127.0.0.1/tcp/0'], exchange })
   return {
     node,
     peerId: node.peerId.toString(),

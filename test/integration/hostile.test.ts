@@ -1,0 +1,207 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { execFileSync } from 'node:child_process'
+import { mkdtemp, rm, readdir, writeFile, mkdir } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { createLibp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { ping } from '@libp2p/ping'
+import { identify } from '@libp2p/identify'
+import type { Stream } from '@libp2p/interface'
+import { startTestNode, pair, type TestNode } from '../helpers/nodes.js'
+import { OBJECTS_PROTOCOL } from '../../src/exchange/index.js'
+import { MessageChannel } from '../../src/wire/channel.js'
+import { FetcherInbound, ServerInbound, type FetcherMessage, type Want } from '../../src/exchange/messages.js'
+import { encodeCbor } from '../../src/wire/codec.js'
+import { lengthPrefix } from '../../src/wire/frames.js'
+import { oidToBytes } from '../../src/git/oid.js'
+
+const ENV = { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' }
+function git (cwd: string, args: string[], input?: string | Buffer): string {
+  return execFileSync('git', args, { cwd, encoding: 'utf8', env: ENV, input }).trim()
+}
+function gitBuffer (cwd: string, args: string[], input?: string | Buffer): Buffer {
+  return execFileSync('git', args, { cwd, env: ENV, input })
+}
+
+async function makeRepo (dir: string, files: number): Promise<string> {
+  await mkdir(dir, { recursive: true })
+  git(dir, ['init', '-q'])
+  for (let i = 0; i < files; i++) {
+    await mkdir(path.join(dir, `d${i % 5}`), { recursive: true })
+    await writeFile(path.join(dir, `d${i % 5}`, `f${i}.txt`), `content ${i}\n`.repeat(10))
+  }
+  git(dir, ['add', '-A'])
+  git(dir, ['commit', '-q', '-m', 'init'])
+  return git(dir, ['rev-parse', 'HEAD'])
+}
+
+/** Sends raw bytes on a fresh object-exchange stream and returns the server's first answer. */
+async function rawRequest (from: TestNode, to: TestNode, bytes: Uint8Array): Promise<FetcherMessage | null> {
+  const stream = await from.node.dialProtocol(to.node.peerId, OBJECTS_PROTOCOL)
+  const channel = new MessageChannel<FetcherMessage, Want>(stream, FetcherInbound)
+  stream.send(bytes)
+  const answer = await channel.receive({ signal: AbortSignal.timeout(5000) })
+  stream.abort(new Error('done'))
+  return answer
+}
+
+/** Replaces a node's object service with a handler that answers every request with `respond`. */
+async function serveHostile (node: TestNode, respond: (channel: MessageChannel<Want, FetcherMessage>) => Promise<void>): Promise<void> {
+  await node.node.unhandle(OBJECTS_PROTOCOL)
+  await node.node.handle(OBJECTS_PROTOCOL, async (stream: Stream) => {
+    const channel = new MessageChannel<Want, FetcherMessage>(stream, ServerInbound)
+    await channel.receive()
+    await respond(channel)
+    await stream.close()
+  })
+}
+
+describe('bad input from the network', () => {
+  let author: TestNode
+  let builder: TestNode
+  let scratch: string
+  let repo: string
+  let commit: string
+
+  beforeEach(async () => {
+    author = await startTestNode({ objectsPerPack: 10 })
+    builder = await startTestNode()
+    await pair(author, builder)
+    scratch = await mkdtemp(path.join(tmpdir(), 'gitmesh-hostile-'))
+    repo = path.join(scratch, 'author')
+    commit = await makeRepo(repo, 30)
+    author.grants.add(builder.peerId, commit, repo)
+  })
+
+  afterEach(async () => {
+    await author?.stop()
+    await builder?.stop()
+    await rm(scratch, { recursive: true, force: true })
+  })
+
+  it('answers malformed, oversized and unknown messages with bad-request and keeps serving', async () => {
+    const garbage = Uint8Array.from([0xff, 0xfe, 0x00])
+    const cases: Uint8Array[] = [
+      Uint8Array.from([...lengthPrefix(garbage.length), ...garbage]),
+      lengthPrefix(64 * 1024 * 1024),
+      (() => { const body = encodeCbor({ type: 'hello' }); return Uint8Array.from([...lengthPrefix(body.length), ...body]) })(),
+      (() => { const body = encodeCbor({ type: 'want', wants: [oidToBytes(commit)], haves: [], skip: [], extra: 1 }); return Uint8Array.from([...lengthPrefix(body.length), ...body]) })(),
+      (() => { const body = encodeCbor({ type: 'want', wants: [Uint8Array.from([1, 2, 3])], haves: [], skip: [] }); return Uint8Array.from([...lengthPrefix(body.length), ...body]) })()
+    ]
+    for (const bytes of cases) {
+      const answer = await rawRequest(builder, author, bytes)
+      expect(answer).toMatchObject({ type: 'refuse', code: 'bad-request' })
+    }
+    const into = path.join(scratch, 'builder')
+    const report = await builder.node.services.exchange.fetch(author.node.peerId, [commit], into)
+    expect(report.roundTrips).toBe(1)
+    git(into, ['fsck', '--strict'])
+  })
+
+  it('rejects objects whose bytes do not match their declared ids and stores nothing', async () => {
+    const evilRepo = path.join(scratch, 'evil')
+    await makeRepo(evilRepo, 1)
+    const blob = git(evilRepo, ['hash-object', '-w', '--stdin'], 'what was sent\n')
+    const pack = gitBuffer(evilRepo, ['pack-objects', '--stdout', '-q'], blob + '\n')
+    const claimed = git(evilRepo, ['hash-object', '--stdin'], 'what was asked for\n')
+    await serveHostile(author, async channel => {
+      await channel.send({ type: 'accept', objects: 1, packs: 1 })
+      await channel.send({ type: 'pack', objects: [oidToBytes(claimed)] })
+      await channel.send({ type: 'data', bytes: pack })
+      await channel.send({ type: 'done' })
+    })
+    const into = path.join(scratch, 'builder')
+    await expect(builder.node.services.exchange.fetch(author.node.peerId, [commit], into)).rejects.toMatchObject({ name: 'ObjectMismatchError' })
+    expect(await readdir(path.join(into, '.git/objects/pack'))).toEqual([])
+    expect((await readdir(path.join(into, '.git/objects'))).filter(name => name.startsWith('incoming'))).toEqual([])
+  })
+
+  it('rejects trees with unsafe entry names and stores nothing', async () => {
+    const evilRepo = path.join(scratch, 'evil')
+    await makeRepo(evilRepo, 1)
+    const blob = git(evilRepo, ['hash-object', '-w', '--stdin'], 'payload\n')
+    for (const name of ['.git', '..', '.GIT']) {
+      const treeBytes = Buffer.concat([Buffer.from(`100644 ${name}\0`, 'latin1'), Buffer.from(blob, 'hex')])
+      const tree = git(evilRepo, ['hash-object', '-t', 'tree', '--literally', '-w', '--stdin'], treeBytes)
+      const evilCommit = git(evilRepo, ['commit-tree', tree, '-m', 'evil'])
+      const pack = gitBuffer(evilRepo, ['pack-objects', '--stdout', '-q'], [evilCommit, tree, blob].join('\n') + '\n')
+      await serveHostile(author, async channel => {
+        await channel.send({ type: 'accept', objects: 3, packs: 1 })
+        await channel.send({ type: 'pack', objects: [evilCommit, tree, blob].map(oidToBytes) })
+        await channel.send({ type: 'data', bytes: pack })
+        await channel.send({ type: 'done' })
+      })
+      const into = path.join(scratch, `builder-${name}`)
+      await expect(builder.node.services.exchange.fetch(author.node.peerId, [evilCommit], into)).rejects.toMatchObject({ name: 'UnsafePathError' })
+      expect(await readdir(path.join(into, '.git/objects/pack'))).toEqual([])
+    }
+  })
+
+  it('resumes a cut transfer without re-sending what was stored', async () => {
+    const total = git(repo, ['rev-list', '--objects', '--no-walk', commit]).split('\n').length
+    const into = path.join(scratch, 'builder')
+    let cut = false
+    const report = await builder.node.services.exchange.fetch(author.node.peerId, [commit], into, {
+      onProgress: () => {
+        if (cut) return
+        cut = true
+        // the connection dies after the first pack was stored
+        for (const connection of builder.node.getConnections(author.node.peerId)) connection.abort(new Error('cable pulled'))
+      }
+    })
+    expect(cut).toBe(true)
+    expect(report.roundTrips).toBe(2)
+    expect(report.objects).toBe(total)
+    git(into, ['fsck', '--strict'])
+  })
+
+  it('a fetch interrupted by the user resumes on the next run, asking only for what is missing', async () => {
+    const total = git(repo, ['rev-list', '--objects', '--no-walk', commit]).split('\n').length
+    const into = path.join(scratch, 'builder')
+    const controller = new AbortController()
+    let first = 0
+    await expect(builder.node.services.exchange.fetch(author.node.peerId, [commit], into, {
+      signal: controller.signal,
+      onProgress: progress => { first = progress.objects; controller.abort(new Error('user stopped it')) }
+    })).rejects.toThrow()
+    expect(first).toBe(10)
+    const second = await builder.node.services.exchange.fetch(author.node.peerId, [commit], into)
+    expect(second.objects).toBe(total - first)
+    git(into, ['fsck', '--strict'])
+  })
+
+  it('refuses connections from peers that are not trusted', async () => {
+    const stranger = await startTestNode()
+    try {
+      stranger.trust.trust(author.peerId, ['author'], [])
+      await stranger.node.peerStore.merge(author.node.peerId, { multiaddrs: author.node.getMultiaddrs() })
+      await expect(stranger.node.services.exchange.fetch(author.node.peerId, [commit], path.join(scratch, 'stranger'))).rejects.toThrow()
+      // the author keeps serving its trusted peer
+      const report = await builder.node.services.exchange.fetch(author.node.peerId, [commit], path.join(scratch, 'builder'))
+      expect(report.roundTrips).toBe(1)
+    } finally {
+      await stranger.stop()
+    }
+  })
+
+  it('lets a trusted stock libp2p peer dial and ping, and no other', async () => {
+    const stock = await createLibp2p({
+      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      services: { ping: ping(), identify: identify() }
+    })
+    try {
+      await expect(stock.services.ping.ping(author.node.getMultiaddrs()[0]!)).rejects.toThrow()
+      author.trust.trust(stock.peerId.toString(), [], [])
+      const ms = await stock.services.ping.ping(author.node.getMultiaddrs()[0]!)
+      expect(ms).toBeGreaterThanOrEqual(0)
+    } finally {
+      await stock.stop()
+    }
+  })
+})
