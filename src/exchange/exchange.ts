@@ -1,3 +1,4 @@
+import path from 'node:path'
 import type { ComponentLogger, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import { MessageChannel } from '../wire/channel.js'
@@ -81,11 +82,15 @@ export class Exchange implements Startable {
     this.started = false
   }
 
-  /** One long-lived object store per repository, so its cat-file processes are reused. */
-  openStore (repo: string): Promise<ObjectStore> {
+  /**
+   * One long-lived object store per repository, so its cat-file processes are reused;
+   * `create` makes an empty repository there if there is none (a fetch target).
+   */
+  openStore (repo: string, create = false): Promise<ObjectStore> {
+    repo = path.resolve(repo)
     let store = this.stores.get(repo)
     if (store === undefined) {
-      store = ObjectStore.open(repo)
+      store = create ? ObjectStore.openOrInit(repo) : ObjectStore.open(repo)
       store.catch(() => this.stores.delete(repo))
       this.stores.set(repo, store)
     }
@@ -124,8 +129,8 @@ export class Exchange implements Startable {
   async fetch (peer: PeerId, wants: string[], into: string, options: FetchOptions = {}): Promise<FetchReport> {
     const started = performance.now()
     const signal = AbortSignal.any([options.signal ?? AbortSignal.timeout(FETCH_TIMEOUT_MS)])
-    const store = await ObjectStore.openOrInit(into)
-    try {
+    const store = await this.openStore(into, true)
+    {
       const haves = (options.haves ?? await defaultHaves(store)).filter(oid => !wants.includes(oid))
       const report: AttemptReport = { objects: 0, bytes: 0, roundTrips: 0 }
       const attempts = this.init.fetchAttempts ?? FETCH_ATTEMPTS
@@ -156,8 +161,6 @@ export class Exchange implements Startable {
         refs.push(ref)
       }
       return { ...report, ms: Math.round(performance.now() - started), refs, shallow }
-    } finally {
-      store.close()
     }
   }
 }

@@ -33,8 +33,8 @@ export interface AttemptReport {
  * construction, since a ref is only set after its fetch finished) and HEAD.
  */
 export async function defaultHaves (store: ObjectStore): Promise<string[]> {
-  const refs = await store.listRefCommits('refs/gitmesh/', MAX_HAVES - 1)
-  const head = await store.resolveCommit('HEAD')
+  const refs = await store.gitmeshCommits(MAX_HAVES - 1)
+  const head = await store.headCommit()
   return [...new Set(head === undefined ? refs : [head, ...refs])].slice(0, MAX_HAVES)
 }
 

@@ -30,8 +30,9 @@ export class OperationInProgressError extends Error {
 
 export class UnsafePathError extends Error {
   override readonly name = 'UnsafePathError'
-  constructor (readonly entryName: string, readonly reason: string) {
-    super(`unsafe tree entry name ${JSON.stringify(entryName)}: ${reason}`)
+  /** `tree` is the id of the offending tree, when the check ran on received objects. */
+  constructor (readonly entryName: string, readonly reason: string, readonly tree?: string) {
+    super(`unsafe tree entry ${JSON.stringify(entryName)}${tree !== undefined ? ` in tree ${tree}` : ''}: ${reason}`)
   }
 }
 

@@ -2,12 +2,10 @@ import { mkdir, mkdtemp, readdir, rename, rm, readFile, writeFile, access } from
 import path from 'node:path'
 import { CatFile, type ObjectInfo, type RawObject } from './cat-file.js'
 import { walkClosure, type Closure, type ClosureEntry, type WalkOptions } from './closure.js'
-import { gitEnv, gitText, runGit } from './git-process.js'
+import { gitText, runGit } from './git-process.js'
 import { indexPack, packObjects, readPackIndexOids, type PackStream } from './pack.js'
 import { locateObjectStore, type RepositoryPaths } from './repository.js'
-import { parseCommit, parseTree } from './tree.js'
-import { checkEntryName } from './path-safety.js'
-import { MalformedObjectError } from './errors.js'
+import { parseCommit } from './tree.js'
 
 export interface ReceivedPack {
   /** Ids of every object the pack held, as computed from their content. */
@@ -22,6 +20,8 @@ export interface ReceivedPack {
 export class ObjectStore {
   private reader?: CatFile
   private checker?: CatFile
+  /** Commits under refs/gitmesh/, newest first, read once and then kept current by `updateRef`. */
+  private gitmeshRefCommits?: string[]
   private shallowUpdate: Promise<void> = Promise.resolve()
 
   private constructor (readonly dir: string, readonly paths: RepositoryPaths) {}
@@ -85,6 +85,21 @@ export class ObjectStore {
 
   async updateRef (ref: string, oid: string): Promise<void> {
     await runGit(['update-ref', ref, oid], { cwd: this.cwd })
+    if (ref.startsWith('refs/gitmesh/') && this.gitmeshRefCommits !== undefined) {
+      this.gitmeshRefCommits = [oid, ...this.gitmeshRefCommits.filter(c => c !== oid)]
+    }
+  }
+
+  /** HEAD's commit through the long-lived reader (no process start), or undefined when unborn. */
+  async headCommit (): Promise<string | undefined> {
+    const [info] = await this.infoMany(['HEAD'])
+    return info?.type === 'commit' ? info.oid : undefined
+  }
+
+  /** The newest commits under refs/gitmesh/ (cached after the first call). */
+  async gitmeshCommits (limit: number): Promise<string[]> {
+    this.gitmeshRefCommits ??= await this.listRefCommits('refs/gitmesh/', 1000)
+    return this.gitmeshRefCommits.slice(0, limit)
   }
 
   /** Commits named by refs matching `pattern` (for-each-ref syntax), newest first. */
@@ -99,8 +114,8 @@ export class ObjectStore {
 
   /**
    * Receives one pack into a quarantine directory, checks it, and only then moves it into the
-   * object database: `check` sees every object id and may throw to discard the whole pack.
-   * Every received tree's entry names are checked for paths that could escape a working tree.
+   * object database: index-pack re-hashes and fscks every object (unsafe tree entry names fail
+   * it), and `check` sees every object id and may throw to discard the whole pack.
    */
   async receivePack (source: AsyncIterable<Uint8Array>, check: (oids: string[]) => void | Promise<void>, signal?: AbortSignal): Promise<ReceivedPack> {
     const quarantine = await mkdtemp(path.join(this.paths.objectDir, 'incoming-gitmesh-'))
@@ -109,7 +124,6 @@ export class ObjectStore {
       const indexed = await indexPack(this.cwd, quarantine, this.paths.objectDir, source, signal)
       const oids = await readPackIndexOids(indexed.indexPath)
       await check(oids)
-      await checkReceivedTrees(quarantine, this.paths.objectDir, this.cwd, oids)
       const packDir = path.join(this.paths.objectDir, 'pack')
       await mkdir(packDir, { recursive: true })
       // The .idx goes last: git only sees a pack once its index exists.
@@ -154,23 +168,5 @@ export class ObjectStore {
     this.reader = undefined
     this.checker?.close()
     this.checker = undefined
-  }
-}
-
-async function checkReceivedTrees (quarantine: string, alternates: string, cwd: string, oids: string[]): Promise<void> {
-  const env = gitEnv({ GIT_OBJECT_DIRECTORY: quarantine, GIT_ALTERNATE_OBJECT_DIRECTORIES: alternates })
-  const checker = new CatFile(cwd, 'batch-check', env)
-  const reader = new CatFile(cwd, 'batch', env)
-  try {
-    const infos = await checker.infoMany(oids)
-    const trees = oids.filter((_, i) => infos[i]?.type === 'tree')
-    const objects = await reader.readMany(trees)
-    objects.forEach((object, i) => {
-      if (object === null) throw new MalformedObjectError(`received tree ${trees[i]} cannot be read back`)
-      for (const entry of parseTree(object.body)) checkEntryName(entry.name)
-    })
-  } finally {
-    checker.close()
-    reader.close()
   }
 }

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { PassThrough, type Readable } from 'node:stream'
 import { gitEnv } from './git-process.js'
-import { GitCommandError, MalformedObjectError } from './errors.js'
+import { GitCommandError, MalformedObjectError, UnsafePathError } from './errors.js'
 import type { ClosureEntry } from './closure.js'
 
 export interface PackStream {
@@ -56,7 +56,10 @@ export interface IndexedPack {
  * id from its content, so nothing the sender claims about ids is trusted.
  */
 export async function indexPack (cwd: string, objectDir: string, alternates: string, source: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<IndexedPack> {
-  const args = ['index-pack', '--stdin', '--fix-thin']
+  // --fsck-objects checks every object as it is indexed, without requiring the closure to be
+  // complete yet: malformed objects and tree entries named '', '.', '..', '.git' (in any case and
+  // in its NTFS/HFS disguises) or containing '/' fail the whole pack.
+  const args = ['index-pack', '--stdin', '--fix-thin', '--fsck-objects']
   const env = gitEnv({ GIT_OBJECT_DIRECTORY: objectDir, GIT_ALTERNATE_OBJECT_DIRECTORIES: alternates })
   const child = spawn('git', args, { cwd, env, stdio: ['pipe', 'pipe', 'pipe'], signal })
   let stdout = ''
@@ -85,11 +88,31 @@ export async function indexPack (cwd: string, objectDir: string, alternates: str
   }
   const code = await exited
   if (writeError !== undefined) throw writeError
-  if (code !== 0) throw new GitCommandError(args, code, stderr)
+  if (code !== 0) throw indexPackError(args, code, stderr)
   const match = /^(?:pack|keep)\t([0-9a-f]{40})$/m.exec(stdout)
   if (match === null) throw new GitCommandError(args, code, `unexpected output ${JSON.stringify(stdout)}`)
   const hash = match[1]!
   return { hash, packPath: `${objectDir}/pack/pack-${hash}.pack`, indexPath: `${objectDir}/pack/pack-${hash}.idx` }
+}
+
+/** fsck message ids that mean a tree entry could escape or corrupt a working tree, with the name each one means. */
+const UNSAFE_NAME_CHECKS: Record<string, string> = {
+  hasDot: '.',
+  hasDotdot: '..',
+  hasDotgit: '.git',
+  fullPathname: 'a name containing /',
+  emptyName: ''
+}
+
+function indexPackError (args: string[], code: number | null, stderr: string): Error {
+  const match = /object ([0-9a-f]{40}): (\w+): (.*)/.exec(stderr)
+  if (match !== null) {
+    const [, object, check, detail] = match as unknown as [string, string, string, string]
+    const name = UNSAFE_NAME_CHECKS[check]
+    if (name !== undefined) return new UnsafePathError(name, `${check}: ${detail}`, object)
+    return new MalformedObjectError(`received object ${object} fails fsck (${check}: ${detail})`)
+  }
+  return new GitCommandError(args, code, stderr)
 }
 
 /** Lists the object ids in a version 2 pack index (`.idx`). */
