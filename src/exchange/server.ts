@@ -3,9 +3,10 @@ import type { MessageChannel } from '../wire/channel.js'
 import type { Grant } from '../store/grant-store.js'
 import type { ObjectStore } from '../git/object-store.js'
 import type { ClosureEntry } from '../git/closure.js'
+import type { PackStream } from '../git/pack.js'
 import { bytesToOid, oidToBytes } from '../git/oid.js'
 import { MissingObjectError } from '../git/errors.js'
-import { DATA_FRAME_BYTES, MAX_PREFERRED_BASES, MAX_STATUS_MESSAGE_CHARS, OBJECTS_PER_PACK } from './constants.js'
+import { COLD_DELTA_WINDOW, DATA_FRAME_BYTES, MAX_PREFERRED_BASES, MAX_STATUS_MESSAGE_CHARS, OBJECTS_PER_PACK } from './constants.js'
 import { NotGrantedError } from './errors.js'
 import { authorizeWants } from './authorize.js'
 import type { FetcherMessage, RefusalCode, Want } from './messages.js'
@@ -61,15 +62,27 @@ export async function serveWant (channel: MessageChannel<Want, FetcherMessage>, 
   for (let i = 0; i < entries.length; i += perPack) packs.push(entries.slice(i, i + perPack))
   await channel.send({ type: 'accept', objects: entries.length, packs: packs.length }, context)
   const bases = authorized.haves.slice(0, MAX_PREFERRED_BASES)
-  for (const pack of packs) {
-    await channel.send({ type: 'pack', objects: pack.map(entry => oidToBytes(entry.oid)) }, context)
-    const { stream, done } = store.packObjects(pack, bases, context.signal)
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      for (let offset = 0; offset < chunk.length; offset += DATA_FRAME_BYTES) {
-        await channel.send({ type: 'data', bytes: chunk.subarray(offset, offset + DATA_FRAME_BYTES) }, context)
+  const deltaWindow = bases.length === 0 ? COLD_DELTA_WINDOW : undefined
+  // The next pack is prepared while the current one is sent: pack-objects does its delta
+  // search before it writes a byte, and that time overlaps the transfer.
+  const stop = new AbortController()
+  const signal = AbortSignal.any([context.signal, stop.signal])
+  const start = (pack: ClosureEntry[] | undefined): PackStream | undefined => pack === undefined ? undefined : store.packObjects(pack, bases, { deltaWindow, signal })
+  try {
+    let next = start(packs[0])
+    for (let i = 0; i < packs.length; i++) {
+      const current = next!
+      next = start(packs[i + 1])
+      await channel.send({ type: 'pack', objects: packs[i]!.map(entry => oidToBytes(entry.oid)) }, context)
+      for await (const chunk of current.stream as AsyncIterable<Buffer>) {
+        for (let offset = 0; offset < chunk.length; offset += DATA_FRAME_BYTES) {
+          await channel.send({ type: 'data', bytes: chunk.subarray(offset, offset + DATA_FRAME_BYTES) }, context)
+        }
       }
+      await current.done
     }
-    await done
+  } finally {
+    stop.abort()
   }
   await channel.send({ type: 'done' }, context)
   context.log('served %d objects in %d packs', entries.length, packs.length)

@@ -3,7 +3,7 @@ import path from 'node:path'
 import { CatFile, type ObjectInfo, type RawObject } from './cat-file.js'
 import { walkClosure, type Closure, type ClosureEntry, type WalkOptions } from './closure.js'
 import { gitText, runGit } from './git-process.js'
-import { indexPack, packObjects, readPackIndexOids, type PackStream } from './pack.js'
+import { indexPack, packObjects, readPackIndexOids, type PackOptions, type PackStream } from './pack.js'
 import { locateObjectStore, type RepositoryPaths } from './repository.js'
 import { parseCommit } from './tree.js'
 
@@ -108,8 +108,8 @@ export class ObjectStore {
     return out.split('\n').filter(line => line.endsWith(' commit')).map(line => line.slice(0, 40))
   }
 
-  packObjects (entries: readonly ClosureEntry[], preferredBases: readonly string[], signal?: AbortSignal): PackStream {
-    return packObjects(this.cwd, entries, preferredBases, signal)
+  packObjects (entries: readonly ClosureEntry[], preferredBases: readonly string[], options?: PackOptions): PackStream {
+    return packObjects(this.cwd, entries, preferredBases, options)
   }
 
   /**

@@ -17,8 +17,16 @@ export interface PackStream {
  * delta bases without being sent, which makes a thin pack the receiver completes with
  * `index-pack --fix-thin`.
  */
-export function packObjects (cwd: string, entries: readonly ClosureEntry[], preferredBases: readonly string[], signal?: AbortSignal): PackStream {
+export interface PackOptions {
+  /** pack-objects' delta window; 0 skips the delta search. @default git's own (10) */
+  deltaWindow?: number
+  signal?: AbortSignal
+}
+
+export function packObjects (cwd: string, entries: readonly ClosureEntry[], preferredBases: readonly string[], options: PackOptions = {}): PackStream {
+  const { signal } = options
   const args = ['pack-objects', '--stdout', '-q', '--delta-base-offset']
+  if (options.deltaWindow !== undefined) args.push(`--window=${options.deltaWindow}`)
   const child = spawn('git', args, { cwd, env: gitEnv(), stdio: ['pipe', 'pipe', 'pipe'], signal })
   let stderr = ''
   child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8') })
