@@ -14,9 +14,31 @@ export interface RepositoryPaths {
   objectDir: string
 }
 
+/**
+ * Repositories already located, by directory: a daemon snapshots the same repository again and
+ * again, and a `git rev-parse` per snapshot is a process start it need not pay. An entry is used
+ * only while its git directory still exists.
+ */
+const located = new Map<string, RepositoryPaths>()
+
 /** Finds the repository containing `dir`, with clear errors for the cases gitmesh cannot use. */
 export async function locateRepository (dir: string): Promise<RepositoryPaths> {
   const absolute = path.resolve(dir)
+  const known = located.get(absolute)
+  if (known !== undefined) {
+    try {
+      await stat(known.gitDir)
+      return known
+    } catch {
+      located.delete(absolute)
+    }
+  }
+  const paths = await findRepository(absolute)
+  located.set(absolute, paths)
+  return paths
+}
+
+async function findRepository (absolute: string): Promise<RepositoryPaths> {
   try {
     const info = await stat(absolute)
     if (!info.isDirectory()) throw new NotARepositoryError(absolute)

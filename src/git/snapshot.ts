@@ -5,6 +5,8 @@ import { gitEnv, gitText } from './git-process.js'
 import { SNAPSHOT_IDENTITY, SNAPSHOT_MESSAGE } from './constants.js'
 import { OperationInProgressError } from './errors.js'
 import { locateRepository } from './repository.js'
+import { readHeadCommit } from './refs.js'
+import { writeLooseObject } from './loose-object.js'
 
 export interface Snapshot {
   commit: string
@@ -47,26 +49,25 @@ export async function snapshotWorkingTree (dir: string, options: { signal?: Abor
     } catch {
       // No index yet (a fresh repository): git add starts from an empty one.
     }
-    const env = gitEnv({
-      GIT_INDEX_FILE: indexFile,
-      GIT_AUTHOR_NAME: SNAPSHOT_IDENTITY.name,
-      GIT_AUTHOR_EMAIL: SNAPSHOT_IDENTITY.email,
-      GIT_COMMITTER_NAME: SNAPSHOT_IDENTITY.name,
-      GIT_COMMITTER_EMAIL: SNAPSHOT_IDENTITY.email
-    })
+    const env = gitEnv({ GIT_INDEX_FILE: indexFile })
     const cwd = repo.workTree!
     // core.fsmonitor off: a user's fsmonitor hook must not see or alter our private index.
     // core.splitIndex off (add and write-tree both write the index): a split private index would
     // leave a new sharedindex file in the user's .git on every snapshot.
     await gitText(['-c', 'core.fsmonitor=false', '-c', 'core.splitIndex=false', 'add', '-A', '--', '.'], { cwd, env, signal: options.signal })
     const tree = await gitText(['-c', 'core.splitIndex=false', 'write-tree'], { cwd, env, signal: options.signal })
-    const parent = await gitText(['rev-parse', '--verify', '-q', 'HEAD^{commit}'], { cwd, env, okExitCodes: [1] }) || undefined
-    const commitArgs = ['commit-tree', tree, ...(parent !== undefined ? ['-p', parent] : [])]
-    const commit = await gitText(commitArgs, { cwd, env, input: SNAPSHOT_MESSAGE, signal: options.signal })
+    const parent = await readHeadCommit(repo)
+    const commit = await writeLooseObject(repo.objectDir, 'commit', Buffer.from(snapshotCommitBody(tree, parent), 'utf8'))
     return { commit, tree, parent }
   } finally {
     await rm(scratch, { recursive: true, force: true })
   }
+}
+
+/** The commit `git commit-tree` would write with the snapshot identity, the time now, and UTC. */
+function snapshotCommitBody (tree: string, parent: string | undefined): string {
+  const signature = `${SNAPSHOT_IDENTITY.name} <${SNAPSHOT_IDENTITY.email}> ${Math.floor(Date.now() / 1000)} +0000`
+  return `tree ${tree}\n${parent !== undefined ? `parent ${parent}\n` : ''}author ${signature}\ncommitter ${signature}\n\n${SNAPSHOT_MESSAGE}`
 }
 
 async function exists (file: string): Promise<boolean> {

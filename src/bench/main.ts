@@ -1,0 +1,232 @@
+import '../polyfill.js'
+import { mkdir, mkdtemp, readFile, rm, writeFile, appendFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { callDaemon } from '../daemon/control-client.js'
+import { snapshotWorkingTree } from '../git/snapshot.js'
+import { runCliJson, startDaemon, type DaemonProcess } from '../demo/processes.js'
+import { makeNpmPackageRepo, makeSyntheticRepo, changeOneFile, DEFAULT_NPM_CORPUS } from './corpora.js'
+import { allowFetchByCommitId, gitUrl, startGitDaemon, timeGitCloneDepth1, timeGitFetch, timeSnapshotBaseline, type GitDaemon } from './git-baseline.js'
+import { startCountingProxy, type CountingProxy } from './counting-proxy.js'
+import { formatBytes, formatMs, formatRatio, median, timed } from './stats.js'
+
+/**
+ * `npm run bench`: gitmesh against git itself, in the same run, on loopback. For each corpus it
+ * measures a cold fetch (vs `git clone --depth 1` over git://), a one-file-change fetch (vs
+ * `git fetch` of the same commit), a snapshot (vs `git add -A` + `git write-tree` into a throwaway
+ * index) and the bytes each side put on the wire (both counted by the same TCP proxy).
+ *
+ * gitmesh's fetches are timed from the moment the request is written to the daemon's control
+ * socket until the result comes back: what a builder's daemon does, minus CLI start-up. The
+ * builder's connection to the author stays open between fetches (that is the design: one
+ * persistent libp2p connection per peer), while each git command opens its own TCP connection.
+ */
+
+const { values: args } = parseArgs({
+  options: {
+    files: { type: 'string', default: '5000' },
+    runs: { type: 'string', default: '5' },
+    out: { type: 'string', default: '.bench/results.json' },
+    'skip-npm': { type: 'boolean', default: false }
+  }
+})
+
+interface FetchResult { objects: number, bytes: number, roundTrips: number, ms: number }
+
+interface CorpusFigures {
+  corpus: string
+  files: number
+  cold: { gitmeshMs: number, gitMs: number, ratio: number, gitmeshBytes: number, gitBytes: number, bytesRatio: number, objects: number }
+  incremental: { gitmeshMs: number, gitMs: number, ratio: number, gitmeshBytes: number, gitBytes: number, bytesRatio: number, roundTrips: number[], objects: number }
+  snapshot: { gitmeshMs: number, gitMs: number, ratio: number, gitFromRealIndexMs: number }
+}
+
+interface Rig {
+  root: string
+  author: DaemonProcess
+  builder: DaemonProcess
+  gitmeshProxy: CountingProxy
+  gitProxy: CountingProxy
+  gitDaemon: GitDaemon
+}
+
+const runsCount = Number(args.runs)
+
+async function fetchVia (rig: Rig, commit: string, into: string): Promise<{ ms: number, result: FetchResult, bytes: number }> {
+  rig.gitmeshProxy.reset()
+  const { ms, value } = await timed(async () => await callDaemon<FetchResult>(path.join(rig.builder.home, 'control.sock'), rig.builder.home, 'fetch', { peerId: rig.author.peerId, oid: commit, into }))
+  return { ms, result: value, bytes: rig.gitmeshProxy.bytes().total }
+}
+
+async function grant (rig: Rig, commit: string, repo: string): Promise<void> {
+  await callDaemon(path.join(rig.author.home, 'control.sock'), rig.author.home, 'grant', { peerId: rig.builder.peerId, root: commit, repo })
+}
+
+async function measureCorpus (rig: Rig, name: string, repo: string, repoName: string, files: string[]): Promise<CorpusFigures> {
+  const work = path.join(rig.root, 'work', name)
+  await mkdir(work, { recursive: true })
+  const url = gitUrl(rig.gitProxy.port, repoName)
+
+  // Snapshot: the working tree with one uncommitted edit, as when a developer offers a prompt.
+  const edited = path.join(repo, files[0]!)
+  const original = await readFile(edited)
+  await appendFile(edited, '// uncommitted edit\n')
+  const ours: number[] = []
+  const theirs: number[] = []
+  const theirsWarm: number[] = []
+  for (let i = 0; i < runsCount; i++) {
+    ours.push((await timed(async () => await snapshotWorkingTree(repo))).ms)
+    theirs.push((await timeSnapshotBaseline(repo)).ms)
+    theirsWarm.push((await timeSnapshotBaseline(repo, { fromRealIndex: true })).ms)
+  }
+  await writeFile(edited, original)
+
+  // Cold: the clean working tree's snapshot has HEAD's tree, which is what `git clone --depth 1` gets.
+  const base = await snapshotWorkingTree(repo)
+  await grant(rig, base.commit, repo)
+  const cold: Array<{ ms: number, bytes: number, objects: number }> = []
+  const gitCold: Array<{ ms: number, bytes: number }> = []
+  for (let i = 0; i < runsCount; i++) {
+    const fetched = await fetchVia(rig, base.commit, path.join(work, `gitmesh-cold-${i}`))
+    cold.push({ ms: fetched.ms, bytes: fetched.bytes, objects: fetched.result.objects })
+    rig.gitProxy.reset()
+    const clone = await timeGitCloneDepth1(url, path.join(work, `git-cold-${i}`))
+    gitCold.push({ ms: clone.ms, bytes: await settledBytes(rig.gitProxy) })
+  }
+
+  // Incremental: one file changes and is committed; gitmesh snapshots it, git fetches the commit.
+  const ourInto = path.join(work, 'gitmesh-cold-0')
+  const gitClone = path.join(work, 'git-cold-0')
+  const incremental: Array<{ ms: number, bytes: number, objects: number, roundTrips: number }> = []
+  const gitIncremental: Array<{ ms: number, bytes: number }> = []
+  for (let i = 0; i < runsCount; i++) {
+    const commit = await changeOneFile(repo, files[(i * 997 + 13) % files.length]!)
+    const snap = await snapshotWorkingTree(repo)
+    await grant(rig, snap.commit, repo)
+    const fetched = await fetchVia(rig, snap.commit, ourInto)
+    incremental.push({ ms: fetched.ms, bytes: fetched.bytes, objects: fetched.result.objects, roundTrips: fetched.result.roundTrips })
+    rig.gitProxy.reset()
+    const gitFetch = await timeGitFetch(gitClone, url, commit)
+    gitIncremental.push({ ms: gitFetch.ms, bytes: await settledBytes(rig.gitProxy) })
+  }
+
+  const m = (values: number[]): number => median(values)
+  return {
+    corpus: name,
+    files: files.length,
+    cold: {
+      gitmeshMs: m(cold.map(r => r.ms)),
+      gitMs: m(gitCold.map(r => r.ms)),
+      ratio: m(cold.map(r => r.ms)) / m(gitCold.map(r => r.ms)),
+      gitmeshBytes: m(cold.map(r => r.bytes)),
+      gitBytes: m(gitCold.map(r => r.bytes)),
+      bytesRatio: m(cold.map(r => r.bytes)) / m(gitCold.map(r => r.bytes)),
+      objects: cold[0]!.objects
+    },
+    incremental: {
+      gitmeshMs: m(incremental.map(r => r.ms)),
+      gitMs: m(gitIncremental.map(r => r.ms)),
+      ratio: m(incremental.map(r => r.ms)) / m(gitIncremental.map(r => r.ms)),
+      gitmeshBytes: m(incremental.map(r => r.bytes)),
+      gitBytes: m(gitIncremental.map(r => r.bytes)),
+      bytesRatio: m(incremental.map(r => r.bytes)) / m(gitIncremental.map(r => r.bytes)),
+      roundTrips: incremental.map(r => r.roundTrips),
+      objects: m(incremental.map(r => r.objects))
+    },
+    snapshot: { gitmeshMs: m(ours), gitMs: m(theirs), ratio: m(ours) / m(theirs), gitFromRealIndexMs: m(theirsWarm) }
+  }
+}
+
+/** git closes its connection after the command returns; wait for the proxy's count to stop moving. */
+async function settledBytes (proxy: CountingProxy): Promise<number> {
+  let last = -1
+  for (let i = 0; i < 50; i++) {
+    const now = proxy.bytes().total
+    if (now === last) return now
+    last = now
+    await new Promise(resolve => setImmediate(resolve))
+  }
+  return last
+}
+
+async function rssMb (pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '')
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN)
+  return kb / 1024
+}
+
+function printFigures (figures: CorpusFigures): void {
+  const { cold, incremental, snapshot } = figures
+  const line = (label: string, ours: string, git: string, ratio: string, target: string): string =>
+    `  ${label.padEnd(26)} ${ours.padStart(10)} ${git.padStart(10)} ${ratio.padStart(7)}   ${target}`
+  process.stdout.write(`\n${figures.corpus} (${figures.files} files, ${cold.objects} objects in a snapshot)\n`)
+  process.stdout.write(line('', 'gitmesh', 'git', 'ratio', 'target') + '\n')
+  process.stdout.write(line('cold fetch', formatMs(cold.gitmeshMs), formatMs(cold.gitMs), formatRatio(cold.gitmeshMs, cold.gitMs), '≤ 1.0× git clone --depth 1') + '\n')
+  process.stdout.write(line('one-file-change fetch', formatMs(incremental.gitmeshMs), formatMs(incremental.gitMs), formatRatio(incremental.gitmeshMs, incremental.gitMs), `≤ 0.5× git fetch; round trips ${incremental.roundTrips.join(',')}`) + '\n')
+  process.stdout.write(line('snapshot', formatMs(snapshot.gitmeshMs), formatMs(snapshot.gitMs), formatRatio(snapshot.gitmeshMs, snapshot.gitMs), `≤ 1.0× add -A + write-tree (from a copy of the real index: ${formatMs(snapshot.gitFromRealIndexMs)})`) + '\n')
+  process.stdout.write(line('bytes, cold', formatBytes(cold.gitmeshBytes), formatBytes(cold.gitBytes), formatRatio(cold.gitmeshBytes, cold.gitBytes), '≤ 1.2×') + '\n')
+  process.stdout.write(line('bytes, one-file change', formatBytes(incremental.gitmeshBytes), formatBytes(incremental.gitBytes), formatRatio(incremental.gitmeshBytes, incremental.gitBytes), '≤ 1.2×') + '\n')
+}
+
+async function main (): Promise<void> {
+  const root = await mkdtemp(path.join(tmpdir(), 'gitmesh-bench-'))
+  const started: Array<{ stop: () => Promise<unknown> }> = []
+  try {
+    const served = path.join(root, 'served')
+    process.stdout.write(`building corpora in ${root} …\n`)
+    const synthetic = await makeSyntheticRepo(path.join(served, 'synthetic'), { files: Number(args.files) })
+    await allowFetchByCommitId(synthetic.dir)
+    const corpora: Array<{ name: string, dir: string, repoName: string, files: string[] }> = [
+      { name: `synthetic`, dir: synthetic.dir, repoName: 'synthetic', files: synthetic.files }
+    ]
+    if (args['skip-npm'] !== true) {
+      const npm = await makeNpmPackageRepo(path.join(served, 'npm'), path.resolve('.bench/cache'))
+      await allowFetchByCommitId(npm.dir)
+      const { runGit } = await import('../git/git-process.js')
+      const listed = (await runGit(['ls-files', '-z'], { cwd: npm.dir })).stdout.toString('utf8').split('\0').filter(f => f.length > 0 && !f.includes('\n'))
+      corpora.push({ name: `${DEFAULT_NPM_CORPUS.name} ${DEFAULT_NPM_CORPUS.versions.at(-1)!}`, dir: npm.dir, repoName: 'npm', files: listed })
+    }
+
+    const gitDaemon = await startGitDaemon(served)
+    started.push(gitDaemon)
+    const authorHome = path.join(root, 'author-home')
+    const builderHome = path.join(root, 'builder-home')
+    await runCliJson(authorHome, ['init'])
+    await runCliJson(builderHome, ['init'])
+    const author = await startDaemon(authorHome)
+    started.push(author)
+    const builder = await startDaemon(builderHome)
+    started.push(builder)
+    const authorPort = Number(/\/tcp\/(\d+)/.exec(author.addrs[0]!)![1])
+    const gitmeshProxy = await startCountingProxy('127.0.0.1', authorPort)
+    started.push(gitmeshProxy)
+    const gitProxy = await startCountingProxy('127.0.0.1', gitDaemon.port)
+    started.push(gitProxy)
+    await runCliJson(authorHome, ['trust', builder.peerId, '--role', 'builder'])
+    await runCliJson(builderHome, ['trust', author.peerId, '--role', 'author', '--addr', `/ip4/127.0.0.1/tcp/${gitmeshProxy.port}/p2p/${author.peerId}`])
+    const rig: Rig = { root, author, builder, gitmeshProxy, gitProxy, gitDaemon }
+
+    const results: CorpusFigures[] = []
+    for (const corpus of corpora) {
+      const figures = await measureCorpus(rig, corpus.name, corpus.dir, corpus.repoName, corpus.files)
+      results.push(figures)
+      printFigures(figures)
+    }
+    const memory = { authorRssMb: await rssMb(author.child.pid!), builderRssMb: await rssMb(builder.child.pid!) }
+    process.stdout.write(`\ndaemon memory after the runs: author ${memory.authorRssMb.toFixed(0)} MB RSS, builder ${memory.builderRssMb.toFixed(0)} MB RSS\n`)
+
+    const report = { date: new Date().toISOString(), node: process.version, runs: runsCount, results, memory }
+    await mkdir(path.dirname(path.resolve(args.out!)), { recursive: true })
+    await writeFile(path.resolve(args.out!), JSON.stringify(report, null, 2) + '\n')
+    process.stdout.write(`figures written to ${args.out}\n`)
+  } finally {
+    for (const item of started.reverse()) await item.stop().catch(() => {})
+    await rm(root, { recursive: true, force: true })
+  }
+}
+
+main().catch(err => {
+  process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`)
+  process.exitCode = 1
+})
