@@ -34,6 +34,7 @@ export class Daemon {
   }
 
   static async start (home: Home, options: DaemonOptions = {}): Promise<Daemon> {
+    home.checkSocketPath()
     const config = await home.loadConfig()
     const privateKey = await home.loadIdentity()
     const db = await home.openDatabase()

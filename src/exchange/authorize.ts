@@ -1,9 +1,8 @@
 import type { Grant } from '../store/grant-store.js'
 import type { ObjectStore } from '../git/object-store.js'
 import { NotGrantedError } from './errors.js'
+import { MAX_ANCESTRY_CHECKS } from './constants.js'
 
-/** Roots checked for ancestry when a want is not itself a granted root (newest grants first). */
-const MAX_ANCESTRY_CHECKS = 16
 
 export interface Authorized {
   repo: string

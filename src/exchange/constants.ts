@@ -43,3 +43,6 @@ export const FETCH_TIMEOUT_MS = 10 * 60_000
 
 /** Attempts a fetch makes when the connection is cut mid-transfer (each resumes the last). */
 export const FETCH_ATTEMPTS = 3
+
+/** Granted roots checked for ancestry when a want is not itself a granted root (newest grants first). */
+export const MAX_ANCESTRY_CHECKS = 16

@@ -17,3 +17,6 @@ export const SNAPSHOT_IDENTITY = {
 
 /** Message of a snapshot commit. */
 export const SNAPSHOT_MESSAGE = 'gitmesh snapshot\n'
+
+/** Symbolic refs followed when reading HEAD before giving up (git's own limit is 5). */
+export const MAX_SYMREF_DEPTH = 5

@@ -2,10 +2,9 @@ import { readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { gitText } from './git-process.js'
 import { isOid } from './oid.js'
+import { MAX_SYMREF_DEPTH } from './constants.js'
 import type { RepositoryPaths } from './repository.js'
 
-/** Symbolic refs followed before giving up (git's own limit is 5). */
-const MAX_SYMREF_DEPTH = 5
 
 /**
  * HEAD's commit read straight from the ref files (loose refs, then packed-refs), or undefined on

@@ -2,7 +2,7 @@ import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import envPaths from 'env-paths'
 import type { PrivateKey } from '@libp2p/interface'
-import { CONFIG_FILE, CONTROL_SOCKET, DATABASE_FILE, IDENTITY_FILE, MAX_CONFIG_BYTES } from './constants.js'
+import { CONFIG_FILE, CONTROL_SOCKET, DATABASE_FILE, IDENTITY_FILE, MAX_CONFIG_BYTES, MAX_SOCKET_PATH_BYTES } from './constants.js'
 import { HomeNotInitializedError, InvalidConfigError, InvalidIdentityError } from './errors.js'
 import type { Config } from './config.js'
 import type { Db } from '../store/database.js'
@@ -19,6 +19,13 @@ export class Home {
   get configFile (): string { return path.join(this.dir, CONFIG_FILE) }
   get databaseFile (): string { return path.join(this.dir, DATABASE_FILE) }
   get socketPath (): string { return path.join(this.dir, CONTROL_SOCKET) }
+
+  /** A Unix socket path longer than the kernel allows cannot be created: say so plainly. */
+  checkSocketPath (): void {
+    if (Buffer.byteLength(this.socketPath) > MAX_SOCKET_PATH_BYTES) {
+      throw new InvalidConfigError(this.dir, `the control socket path would be longer than ${MAX_SOCKET_PATH_BYTES} bytes; choose a shorter --home`)
+    }
+  }
 
   /** The home named by `--home`, else GITMESH_HOME, else the platform's per-user data directory. */
   static resolve (flag?: string): Home {
