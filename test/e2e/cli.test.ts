@@ -149,6 +149,29 @@ describe('the gitmesh command, run as a user would', () => {
     }
   })
 
+  it('daemon --peer dials at start, and peers shows the connection with a measured round-trip time', async () => {
+    const home = path.join(root, 'dialer')
+    const init = await runCliJson<{ peerId: string }>(home, ['init'])
+    await runCliJson(authorHome, ['trust', init.peerId, '--role', 'builder'])
+    // trust is stored in the home's database, so it can be given before the daemon starts
+    const { Home } = await import('../../src/home/home.js')
+    const { TrustStore } = await import('../../src/store/trust-store.js')
+    const db = await Home.resolve(home).openDatabase()
+    new TrustStore(db).trust(author.peerId, ['author'], [])
+    db.close()
+    const dialer = await startDaemon(home, ['--peer', author.addrs[0]!])
+    daemons.push(dialer)
+    let rtt: number | null = null
+    for (let i = 0; i < 100 && rtt === null; i++) {
+      const peers = await runCliJson<Array<{ peerId: string, connected: boolean, lastRttMs: number | null }>>(home, ['peers'])
+      const entry = peers.find(p => p.peerId === author.peerId)
+      if (entry?.connected === true) rtt = entry.lastRttMs
+    }
+    expect(rtt).not.toBeNull()
+    expect(rtt!).toBeGreaterThanOrEqual(0)
+    await dialer.stop()
+  })
+
   it('grants persist across a daemon restart', async () => {
     const file = path.join(repo, 'persist.txt')
     await writeFile(file, 'persist\n')

@@ -65,6 +65,18 @@ describe('object exchange between two real nodes', () => {
     expect(git(into, 'cat-file', '-p', `${s2.commit}:d3/e1/f10.txt`).endsWith('changed')).toBe(true)
   })
 
+  it('honours grant expiry', async () => {
+    const repo = path.join(scratch, 'author')
+    await makeRepo(repo, 5)
+    const head = git(repo, 'rev-parse', 'HEAD')
+    author.grants.add(builder.peerId, head, repo, Date.now() - 1)
+    const into = path.join(scratch, 'builder')
+    await expect(builder.node.services.exchange.fetch(author.node.peerId, [head], into)).rejects.toMatchObject({ name: 'RefusedError', code: 'not-granted' })
+    author.grants.add(builder.peerId, head, repo, Date.now() + 60_000)
+    const report = await builder.node.services.exchange.fetch(author.node.peerId, [head], into)
+    expect(report.roundTrips).toBe(1)
+  })
+
   it('refuses wants outside the grants without revealing content', async () => {
     const repo = path.join(scratch, 'author')
     await makeRepo(repo, 5)
