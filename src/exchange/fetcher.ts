@@ -43,7 +43,9 @@ export async function defaultHaves (store: ObjectStore): Promise<string[]> {
  * so a resumed request asks the server to leave it out. Also says whether anything is missing.
  */
 export async function storedPartOfClosure (store: ObjectStore, wants: string[], haves: string[]): Promise<{ stored: string[], complete: boolean }> {
-  const closure = await store.walkClosure(wants, haves, { tolerateMissing: true })
+  // The walk also re-checks the entry names of every new tree: index-pack's fsck already refused
+  // unsafe ones, and this keeps the rule of checkEntryName even if git's checks change.
+  const closure = await store.walkClosure(wants, haves, { tolerateMissing: true, checkEntryNames: true })
   const blobs = closure.blobs.map(entry => entry.oid)
   const presentBlobs = await store.presentSet(blobs)
   const stored = [...closure.commits, ...closure.trees].map(entry => entry.oid).concat(blobs.filter(oid => presentBlobs.has(oid)))
@@ -71,6 +73,7 @@ export async function fetchAttempt (stream: Stream, store: ObjectStore, wants: s
   if (first.type !== 'accept') throw new ProtocolError(`expected accept, got ${first.type}`)
   const totalObjects = first.objects
   let received = 0
+  let packs = 0
   let next = await channel.receive(options)
   while (next?.type === 'pack') {
     const declared = next.objects.map(bytesToOid)
@@ -99,6 +102,7 @@ export async function fetchAttempt (stream: Stream, store: ObjectStore, wants: s
       if (foreign.length > 0) throw new ObjectMismatchError(`the peer sent ${foreign.length} undeclared objects, such as ${foreign[0]}`)
     }, options.signal)
     received += declared.length
+    packs++
     report.objects += declared.length
     report.bytes = baseBytes + channel.bytesRead + channel.bytesWritten
     options.onProgress?.({ objects: received, totalObjects, bytes: channel.bytesRead + channel.bytesWritten })
@@ -106,6 +110,7 @@ export async function fetchAttempt (stream: Stream, store: ObjectStore, wants: s
   }
   if (next === null) throw new ProtocolError(`transfer ended after ${received} of ${totalObjects} objects`)
   if (next.type !== 'done') throw new ProtocolError(`unexpected ${next.type} message`)
+  if (packs !== first.packs) throw new ProtocolError(`the peer announced ${first.packs} packs but sent ${packs}`)
   if (received !== totalObjects) throw new ProtocolError(`the peer announced ${totalObjects} objects but sent ${received}`)
   report.bytes = baseBytes + channel.bytesRead + channel.bytesWritten
   await stream.close(options).catch(() => { /* the response is complete; a failed close loses nothing */ })

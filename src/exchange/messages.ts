@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { MAX_HAVES, MAX_SKIP, MAX_STATUS_MESSAGE_CHARS, MAX_WANTS, DATA_FRAME_BYTES } from './constants.js'
+import { MAX_HAVES, MAX_SKIP, MAX_STATUS_MESSAGE_CHARS, MAX_WANTS, DATA_FRAME_BYTES, OBJECTS_PER_PACK } from './constants.js'
 
 /**
  * Messages of /gitmesh/objects/1.0.0, one schema each; protocol/objects.cddl is the normative
@@ -34,7 +34,7 @@ export const AcceptMessage = z.strictObject({
 
 export const PackMessage = z.strictObject({
   type: z.literal('pack'),
-  objects: z.array(oid).min(1)
+  objects: z.array(oid).min(1).max(OBJECTS_PER_PACK)
 })
 
 export const DataMessage = z.strictObject({

@@ -1,4 +1,5 @@
-import { MissingObjectError, MalformedObjectError } from './errors.js'
+import { MissingObjectError, MalformedObjectError, UnsafePathError } from './errors.js'
+import { checkEntryName } from './path-safety.js'
 import { parseCommit, parseTree, type TreeEntry } from './tree.js'
 import type { RawObject } from './cat-file.js'
 
@@ -27,6 +28,8 @@ export interface WalkOptions {
   skip?: ReadonlySet<string>
   /** Report unreadable objects in `missing` instead of throwing (a receiver walking its partial copy). */
   tolerateMissing?: boolean
+  /** Check every entry name of every tree walked with `checkEntryName` (a receiver checking what it got). */
+  checkEntryNames?: boolean
 }
 
 interface Pending {
@@ -110,6 +113,7 @@ export async function walkClosure (
       // Any id in a base tree is held by the receiver, whatever its name: a rename costs nothing.
       const baseOids = new Set(baseEntries.flatMap(base => [...base.values()].map(entry => entry.oid)))
       for (const entry of parseTree(object.body)) {
+        if (options.checkEntryNames === true) checkNameInTree(entry.name, item.oid)
         if (entry.kind === 'commit') continue // a submodule's commit lives in another repository
         if (baseOids.has(entry.oid)) continue
         const path = item.path === '' ? entry.name : `${item.path}/${entry.name}`
@@ -128,6 +132,14 @@ export async function walkClosure (
     level = next
   }
   return closure
+}
+
+function checkNameInTree (name: string, tree: string): void {
+  try {
+    checkEntryName(name)
+  } catch (err) {
+    throw new UnsafePathError(name, (err as UnsafePathError).reason, tree)
+  }
 }
 
 function entriesByName (object: RawObject | undefined): Map<string, TreeEntry> {

@@ -1,6 +1,7 @@
 import { Decoder, Encoder, setSizeLimits } from 'cbor-x'
 import { MAX_CBOR_ARRAY_ITEMS, MAX_CBOR_MAP_ENTRIES } from './constants.js'
 import { InvalidMessageError } from './errors.js'
+import { checkPlainCbor } from './cbor-check.js'
 
 // Plain RFC 8949 CBOR: no record extension (useRecords: false), byte strings untagged, maps sized
 // to their content, so any CBOR library can read what we write and vectors are stable.
@@ -14,8 +15,9 @@ export function encodeCbor (value: unknown): Uint8Array {
   return encoder.encode(value)
 }
 
-/** Decodes one CBOR item; anything that is not exactly one well-formed item is InvalidMessageError. */
+/** Decodes one CBOR item; anything that is not exactly one well-formed plain item is InvalidMessageError. */
 export function decodeCbor (bytes: Uint8Array): unknown {
+  checkPlainCbor(bytes)
   try {
     return decoder.decode(bytes)
   } catch (err) {

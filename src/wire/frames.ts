@@ -50,7 +50,12 @@ export class FrameReader {
 
   private async waitForData (signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted()
-    if (this.stream.readStatus === 'paused' && this.buffer.byteLength < this.highWaterBytes / 2) this.stream.resume()
+    // We wait only when the buffer holds no whole frame, so more bytes are needed whatever its size
+    // (a frame is bounded by maxFrameBytes): a paused stream must be resumed or it would never come.
+    const before = this.bytesRead
+    if (this.stream.readStatus === 'paused') this.stream.resume()
+    // resume() may hand over what the stream held at once, before anyone waits for it.
+    if (this.bytesRead !== before) return
     await new Promise<void>((resolve, reject) => {
       const onAbort = (): void => { reject(signal?.reason) }
       signal?.addEventListener('abort', onAbort, { once: true })
@@ -73,9 +78,13 @@ export class FrameReader {
         if (this.buffer.byteLength >= prefixBytes + length) {
           const body = this.buffer.subarray(prefixBytes, prefixBytes + length)
           this.buffer.consume(prefixBytes + length)
-          if (this.stream.readStatus === 'paused' && this.buffer.byteLength < this.highWaterBytes / 2) this.stream.resume()
           return body
         }
+      }
+      // The remote may have finished while we had the stream paused: what it holds is still ours.
+      if (this.ended && this.failure === undefined && this.stream.readBufferLength > 0) {
+        await this.waitForData(options.signal)
+        continue
       }
       if (this.ended) {
         if (this.failure !== undefined) throw this.failure
@@ -89,13 +98,13 @@ export class FrameReader {
   /** [length, prefix bytes] when a whole varint prefix is buffered. */
   private parseLength (): [number, number] | undefined {
     let value = 0
-    for (let i = 0; i < Math.min(this.buffer.byteLength, MAX_LENGTH_PREFIX_BYTES + 1); i++) {
+    const available = Math.min(this.buffer.byteLength, MAX_LENGTH_PREFIX_BYTES)
+    for (let i = 0; i < available; i++) {
       const byte = this.buffer.get(i)
       value += (byte & 0x7f) * 2 ** (7 * i)
       if ((byte & 0x80) === 0) return [value, i + 1]
-      if (i + 1 > MAX_LENGTH_PREFIX_BYTES) break
     }
-    if (this.buffer.byteLength > MAX_LENGTH_PREFIX_BYTES) {
+    if (available === MAX_LENGTH_PREFIX_BYTES) {
       throw new InvalidMessageError(`frame length prefix longer than ${MAX_LENGTH_PREFIX_BYTES} bytes`)
     }
     return undefined
@@ -115,9 +124,30 @@ export function lengthPrefix (length: number): Uint8Array {
   return Uint8Array.from(bytes)
 }
 
-/** Writes one frame, waiting for the stream to drain when its send buffer is full. */
+/**
+ * Writes one frame, waiting for the stream's 'drain' event when its send buffer is full.
+ * (Not `stream.onDrain()`: in @libp2p/utils 7.4 its promise stays resolved after the first drain,
+ * so every later wait would return at once and the sender would buffer without bound.)
+ */
 export async function writeFrame (stream: Stream, body: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<number> {
   const frame = new Uint8ArrayList(lengthPrefix(body.byteLength), body)
-  if (!stream.send(frame)) await stream.onDrain(options)
+  if (!stream.send(frame)) await waitForDrain(stream, options.signal)
   return frame.byteLength
+}
+
+async function waitForDrain (stream: Stream, signal?: AbortSignal): Promise<void> {
+  signal?.throwIfAborted()
+  await new Promise<void>((resolve, reject) => {
+    const cleanup = (): void => {
+      stream.removeEventListener('drain', onDrain)
+      stream.removeEventListener('close', onClose)
+      signal?.removeEventListener('abort', onAbort)
+    }
+    const onDrain = (): void => { cleanup(); resolve() }
+    const onClose = (evt: Event): void => { cleanup(); reject((evt as Event & { error?: Error }).error ?? new UnexpectedEndError('stream closed while waiting to send')) }
+    const onAbort = (): void => { cleanup(); reject(signal?.reason) }
+    stream.addEventListener('drain', onDrain)
+    stream.addEventListener('close', onClose)
+    signal?.addEventListener('abort', onAbort)
+  })
 }

@@ -296,10 +296,11 @@ describe('the fetcher side of /gitmesh/objects/1.0.0 against a scripted server',
     expect(gitSucceeds(into, ['cat-file', '-e', commit])).toBe(false)
   })
 
-  for (const name of ['..', '.GIT', '.git. .', 'GIT~1']) {
+  // protocol/objects.md §10.2: refused by index-pack's fsck in the quarantine.
+  for (const name of ['', '.', '..', '.GIT', '.git. .', 'GIT~1', '.git::$INDEX_ALLOCATION', '.g\u200cit']) {
     it(`refuses a tree with the entry name ${JSON.stringify(name)} (UnsafePathError) and stores none of the pack`, async () => {
       const { repo, blob } = source()
-      const treeBody = Buffer.concat([Buffer.from(`100644 ${name}\0`, 'latin1'), Buffer.from(blob, 'hex')])
+      const treeBody = Buffer.concat([Buffer.from(`100644 ${name}\0`, 'utf8'), Buffer.from(blob, 'hex')])
       const tree = git(repo.dir, ['hash-object', '-t', 'tree', '--literally', '-w', '--stdin'], { input: treeBody })
       const commit = git(repo.dir, ['commit-tree', tree, '-m', 'unsafe'])
       const { into, result } = await fetchFrom([
@@ -308,7 +309,9 @@ describe('the fetcher side of /gitmesh/objects/1.0.0 against a scripted server',
         { type: 'data', bytes: packOf(repo, [commit, tree, blob]) },
         { type: 'done' }
       ], [commit])
-      expect((await rejectionOf(result)).name).toBe('UnsafePathError')
+      // git (2.39) cannot parse a tree entry with an empty name at all: that one is malformed.
+      const expected = name === '' ? ['UnsafePathError', 'MalformedObjectError'] : ['UnsafePathError']
+      expect(expected).toContain((await rejectionOf(result)).name)
       expect(gitSucceeds(into, ['cat-file', '-e', tree])).toBe(false)
       expect(gitSucceeds(into, ['cat-file', '-e', blob])).toBe(false)
     })

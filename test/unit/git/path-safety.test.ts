@@ -22,7 +22,9 @@ describe('checkEntryName', () => {
     ' leading-space',
     'trailing-dot.',
     '-dash',
-    utf8AsLatin1('ünïcødé-名前')
+    utf8AsLatin1('ünïcødé-名前'),
+    // a backslash is an ordinary byte in a tree, as for git's fsck; git refuses it at checkout on Windows
+    'a\\b'
   ])('accepts %j', (name) => {
     expect(() => { checkEntryName(name) }).not.toThrow()
     expect(isSafeEntryName(name)).toBe(true)
@@ -48,8 +50,6 @@ describe('checkEntryName', () => {
     ['/etc', 'absolute'],
     ['../x', 'escaping path'],
     ['.git/config', 'path into .git'],
-    ['a\\b', 'backslash'],
-    ['..\\x', 'escaping Windows path'],
     ['a\0b', 'NUL'],
     ['\0', 'lone NUL']
   ])('rejects %j (%s)', (name) => {

@@ -130,9 +130,7 @@ describe('FrameReader and writeFrame over an in-memory stream pair', () => {
     expect(err.name).toBe('InvalidMessageError')
   })
 
-  // KNOWN BUG (protocol/objects.md §16.4): parseLength reads a fifth prefix byte and accepts it
-  // when it ends the varint. Expected to fail until src/wire/frames.ts is fixed; then drop `.fails`.
-  it.fails('throws InvalidMessageError on a 5-byte prefix even when its fifth byte ends it', async () => {
+  it('throws InvalidMessageError on a 5-byte prefix even when its fifth byte ends it', async () => {
     const [outbound, inbound] = await pair()
     const reader = new FrameReader(inbound)
     outbound.send(Uint8Array.from([0x80, 0x80, 0x80, 0x80, 0x00]))
@@ -395,11 +393,9 @@ describe('backpressure over Yamux', () => {
     }
   })
 
-  // KNOWN BUG (see the report; @libp2p/utils 7.4.1): AbstractMessageStream.onDrain() keeps its
-  // first resolved promise, so after one drain every later writeFrame() returns at once and the
-  // writer's stream buffers everything it is given. Expected to fail until writeFrame waits for
-  // the 'drain' event itself; then drop `.fails`.
-  it.fails('holds the writer back while the reader is paused, so the sender buffers little', async () => {
+  // @libp2p/utils 7.4.1's onDrain() keeps its first resolved promise; writeFrame waits for the
+  // 'drain' event itself, so the writer is held back every time the reader pauses.
+  it('holds the writer back while the reader is paused, so the sender buffers little', async () => {
     const { outbound, reader, firstPause, close } = await rig()
     try {
       const writer = startWriter(outbound)

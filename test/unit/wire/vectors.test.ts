@@ -23,18 +23,6 @@ interface Vector {
 
 const vectors = JSON.parse(readFileSync(new URL('../../../protocol/vectors/objects.json', import.meta.url), 'utf8')) as Vector[]
 
-/**
- * Invalid vectors that src/ currently accepts: each is a known bug listed in protocol/objects.md
- * §16. Their tests are expected to fail (`it.fails`); when src/ is fixed, vitest reports them,
- * and the name comes off this list.
- */
-const KNOWN_SRC_DEVIATIONS = new Set([
-  'want-oid-tag-64', // §16.1: cbor-x unwraps tag 64 into a plain byte string
-  'data-bytes-tag-64', // §16.1
-  'duplicate-key', // §16.2: the last value of a duplicate key wins
-  'refuse-invalid-utf8' // §16.3: invalid UTF-8 decodes with replacement characters
-])
-
 const schemaFor = (vector: Vector): z.ZodType<unknown> => vector.receiver === 'server' ? ServerInbound : FetcherInbound
 const bytesOf = (vector: Vector): Uint8Array => Uint8Array.from(Buffer.from(vector.hex, 'hex'))
 const hexOf = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex')
@@ -109,8 +97,7 @@ describe('valid vectors', () => {
 
 describe('invalid vectors', () => {
   for (const vector of vectors.filter(v => !v.valid)) {
-    const test = KNOWN_SRC_DEVIATIONS.has(vector.name) ? it.fails : it
-    test(`${vector.name}: decoding and validation throw ${vector.error ?? '?'}`, () => {
+    it(`${vector.name}: decoding and validation throw ${vector.error ?? '?'}`, () => {
       const err = errorOf(() => decodeAndValidate(vector))
       expect(err).toBeInstanceOf(InvalidMessageError)
       expect(err?.name).toBe(vector.error)
