@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process'
 import { access, appendFile, mkdir, readdir, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { gitEnv, gitText } from '../git/git-process.js'
+import { textGenerator } from './synthetic-text.js'
 
 /**
  * Environment for every git the bench runs: the user's global and system config are ignored
@@ -61,47 +62,6 @@ export interface SyntheticRepo {
   files: string[]
 }
 
-/** Mulberry32: tiny, fast and good enough to make text that does not compress unrealistically. */
-function prng (seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-const WORDS = ('const let function return export import from async await if else for while new this ' +
-  'value result error options index length buffer stream object commit tree blob hash peer node ' +
-  'request response frame limit signal start stop state queue job builder author snapshot').split(' ')
-const LETTERS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_'
-
-/**
- * Source-like text: common keywords mixed with random identifiers and numbers, so it compresses
- * roughly like code does (a few times, not a hundred times like repeated words would).
- */
-function sourceText (random: () => number, bytes: number): string {
-  const pick = (n: number): number => Math.floor(random() * n)
-  const parts: string[] = []
-  let size = 0
-  while (size < bytes) {
-    const tokens: string[] = [' '.repeat(2 * pick(4))]
-    const count = 3 + pick(10)
-    for (let i = 0; i < count; i++) {
-      const kind = random()
-      if (kind < 0.55) tokens.push(WORDS[pick(WORDS.length)]!)
-      else if (kind < 0.9) tokens.push(Array.from({ length: 3 + pick(10) }, () => LETTERS[pick(LETTERS.length)]).join(''))
-      else tokens.push(String(pick(100000)))
-    }
-    const line = tokens.join(' ') + '\n'
-    parts.push(line)
-    size += line.length
-  }
-  return parts.join('').slice(0, bytes)
-}
-
 /** Every directory path `fanOut` wide and `depth` deep, leaves only. */
 function leafDirectories (fanOut: number, depth: number): string[] {
   let level = ['']
@@ -120,7 +80,7 @@ export async function makeSyntheticRepo (dir: string, options: SyntheticRepoOpti
   const count = options.files ?? 5000
   const minBytes = options.minFileBytes ?? 1024
   const maxBytes = options.maxFileBytes ?? 4096
-  const random = prng(options.seed ?? 1)
+  const generator = textGenerator(options.seed ?? 1)
   const leaves = leafDirectories(options.fanOut ?? 8, options.depth ?? 2)
   await mkdir(dir, { recursive: true })
   await git(dir, ['init', '-q', '-b', 'main'], options.signal)
@@ -130,7 +90,7 @@ export async function makeSyntheticRepo (dir: string, options: SyntheticRepoOpti
   const contents: string[] = []
   for (let i = 0; i < count; i++) {
     files.push(path.posix.join(leaves[i % leaves.length]!, `file-${String(i).padStart(5, '0')}.ts`))
-    contents.push(sourceText(random, minBytes + Math.floor(random() * (maxBytes - minBytes + 1))))
+    contents.push(generator.text(minBytes + Math.floor(generator.random() * (maxBytes - minBytes + 1))))
   }
   // Batches keep the number of open file descriptors bounded.
   for (let start = 0; start < count; start += 128) {

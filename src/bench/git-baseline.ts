@@ -2,7 +2,7 @@
  * The git side of each DESIGN.md target: the same work done by stock git over `git://` on
  * loopback, timed in the same run as gitmesh so the ratio does not depend on the machine.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
@@ -18,8 +18,6 @@ const GIT_TIMEOUT_MS = 120_000
 const DAEMON_START_TIMEOUT_MS = 10_000
 /** Interval between connection attempts while git daemon starts: short, it binds in milliseconds. */
 const DAEMON_POLL_MS = 5
-/** Grace given to git daemon after SIGTERM before SIGKILL. */
-const DAEMON_STOP_GRACE_MS = 5_000
 /** Tries at starting git daemon: another process may take the free port before the daemon binds it. */
 const DAEMON_START_ATTEMPTS = 3
 
@@ -27,7 +25,10 @@ export interface GitDaemon {
   port: number
   /** `git://127.0.0.1:<port>/<repoName>`, `repoName` being a folder under the base directory. */
   url: (repoName: string) => string
-  /** Stops the daemon and the children serving open connections; safe to call twice. */
+  /**
+   * Stops the daemon; resolves once it and any connection it is still serving have finished.
+   * Safe to call twice.
+   */
   stop: () => Promise<void>
 }
 
@@ -45,47 +46,47 @@ export async function allowFetchByCommitId (repoDir: string): Promise<void> {
 }
 
 /**
+ * Runs git daemon under a small shell watchdog. The daemon is killed when the watchdog's stdin
+ * (a pipe from this process) reaches end of file: on stop(), and equally when this process dies
+ * by Ctrl-C, SIGTERM or SIGKILL, which no exit handler in Node could cover. The watchdog exits
+ * when the daemon does, so an early failure (port taken) shows as the child exiting.
+ * A background job's stdin is /dev/null in sh, hence the pipe is passed on as fd 3.
+ */
+const WATCHDOG = 'exec 3<&0; "$0" "$@" & daemon=$!; (read _ <&3; kill $daemon 2>/dev/null) & wait $daemon'
+
+/**
  * Serves every repository under `baseDir` read-only with `git daemon` on 127.0.0.1 and a free
  * port, and resolves once the daemon accepts connections.
  */
 export async function startGitDaemon (baseDir: string, options: { signal?: AbortSignal } = {}): Promise<GitDaemon> {
   const root = path.resolve(baseDir)
   const signal = options.signal ?? AbortSignal.timeout(DAEMON_START_TIMEOUT_MS)
+  // The git-daemon program itself rather than the `git` wrapper, so the watchdog's kill reaches it.
+  const daemonProgram = path.join(await gitText(['--exec-path'], { cwd: root, env: benchGitEnv() }), 'git-daemon')
   for (let attempt = 1; ; attempt++) {
     const port = await freePort()
-    const child = spawn('git', ['daemon', `--base-path=${root}`, '--export-all', '--reuseaddr', '--informative-errors',
-      '--listen=127.0.0.1', `--port=${port}`, '--enable=upload-pack', root], {
+    const child = spawn('sh', ['-c', WATCHDOG, daemonProgram, `--base-path=${root}`, '--export-all', '--reuseaddr',
+      '--informative-errors', '--listen=127.0.0.1', `--port=${port}`, '--enable=upload-pack', root], {
       env: benchGitEnv(),
-      stdio: ['ignore', 'ignore', 'pipe'],
-      // Its own process group, so stop() also ends the per-connection children git daemon forks.
-      detached: true
+      stdio: ['pipe', 'ignore', 'pipe']
     })
     let stderr = ''
-    child.stderr?.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString('utf8')).slice(-4096) })
-    const exited = new Promise<void>((resolve) => child.once('exit', () => { resolve() }))
-    child.once('error', () => { /* reported through the exit check below */ })
-    // If this process dies without calling stop(), do not leave a daemon behind.
-    const killOnExit = (): void => { killGroup(child, 'SIGKILL') }
-    process.once('exit', killOnExit)
+    child.stderr.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString('utf8')).slice(-4096) })
+    child.stdin.on('error', () => { /* the watchdog may be gone already; its exit tells */ })
+    child.once('error', () => { /* spawn failure: seen as an exit below */ })
+    const exited = new Promise<void>((resolve) => child.once('close', () => { resolve() }))
+    const hasExited = (): boolean => child.exitCode !== null || child.signalCode !== null || child.pid === undefined
     let stopping: Promise<void> | undefined
     const stop = async (): Promise<void> => {
       stopping ??= (async () => {
-        process.removeListener('exit', killOnExit)
-        killGroup(child, 'SIGTERM')
-        const escalate = setTimeout(() => { killGroup(child, 'SIGKILL') }, DAEMON_STOP_GRACE_MS)
-        try {
-          await exited
-        } finally {
-          clearTimeout(escalate)
-        }
+        child.stdin.end()
+        if (!hasExited()) await exited
       })()
       await stopping
     }
     try {
       while (!(await canConnect(port))) {
-        if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) {
-          throw new Error(`git daemon exited before listening on 127.0.0.1:${port}: ${stderr.trim() || 'no output'}`)
-        }
+        if (hasExited()) throw new Error(`git daemon exited before listening on 127.0.0.1:${port}: ${stderr.trim() || 'no output'}`)
         await delay(DAEMON_POLL_MS, undefined, { signal })
       }
       return { port, url: (repoName) => gitUrl(port, repoName), stop }
@@ -94,15 +95,6 @@ export async function startGitDaemon (baseDir: string, options: { signal?: Abort
       if (attempt < DAEMON_START_ATTEMPTS && !signal.aborted) continue
       throw err
     }
-  }
-}
-
-function killGroup (child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return
-  try {
-    process.kill(-child.pid, signal)
-  } catch {
-    // Already gone.
   }
 }
 
@@ -126,6 +118,21 @@ async function canConnect (port: number): Promise<boolean> {
   })
 }
 
+export interface GitTransferOptions {
+  /**
+   * The client's wire protocol (`-c protocol.version=N`). git 2.39 uses 2, whose client writes
+   * its ls-refs request in several small pieces on a socket without TCP_NODELAY: on loopback that
+   * costs a ~40 ms Nagle/delayed-ACK stall that version 0 does not have (see
+   * git-daemon-nodelay.ts for the server's own stalls). @default git's own default (2)
+   */
+  protocolVersion?: 0 | 1 | 2
+  signal?: AbortSignal
+}
+
+function protocolArgs (options: GitTransferOptions): string[] {
+  return options.protocolVersion === undefined ? [] : ['-c', `protocol.version=${options.protocolVersion}`]
+}
+
 /**
  * Times `git clone --depth 1 --no-checkout <url> <dest>`: the cold-sync baseline.
  *
@@ -133,24 +140,29 @@ async function canConnect (port: number): Promise<boolean> {
  * checkout of thousands of files would flatter gitmesh. (--bare would measure the same transfer,
  * but a non-bare clone keeps `origin` and a layout a later `git fetch` baseline can reuse.)
  */
-export async function timeGitCloneDepth1 (url: string, dest: string, options: { signal?: AbortSignal } = {}): Promise<{ ms: number, dest: string }> {
+export async function timeGitCloneDepth1 (url: string, dest: string, options: GitTransferOptions = {}): Promise<{ ms: number, dest: string }> {
   await mkdir(path.dirname(dest), { recursive: true })
   const signal = options.signal ?? AbortSignal.timeout(GIT_TIMEOUT_MS)
   const env = benchGitEnv()
-  const { ms } = await timed(async () => await runGit(['clone', '-q', '--depth', '1', '--no-checkout', url, dest], { cwd: path.dirname(dest), env, signal }))
+  const { ms } = await timed(async () => await runGit([...protocolArgs(options), 'clone', '-q', '--depth', '1', '--no-checkout', url, dest], { cwd: path.dirname(dest), env, signal }))
   return { ms, dest }
 }
 
 /**
- * Times `git fetch --depth 1 <url> <commit>` into an existing clone: the incremental-sync
+ * Times `git fetch --depth 1 <url> <commit>` into an existing repository: the incremental-sync
  * baseline. Give it a clone of the served repository at S1 and the id of S2, a child of S1 that
  * changes one file; the served repository needs `allowFetchByCommitId`. The commit's presence is
  * checked afterwards, outside the timing.
+ *
+ * The commit is stored under `refs/bench/<commit>`: git offers only ref tips as "haves", so a
+ * commit left in FETCH_HEAD alone would not count as held, and the next fetch would resend its
+ * whole tree. With the ref, an empty `git init` repository fetched to S1 this way is a valid warm
+ * builder for a later fetch of S2.
  */
-export async function timeGitFetch (cloneDir: string, url: string, commit: string, options: { signal?: AbortSignal } = {}): Promise<{ ms: number }> {
+export async function timeGitFetch (cloneDir: string, url: string, commit: string, options: GitTransferOptions = {}): Promise<{ ms: number }> {
   const signal = options.signal ?? AbortSignal.timeout(GIT_TIMEOUT_MS)
   const env = benchGitEnv()
-  const { ms } = await timed(async () => await runGit(['fetch', '-q', '--depth', '1', url, commit], { cwd: cloneDir, env, signal }))
+  const { ms } = await timed(async () => await runGit([...protocolArgs(options), 'fetch', '-q', '--depth', '1', url, `+${commit}:refs/bench/${commit}`], { cwd: cloneDir, env, signal }))
   await runGit(['cat-file', '-e', `${commit}^{commit}`], { cwd: cloneDir, env })
   return { ms }
 }

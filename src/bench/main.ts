@@ -9,6 +9,7 @@ import { runCliJson, startDaemon, type DaemonProcess } from '../demo/processes.j
 import { makeNpmPackageRepo, makeSyntheticRepo, changeOneFile, DEFAULT_NPM_CORPUS } from './corpora.js'
 import { allowFetchByCommitId, gitUrl, startGitDaemon, timeGitCloneDepth1, timeGitFetch, timeSnapshotBaseline, type GitDaemon } from './git-baseline.js'
 import { startCountingProxy, type CountingProxy } from './counting-proxy.js'
+import { startGitDaemonNoDelay } from './git-daemon-nodelay.js'
 import { formatBytes, formatMs, formatRatio, median, timed } from './stats.js'
 
 /**
@@ -38,7 +39,7 @@ interface CorpusFigures {
   corpus: string
   files: number
   cold: { gitmeshMs: number, gitMs: number, ratio: number, gitmeshBytes: number, gitBytes: number, bytesRatio: number, objects: number }
-  incremental: { gitmeshMs: number, gitMs: number, ratio: number, gitmeshBytes: number, gitBytes: number, bytesRatio: number, roundTrips: number[], objects: number }
+  incremental: { gitmeshMs: number, gitMs: number, ratio: number, gitmeshBytes: number, gitBytes: number, bytesRatio: number, roundTrips: number[], objects: number, gitNoDelayMs: number, noDelayRatio: number }
   snapshot: { gitmeshMs: number, gitMs: number, ratio: number, gitFromRealIndexMs: number }
 }
 
@@ -49,6 +50,8 @@ interface Rig {
   gitmeshProxy: CountingProxy
   gitProxy: CountingProxy
   gitDaemon: GitDaemon
+  /** git daemon without Nagle stalls (see git-daemon-nodelay.ts), for the stricter fetch baseline. */
+  noDelayDaemon: GitDaemon
 }
 
 const runsCount = Number(args.runs)
@@ -100,6 +103,11 @@ async function measureCorpus (rig: Rig, name: string, repo: string, repoName: st
   const gitClone = path.join(work, 'git-cold-0')
   const incremental: Array<{ ms: number, bytes: number, objects: number, roundTrips: number }> = []
   const gitIncremental: Array<{ ms: number, bytes: number }> = []
+  const gitNoDelay: number[] = []
+  // A second depth-1 clone, kept in step through the Nagle-free daemon with protocol v0.
+  const noDelayUrl = rig.noDelayDaemon.url(repoName)
+  const noDelayClone = path.join(work, 'git-nodelay')
+  await timeGitCloneDepth1(noDelayUrl, noDelayClone, { protocolVersion: 0 })
   for (let i = 0; i < runsCount; i++) {
     const commit = await changeOneFile(repo, files[(i * 997 + 13) % files.length]!)
     const snap = await snapshotWorkingTree(repo)
@@ -109,6 +117,7 @@ async function measureCorpus (rig: Rig, name: string, repo: string, repoName: st
     rig.gitProxy.reset()
     const gitFetch = await timeGitFetch(gitClone, url, commit)
     gitIncremental.push({ ms: gitFetch.ms, bytes: await settledBytes(rig.gitProxy) })
+    gitNoDelay.push((await timeGitFetch(noDelayClone, noDelayUrl, commit, { protocolVersion: 0 })).ms)
   }
 
   const m = (values: number[]): number => median(values)
@@ -132,22 +141,18 @@ async function measureCorpus (rig: Rig, name: string, repo: string, repoName: st
       gitBytes: m(gitIncremental.map(r => r.bytes)),
       bytesRatio: m(incremental.map(r => r.bytes)) / m(gitIncremental.map(r => r.bytes)),
       roundTrips: incremental.map(r => r.roundTrips),
-      objects: m(incremental.map(r => r.objects))
+      objects: m(incremental.map(r => r.objects)),
+      gitNoDelayMs: m(gitNoDelay),
+      noDelayRatio: m(incremental.map(r => r.ms)) / m(gitNoDelay)
     },
     snapshot: { gitmeshMs: m(ours), gitMs: m(theirs), ratio: m(ours) / m(theirs), gitFromRealIndexMs: m(theirsWarm) }
   }
 }
 
-/** git closes its connection after the command returns; wait for the proxy's count to stop moving. */
+/** git can exit before the proxy has forwarded its last bytes: count once its connections closed. */
 async function settledBytes (proxy: CountingProxy): Promise<number> {
-  let last = -1
-  for (let i = 0; i < 50; i++) {
-    const now = proxy.bytes().total
-    if (now === last) return now
-    last = now
-    await new Promise(resolve => setImmediate(resolve))
-  }
-  return last
+  await proxy.whenIdle()
+  return proxy.bytes().total
 }
 
 async function rssMb (pid: number): Promise<number> {
@@ -164,6 +169,7 @@ function printFigures (figures: CorpusFigures): void {
   process.stdout.write(line('', 'gitmesh', 'git', 'ratio', 'target') + '\n')
   process.stdout.write(line('cold fetch', formatMs(cold.gitmeshMs), formatMs(cold.gitMs), formatRatio(cold.gitmeshMs, cold.gitMs), '≤ 1.0× git clone --depth 1') + '\n')
   process.stdout.write(line('one-file-change fetch', formatMs(incremental.gitmeshMs), formatMs(incremental.gitMs), formatRatio(incremental.gitmeshMs, incremental.gitMs), `≤ 0.5× git fetch; round trips ${incremental.roundTrips.join(',')}`) + '\n')
+  process.stdout.write(line('  vs git without Nagle', formatMs(incremental.gitmeshMs), formatMs(incremental.gitNoDelayMs), formatRatio(incremental.gitmeshMs, incremental.gitNoDelayMs), '(stricter: git daemon with TCP_NODELAY, protocol v0)') + '\n')
   process.stdout.write(line('snapshot', formatMs(snapshot.gitmeshMs), formatMs(snapshot.gitMs), formatRatio(snapshot.gitmeshMs, snapshot.gitMs), `≤ 1.0× add -A + write-tree (from a copy of the real index: ${formatMs(snapshot.gitFromRealIndexMs)})`) + '\n')
   process.stdout.write(line('bytes, cold', formatBytes(cold.gitmeshBytes), formatBytes(cold.gitBytes), formatRatio(cold.gitmeshBytes, cold.gitBytes), '≤ 1.2×') + '\n')
   process.stdout.write(line('bytes, one-file change', formatBytes(incremental.gitmeshBytes), formatBytes(incremental.gitBytes), formatRatio(incremental.gitmeshBytes, incremental.gitBytes), '≤ 1.2×') + '\n')
@@ -190,6 +196,8 @@ async function main (): Promise<void> {
 
     const gitDaemon = await startGitDaemon(served)
     started.push(gitDaemon)
+    const noDelayDaemon = await startGitDaemonNoDelay(served)
+    started.push(noDelayDaemon)
     const authorHome = path.join(root, 'author-home')
     const builderHome = path.join(root, 'builder-home')
     await runCliJson(authorHome, ['init'])
@@ -205,7 +213,7 @@ async function main (): Promise<void> {
     started.push(gitProxy)
     await runCliJson(authorHome, ['trust', builder.peerId, '--role', 'builder'])
     await runCliJson(builderHome, ['trust', author.peerId, '--role', 'author', '--addr', `/ip4/127.0.0.1/tcp/${gitmeshProxy.port}/p2p/${author.peerId}`])
-    const rig: Rig = { root, author, builder, gitmeshProxy, gitProxy, gitDaemon }
+    const rig: Rig = { root, author, builder, gitmeshProxy, gitProxy, gitDaemon, noDelayDaemon }
 
     const results: CorpusFigures[] = []
     for (const corpus of corpora) {

@@ -6,6 +6,7 @@ import { gitText, runGit } from './git-process.js'
 import { indexPack, packObjects, readPackIndexOids, type PackOptions, type PackStream } from './pack.js'
 import { locateObjectStore, type RepositoryPaths } from './repository.js'
 import { parseCommit } from './tree.js'
+import { writeRef } from './refs.js'
 
 export interface ReceivedPack {
   /** Ids of every object the pack held, as computed from their content. */
@@ -84,7 +85,7 @@ export class ObjectStore {
   }
 
   async updateRef (ref: string, oid: string): Promise<void> {
-    await runGit(['update-ref', ref, oid], { cwd: this.cwd })
+    await writeRef(this.paths, ref, oid)
     if (ref.startsWith('refs/gitmesh/') && this.gitmeshRefCommits !== undefined) {
       this.gitmeshRefCommits = [oid, ...this.gitmeshRefCommits.filter(c => c !== oid)]
     }

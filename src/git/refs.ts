@@ -1,6 +1,6 @@
-import { readFile, stat } from 'node:fs/promises'
+import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { gitText } from './git-process.js'
+import { gitText, runGit } from './git-process.js'
 import { isOid } from './oid.js'
 import { MAX_SYMREF_DEPTH } from './constants.js'
 import type { RepositoryPaths } from './repository.js'
@@ -54,5 +54,30 @@ async function exists (file: string): Promise<boolean> {
     return true
   } catch {
     return false
+  }
+}
+
+/**
+ * Points a shared ref at `oid` the way git's files backend does (a `<ref>.lock` created
+ * exclusively, then renamed over the ref), without starting `git update-ref`. Used for gitmesh's
+ * own refs, which have no reflog; repositories on the reftable backend go through git.
+ */
+export async function writeRef (repo: RepositoryPaths, name: string, oid: string): Promise<void> {
+  if (!name.startsWith('refs/') || name.split('/').some(part => part === '' || part === '.' || part === '..' || part.endsWith('.lock'))) {
+    throw new Error(`refusing to write the ref ${JSON.stringify(name)}`)
+  }
+  if (await exists(path.join(repo.commonDir, 'reftable'))) {
+    await runGit(['update-ref', name, oid], { cwd: repo.gitDir })
+    return
+  }
+  const file = path.join(repo.commonDir, name)
+  const lock = `${file}.lock`
+  await mkdir(path.dirname(file), { recursive: true })
+  await writeFile(lock, `${oid}\n`, { flag: 'wx' })
+  try {
+    await rename(lock, file)
+  } catch (err) {
+    await unlink(lock).catch(() => {})
+    throw err
   }
 }

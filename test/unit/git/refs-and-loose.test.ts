@@ -57,3 +57,30 @@ describe('readHeadCommit and writeLooseObject (git is the oracle)', () => {
     repo.git(['fsck', '--strict'])
   })
 })
+
+describe('writeRef', () => {
+  it('sets a ref that git reads, replaces it, and leaves no lock behind', async () => {
+    const { writeRef } = await import('../../../src/git/refs.js')
+    const repo = TestRepo.init()
+    try {
+      repo.write('a.txt', 'a\n')
+      repo.git(['add', '-A'])
+      repo.git(['commit', '-q', '-m', 'one'])
+      const first = repo.git(['rev-parse', 'HEAD'])
+      repo.write('a.txt', 'b\n')
+      repo.git(['commit', '-q', '-am', 'two'])
+      const second = repo.git(['rev-parse', 'HEAD'])
+      const paths = await locateRepository(repo.dir)
+      await writeRef(paths, `refs/gitmesh/fetched/${first}`, first)
+      expect(repo.git(['rev-parse', `refs/gitmesh/fetched/${first}`])).toBe(first)
+      repo.git(['pack-refs', '--all'])
+      await writeRef(paths, `refs/gitmesh/fetched/${first}`, second)
+      expect(repo.git(['rev-parse', `refs/gitmesh/fetched/${first}`])).toBe(second)
+      expect(repo.git(['for-each-ref', '--format=%(refname)', 'refs/gitmesh/'])).toBe(`refs/gitmesh/fetched/${first}`)
+      repo.git(['fsck', '--strict'])
+      await expect(writeRef(paths, 'refs/gitmesh/../../HEAD', first)).rejects.toThrow('refusing')
+    } finally {
+      rmSync(repo.dir, { recursive: true, force: true })
+    }
+  })
+})
