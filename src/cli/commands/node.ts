@@ -35,7 +35,8 @@ export function registerNodeCommands (program: Command): void {
       const { Daemon } = await import('../../daemon/daemon.js')
       const daemon = await Daemon.start(home, { listen: opts.listen, peers: opts.peer })
       const ready = { event: 'ready', peerId: daemon.node.peerId.toString(), addrs: daemon.addrs, socket: home.socketPath }
-      out.result(ready, () => `gitmesh daemon ready: peer ${ready.peerId} listening on ${ready.addrs.join(' ')}`)
+      // One line either way: scripts wait for it, and with --json it is a JSON object on one line.
+      process.stdout.write((out.json ? JSON.stringify(ready) : `gitmesh daemon ready: peer ${ready.peerId} listening on ${ready.addrs.join(' ')}`) + '\n')
       await new Promise<void>(resolve => {
         const shutdown = (): void => {
           process.off('SIGINT', shutdown)
