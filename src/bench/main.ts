@@ -206,6 +206,7 @@ async function main (): Promise<void> {
     started.push(author)
     const builder = await startDaemon(builderHome)
     started.push(builder)
+    const idleRssMb = await rssMb(author.child.pid!)
     const authorPort = Number(/\/tcp\/(\d+)/.exec(author.addrs[0]!)![1])
     const gitmeshProxy = await startCountingProxy('127.0.0.1', authorPort)
     started.push(gitmeshProxy)
@@ -221,8 +222,8 @@ async function main (): Promise<void> {
       results.push(figures)
       printFigures(figures)
     }
-    const memory = { authorRssMb: await rssMb(author.child.pid!), builderRssMb: await rssMb(builder.child.pid!) }
-    process.stdout.write(`\ndaemon memory after the runs: author ${memory.authorRssMb.toFixed(0)} MB RSS, builder ${memory.builderRssMb.toFixed(0)} MB RSS\n`)
+    const memory = { idleRssMb, authorRssMb: await rssMb(author.child.pid!), builderRssMb: await rssMb(builder.child.pid!) }
+    process.stdout.write(`\ndaemon memory: idle ${idleRssMb.toFixed(0)} MB RSS (target ≤ 120 MB); after the runs author ${memory.authorRssMb.toFixed(0)} MB, builder ${memory.builderRssMb.toFixed(0)} MB\n`)
 
     const report = { date: new Date().toISOString(), node: process.version, runs: runsCount, results, memory }
     await mkdir(path.dirname(path.resolve(args.out!)), { recursive: true })

@@ -7,10 +7,12 @@ export const EXIT = {
   usage: 2,
   /** No daemon is running for the home, or the home was never initialized. */
   noDaemon: 3,
-  /** The peer refused: the objects are not granted, or the peer is not trusted. */
+  /** The peer refused: the objects are not granted to us. */
   refused: 4,
   /** A transfer failed: bad objects, unsafe paths, a broken protocol, or the network. */
-  transfer: 5
+  transfer: 5,
+  /** `offer --wait`: the job failed, was cancelled or rejected, or its tests fail. */
+  jobFailed: 6
 } as const
 
 const BY_ERROR_NAME: Record<string, number> = {
@@ -30,7 +32,17 @@ const BY_ERROR_NAME: Record<string, number> = {
   UnsafePathError: EXIT.transfer,
   InvalidMessageError: EXIT.transfer,
   FrameTooLargeError: EXIT.transfer,
-  MalformedObjectError: EXIT.transfer
+  MalformedObjectError: EXIT.transfer,
+  PeerUnreachableError: EXIT.transfer,
+  GitCommandError: EXIT.failure,
+  UnexpectedEndError: EXIT.transfer,
+  UnexpectedEOFError: EXIT.transfer,
+  TimeoutError: EXIT.transfer,
+  JobNotFoundError: EXIT.usage,
+  AmbiguousJobError: EXIT.usage,
+  InvalidProjectConfigError: EXIT.usage,
+  InvalidPromptError: EXIT.usage,
+  JobStateError: EXIT.usage
 }
 
 export function exitCodeFor (err: unknown): number {

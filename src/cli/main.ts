@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander'
 import { registerNodeCommands } from './commands/node.js'
 import { registerTrustCommands } from './commands/trust.js'
 import { registerObjectCommands } from './commands/objects.js'
+import { registerJobCommands } from './commands/jobs.js'
 import { EXIT, exitCodeFor } from './exit-codes.js'
 import { printError } from './output.js'
 
@@ -21,11 +22,13 @@ Examples:
   gitmesh share snapshot --with 12D3KooW...  snapshot the working tree and grant it
   gitmesh fetch 12D3KooW... <commit> --into ./work
 
-Exit codes: 0 ok, 1 failure, 2 bad usage or input, 3 no daemon or home, 4 refused by the peer, 5 transfer failed.`)
+Exit codes: 0 ok, 1 failure, 2 bad usage or input, 3 no daemon or home, 4 refused by the peer,
+5 transfer failed, 6 job failed (offer --wait).`)
 
 registerNodeCommands(program)
 registerTrustCommands(program)
 registerObjectCommands(program)
+registerJobCommands(program)
 
 try {
   await program.parseAsync(process.argv)

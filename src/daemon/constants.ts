@@ -5,6 +5,3 @@ export const MAX_CONTROL_REQUEST_BYTES = 1024 * 1024
 
 /** How long a CLI waits to connect to the control socket before saying the daemon is not running. */
 export const CONTROL_CONNECT_TIMEOUT_MS = 2_000
-
-/** Time given to in-flight work when the daemon is asked to stop. */
-export const SHUTDOWN_GRACE_MS = 5_000

@@ -1,4 +1,5 @@
 import net from 'node:net'
+import path from 'node:path'
 import { chmod, unlink } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 import type { Logger } from '@libp2p/interface'
@@ -15,6 +16,13 @@ export type ControlMethod = (params: Record<string, unknown>, emit: EmitEvent, s
  * node's home. A request `{"id","method","params"}` is answered by any number of
  * `{"id","event"}` lines and one `{"id","result"}` or `{"id","error":{"name","message"}}`.
  */
+function describeThrown (value: unknown): string {
+  const event = value as { type?: unknown, error?: unknown }
+  if (event?.error instanceof Error) return event.error.message
+  if (typeof event?.type === 'string') return `the operation failed (${event.type})`
+  return String(value)
+}
+
 export class ControlServer {
   private server?: net.Server
   private readonly sockets = new Set<net.Socket>()
@@ -24,6 +32,11 @@ export class ControlServer {
     private readonly methods: Record<string, ControlMethod>,
     private readonly log: Logger
   ) {}
+
+  /** Throws DaemonAlreadyRunningError when another daemon answers on the socket; removes a stale one. */
+  async claimSocket (): Promise<void> {
+    await this.removeStaleSocket()
+  }
 
   async start (): Promise<void> {
     await this.removeStaleSocket()
@@ -56,7 +69,7 @@ export class ControlServer {
       probe.once('connect', () => { probe.destroy(); resolve(true) })
       probe.once('error', () => { resolve(false) })
     })
-    if (alive) throw new DaemonAlreadyRunningError(this.socketPath)
+    if (alive) throw new DaemonAlreadyRunningError(path.dirname(this.socketPath))
     await unlink(this.socketPath).catch(() => { /* there was none */ })
   }
 
@@ -99,9 +112,10 @@ export class ControlServer {
       const result = await method(params, event => { send({ id, event }) }, signal)
       send({ id, result: result ?? null })
     } catch (err) {
-      const error = err as Error & { code?: string }
+      // libp2p sometimes rejects with an Event, not an Error: report something a person can read.
+      const error = err instanceof Error ? err as Error & { code?: string } : Object.assign(new Error(describeThrown(err)), { code: undefined })
       this.log('control %s failed - %e', request.method, err)
-      send({ id, error: { name: error.name ?? 'Error', message: error.message ?? String(err), code: error.code } })
+      send({ id, error: { name: error.name, message: error.message, code: error.code } })
     }
   }
 }

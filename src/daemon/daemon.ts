@@ -8,6 +8,14 @@ import { PING_INTERVAL_MS } from '../net/constants.js'
 import { TrustStore } from '../store/trust-store.js'
 import { GrantStore } from '../store/grant-store.js'
 import type { Db } from '../store/database.js'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Author } from '../author/author.js'
+import { Builder } from '../builder/builder.js'
+import { BuilderStore } from '../builder/builder-store.js'
+import { JobStore } from '../jobs/job-store.js'
+import { JobsService } from '../jobs/service.js'
+import { jobMethods } from './job-methods.js'
 import { ControlServer } from './control-server.js'
 import { controlMethods } from './methods.js'
 
@@ -16,6 +24,19 @@ export interface DaemonOptions {
   listen?: string[]
   /** Peers to dial at start, in addition to the config's. */
   peers?: string[]
+  /** Run jobs for peers trusted as authors. */
+  builder?: {
+    /** @default half the cores, at least 1 */
+    slots?: number
+    /** @default the built-in fenced-block generator */
+    generate?: string
+  }
+}
+
+/** The built-in generator, run with this Node.js: `gitmesh generate-blocks`. */
+export function builtinGenerator (): string {
+  const cli = fileURLToPath(new URL('../cli/main.js', import.meta.url))
+  return `'${process.execPath.replaceAll("'", "'\\''")}' '${cli.replaceAll("'", "'\\''")}' generate-blocks`
 }
 
 /** The composition root: one node, its stores and its control socket, started and stopped together. */
@@ -28,13 +49,16 @@ export class Daemon {
     readonly node: GitmeshNode,
     private readonly db: Db,
     private readonly control: ControlServer,
-    readonly trust: TrustStore
+    readonly trust: TrustStore,
+    private readonly jobs: JobsService
   ) {
     this.log = defaultLogger().forComponent('gitmesh:daemon')
   }
 
   static async start (home: Home, options: DaemonOptions = {}): Promise<Daemon> {
     home.checkSocketPath()
+    // Before anything listens: a second daemon for this home says so instead of failing on a port.
+    await new ControlServer(home.socketPath, {}, defaultLogger().forComponent('gitmesh:control')).claimSocket()
     const config = await home.loadConfig()
     const privateKey = await home.loadIdentity()
     const db = await home.openDatabase()
@@ -42,14 +66,34 @@ export class Daemon {
     const grants = new GrantStore(db)
     grants.pruneExpired()
     let node: GitmeshNode | undefined
+    let control: ControlServer | undefined
     try {
       node = await createGitmeshNode({ privateKey, trust, grants, listen: options.listen ?? config.listen })
-      const control = new ControlServer(home.socketPath, controlMethods({ node, trust, grants }), defaultLogger().forComponent('gitmesh:control'))
+      const logger = defaultLogger()
+      const author = new Author({ node, trust, grants, jobs: new JobStore(db), log: logger.forComponent('gitmesh:author'), namer: config.namer })
+      const builder = options.builder === undefined
+        ? undefined
+        : new Builder({
+          node,
+          trust,
+          grants,
+          store: new BuilderStore(db),
+          privateKey,
+          workDir: path.join(home.dir, 'builder'),
+          log: logger.forComponent('gitmesh:builder'),
+          slots: options.builder.slots,
+          generate: options.builder.generate ?? builtinGenerator()
+        })
+      const jobs = new JobsService(node, author, builder, logger.forComponent('gitmesh:jobs'))
+      await jobs.start()
+      const methods = { ...controlMethods({ node, trust, grants, builder }), ...jobMethods(author) }
+      control = new ControlServer(home.socketPath, methods, logger.forComponent('gitmesh:control'))
       await control.start()
-      const daemon = new Daemon(home, node, db, control, trust)
+      const daemon = new Daemon(home, node, db, control, trust, jobs)
       await daemon.connectKnownPeers([...config.peers, ...(options.peers ?? [])])
       return daemon
     } catch (err) {
+      await control?.stop()
       await node?.stop()
       db.close()
       throw err
@@ -89,6 +133,7 @@ export class Daemon {
 
   async stop (): Promise<void> {
     clearInterval(this.pinger)
+    await this.jobs.stop()
     await this.control.stop()
     await this.node.stop()
     this.db.close()

@@ -5,16 +5,20 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { GitmeshNode } from '../net/node.js'
 import { ROLES, type TrustStore } from '../store/trust-store.js'
 import type { GrantStore } from '../store/grant-store.js'
+import type { Builder } from '../builder/builder.js'
 import { ObjectStore } from '../git/object-store.js'
 import { isOid } from '../git/oid.js'
 import { parseMessage } from '../wire/channel.js'
 import { InvalidRequestError } from './errors.js'
+import { multiaddrText } from '../home/config.js'
 import type { ControlMethod } from './control-server.js'
 
 export interface MethodContext {
   node: GitmeshNode
   trust: TrustStore
   grants: GrantStore
+  /** Present when this node runs jobs. */
+  builder?: Builder
 }
 
 const peerIdText = z.string().refine(text => {
@@ -25,14 +29,6 @@ const peerIdText = z.string().refine(text => {
     return false
   }
 }, 'not a valid peer id')
-const multiaddrText = z.string().refine(text => {
-  try {
-    multiaddr(text)
-    return true
-  } catch {
-    return false
-  }
-}, 'not a valid multiaddr')
 const oidText = z.string().refine(isOid, 'not a 40-hex object id')
 const absolutePath = z.string().refine(p => path.isAbsolute(p), 'must be an absolute path')
 
@@ -64,7 +60,8 @@ export function controlMethods (ctx: MethodContext): Record<string, ControlMetho
   return {
     id: async () => ({
       peerId: node.peerId.toString(),
-      addrs: node.getMultiaddrs().map(ma => ma.toString())
+      addrs: node.getMultiaddrs().map(ma => ma.toString()),
+      builder: ctx.builder === undefined ? null : ctx.builder.load()
     }),
 
     peers: async () => trust.list().map(peer => peerView(peer.peerId)),
@@ -82,6 +79,8 @@ export function controlMethods (ctx: MethodContext): Record<string, ControlMetho
     untrust: async (raw) => {
       const p = params(z.object({ peerId: peerIdText }), raw)
       const removed = trust.untrust(p.peerId)
+      // Its grants go too: trusting it again later must not revive old permissions.
+      grants.revokePeer(p.peerId)
       // Applied live: close whatever connection the peer still has.
       await node.hangUp(peerIdFromString(p.peerId)).catch(() => {})
       return { peerId: p.peerId, removed }

@@ -61,13 +61,10 @@ export async function startDaemon (home: string, extraArgs: string[] = [], liste
   const exited = new Promise<number | null>(resolve => child.once('exit', code => { resolve(code) }))
   const ready = await new Promise<{ peerId: string, addrs: string[] }>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! })
-    let buffered = ''
     lines.on('line', line => {
-      // The ready line is pretty-printed JSON: gather lines until they parse.
-      buffered += line
+      // The ready line is one JSON line; anything before it that does not parse is skipped.
       try {
-        const value = JSON.parse(buffered) as { event?: string, peerId: string, addrs: string[] }
-        buffered = ''
+        const value = JSON.parse(line) as { event?: string, peerId: string, addrs: string[] }
         if (value.event === 'ready') resolve(value)
       } catch { /* not complete yet */ }
     })

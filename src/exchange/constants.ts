@@ -46,3 +46,9 @@ export const FETCH_ATTEMPTS = 3
 
 /** Granted roots checked for ancestry when a want is not itself a granted root (newest grants first). */
 export const MAX_ANCESTRY_CHECKS = 16
+
+/** Repositories whose object stores (and cat-file processes) stay open; the least recently used closes. */
+export const MAX_OPEN_STORES = 32
+
+/** An evicted store closes after this long, so requests already using it finish. */
+export const STORE_CLOSE_DELAY_MS = 60_000

@@ -22,3 +22,8 @@ export class ProtocolError extends Error {
 export class NotGrantedError extends Error {
   override readonly name = 'NotGrantedError'
 }
+
+/** The peer could not be reached: not running, no known address, or it does not trust us. */
+export class PeerUnreachableError extends Error {
+  override readonly name = 'PeerUnreachableError'
+}

@@ -7,8 +7,8 @@ import { ObjectStore } from '../git/object-store.js'
 import { MalformedObjectError, UnsafePathError } from '../git/errors.js'
 import type { GrantStore } from '../store/grant-store.js'
 import type { TrustStore } from '../store/trust-store.js'
-import { FETCH_ATTEMPTS, FETCH_TIMEOUT_MS, MAX_INBOUND_STREAMS, MAX_OUTBOUND_STREAMS, OBJECTS_PROTOCOL, REQUEST_TIMEOUT_MS } from './constants.js'
-import { ObjectMismatchError, ProtocolError, RefusedError } from './errors.js'
+import { FETCH_ATTEMPTS, FETCH_TIMEOUT_MS, MAX_OPEN_STORES, STORE_CLOSE_DELAY_MS, MAX_INBOUND_STREAMS, MAX_OUTBOUND_STREAMS, OBJECTS_PROTOCOL, REQUEST_TIMEOUT_MS } from './constants.js'
+import { ObjectMismatchError, PeerUnreachableError, ProtocolError, RefusedError } from './errors.js'
 import { ServerInbound, type FetcherMessage, type Want } from './messages.js'
 import { serveWant } from './server.js'
 import { defaultHaves, fetchAttempt, storedPartOfClosure, type AttemptReport, type FetchOptions } from './fetcher.js'
@@ -45,7 +45,7 @@ export interface FetchReport {
 
 /** Errors that say the data or the request is wrong: retrying would get the same answer. */
 function isFinal (err: unknown): boolean {
-  return err instanceof RefusedError || err instanceof ObjectMismatchError || err instanceof UnsafePathError ||
+  return err instanceof RefusedError || err instanceof PeerUnreachableError || err instanceof ObjectMismatchError || err instanceof UnsafePathError ||
     err instanceof InvalidMessageError || err instanceof FrameTooLargeError || err instanceof MalformedObjectError
 }
 
@@ -56,6 +56,7 @@ function isFinal (err: unknown): boolean {
 export class Exchange implements Startable {
   private readonly log: Logger
   private readonly stores = new Map<string, Promise<ObjectStore>>()
+  private readonly fetches = new Map<string, Promise<FetchReport>>()
   private started = false
 
   constructor (private readonly components: ExchangeComponents, private readonly init: ExchangeInit) {
@@ -86,23 +87,52 @@ export class Exchange implements Startable {
    * One long-lived object store per repository, so its cat-file processes are reused;
    * `create` makes an empty repository there if there is none (a fetch target).
    */
-  openStore (repo: string, create = false): Promise<ObjectStore> {
+  async openStore (repo: string, create = false): Promise<ObjectStore> {
     repo = path.resolve(repo)
-    let store = this.stores.get(repo)
-    if (store === undefined) {
-      store = create ? ObjectStore.openOrInit(repo) : ObjectStore.open(repo)
-      store.catch(() => this.stores.delete(repo))
-      this.stores.set(repo, store)
+    const cached = this.stores.get(repo)
+    if (cached !== undefined) {
+      const store = await cached.catch(() => undefined)
+      // A repository deleted (or replaced) since it was opened is opened anew.
+      if (store !== undefined && await store.stillThere()) {
+        // Most recently used last, so the oldest is evicted first.
+        this.stores.delete(repo)
+        this.stores.set(repo, cached)
+        return store
+      }
+      if (this.stores.get(repo) === cached) this.stores.delete(repo)
+      store?.close()
     }
-    return store
+    const opening = create ? ObjectStore.openOrInit(repo) : ObjectStore.open(repo)
+    this.stores.set(repo, opening)
+    opening.catch(() => { if (this.stores.get(repo) === opening) this.stores.delete(repo) })
+    while (this.stores.size > MAX_OPEN_STORES) {
+      const [oldest, evicted] = this.stores.entries().next().value as [string, Promise<ObjectStore>]
+      this.stores.delete(oldest)
+      // Let requests in flight on it finish first: close only once nobody started one for a while.
+      void evicted.then(store => { setTimeout(() => { store.close() }, STORE_CLOSE_DELAY_MS).unref() }, () => {})
+    }
+    return await opening
+  }
+
+  /** A stream to the peer, or PeerUnreachableError saying why there is none. */
+  private async openStream (peer: PeerId, signal: AbortSignal): Promise<Stream> {
+    try {
+      return await this.components.connectionManager.openStream(peer, OBJECTS_PROTOCOL, { signal })
+    } catch (err) {
+      if (signal.aborted) throw err
+      const detail = err instanceof Error ? err.message : 'the connection was refused'
+      throw new PeerUnreachableError(`could not reach ${peer.toString()}: ${detail} (is it running, at a known address, and does it trust this node?)`)
+    }
   }
 
   private async handleStream (stream: Stream, connection: Connection): Promise<void> {
     const peerId = connection.remotePeer.toString()
     const channel = new MessageChannel<Want, FetcherMessage>(stream, ServerInbound)
     const signal = AbortSignal.timeout(FETCH_TIMEOUT_MS)
+    let requestRead = false
     try {
       const want = await channel.receive({ signal: AbortSignal.any([signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]) })
+      requestRead = true
       if (want === null) {
         await stream.close()
         return
@@ -112,11 +142,11 @@ export class Exchange implements Startable {
       await stream.close({ signal })
     } catch (err) {
       const malformed = err instanceof InvalidMessageError || err instanceof FrameTooLargeError
-      const timedOut = (err as Error)?.name === 'TimeoutError'
+      const lateRequest = !requestRead && (err as Error)?.name === 'TimeoutError'
       this.log.error('request from %s failed - %e', peerId, err)
       try {
-        const message = malformed ? (err as Error).message : timedOut ? `no complete request within ${REQUEST_TIMEOUT_MS} ms` : 'internal error'
-        await channel.send({ type: 'refuse', code: malformed || timedOut ? 'bad-request' : 'internal', message })
+        const message = malformed ? (err as Error).message : lateRequest ? `no complete request within ${REQUEST_TIMEOUT_MS} ms` : 'internal error'
+        await channel.send({ type: 'refuse', code: malformed || lateRequest ? 'bad-request' : 'internal', message })
         await stream.close({ signal: AbortSignal.timeout(1000) })
       } catch {
         stream.abort(err as Error)
@@ -129,8 +159,22 @@ export class Exchange implements Startable {
    * needed) and points `refs/gitmesh/fetched/<oid>` at each want.
    */
   async fetch (peer: PeerId, wants: string[], into: string, options: FetchOptions = {}): Promise<FetchReport> {
+    // The same wants into the same repository at once are one transfer, shared.
+    const key = `${path.resolve(into)}\0${[...wants].sort().join(',')}`
+    const inFlight = this.fetches.get(key)
+    if (inFlight !== undefined) return await inFlight
+    const fetching = this.fetchOnce(peer, wants, into, options)
+    this.fetches.set(key, fetching)
+    try {
+      return await fetching
+    } finally {
+      this.fetches.delete(key)
+    }
+  }
+
+  private async fetchOnce (peer: PeerId, wants: string[], into: string, options: FetchOptions): Promise<FetchReport> {
     const started = performance.now()
-    const signal = AbortSignal.any([options.signal ?? AbortSignal.timeout(FETCH_TIMEOUT_MS)])
+    const signal = AbortSignal.any([AbortSignal.timeout(FETCH_TIMEOUT_MS), ...(options.signal !== undefined ? [options.signal] : [])])
     const store = await this.openStore(into, true)
     {
       const haves = (options.haves ?? await defaultHaves(store)).filter(oid => !wants.includes(oid))
@@ -144,7 +188,7 @@ export class Exchange implements Startable {
           skip = stored.stored
         }
         try {
-          const stream = await this.components.connectionManager.openStream(peer, OBJECTS_PROTOCOL, { signal })
+          const stream = await this.openStream(peer, signal)
           await fetchAttempt(stream, store, wants, haves, skip, report, { ...options, signal })
           break
         } catch (err) {

@@ -12,4 +12,4 @@
  */
 export { Exchange, exchange, type ExchangeInit, type ExchangeComponents, type FetchReport } from './exchange.js'
 export { OBJECTS_PROTOCOL } from './constants.js'
-export { RefusedError, ObjectMismatchError, ProtocolError } from './errors.js'
+export { RefusedError, ObjectMismatchError, ProtocolError, PeerUnreachableError } from './errors.js'

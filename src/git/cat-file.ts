@@ -31,7 +31,6 @@ export class CatFile {
   private child?: ChildProcessWithoutNullStreams
   private readonly queue: Pending[] = []
   private buffer: Buffer = Buffer.alloc(0)
-  private failure?: Error
 
   constructor (
     private readonly cwd: string,
@@ -46,13 +45,16 @@ export class CatFile {
     let stderr = ''
     child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8') })
     child.stdout.on('data', (chunk: Buffer) => {
+      // Output of a process we have given up on must never be matched to a later request.
+      if (this.child !== child) return
       this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk])
       this.drain()
     })
     child.stdin.on('error', () => { /* reported through 'close' */ })
     const fail = (err: Error): void => {
-      this.failure = err
+      if (this.child !== child) return
       this.child = undefined
+      this.buffer = Buffer.alloc(0)
       for (const pending of this.queue.splice(0)) pending.reject(err)
     }
     child.on('error', fail)
@@ -94,9 +96,6 @@ export class CatFile {
   }
 
   private request (oids: readonly string[]): Array<Promise<RawObject | ObjectInfo | null>> {
-    if (this.failure !== undefined && this.child === undefined) {
-      this.failure = undefined
-    }
     const child = this.start()
     const promises = oids.map(oid => new Promise<RawObject | ObjectInfo | null>((resolve, reject) => {
       this.queue.push({ oid, resolve, reject })
@@ -122,9 +121,11 @@ export class CatFile {
     return await Promise.all(this.request(oids)) as Array<ObjectInfo | null>
   }
 
+  /** Ends the process; a later request starts a new one. */
   close (): void {
     const child = this.child
     this.child = undefined
+    this.buffer = Buffer.alloc(0)
     if (child !== undefined) {
       child.removeAllListeners('close')
       child.stdin.end()

@@ -20,3 +20,15 @@ export const SNAPSHOT_MESSAGE = 'gitmesh snapshot\n'
 
 /** Symbolic refs followed when reading HEAD before giving up (git's own limit is 5). */
 export const MAX_SYMREF_DEPTH = 5
+
+/** Conflict-marker labels of a working-tree merge: `<<<<<<< working-tree`, `||||||| snapshot`, `>>>>>>> job`. */
+export const MERGE_LABELS = { ours: 'working-tree', base: 'snapshot', theirs: 'job' } as const
+
+/** Suffix of the file beside an unmergeable (binary, symlink) conflict that holds the job's version. */
+export const JOB_COPY_SUFFIX = '.gitmesh-job'
+
+/** Bytes git looks at for a NUL to call a blob binary (xdiff's `buffer_is_binary`); merge-file refuses those. */
+export const BINARY_SNIFF_BYTES = 8000
+
+/** Largest total length of path arguments given to one git command (bytes), well under any ARG_MAX. */
+export const MAX_PATH_ARGUMENT_BYTES = 64 * 1024

@@ -46,3 +46,45 @@ export class MissingObjectError extends Error {
     super(`object ${oid} is missing`)
   }
 }
+
+/** One path that stopped an operation, and why (a reason word such as `content` or `deleted-in-head`). */
+export interface PathProblem {
+  path: string
+  reason: string
+}
+
+export class ChangeDoesNotApplyError extends Error {
+  override readonly name = 'ChangeDoesNotApplyError'
+  constructor (readonly conflicts: readonly PathProblem[]) {
+    super(`the change does not apply cleanly to HEAD: ${conflicts.map(c => `${c.path} (${c.reason})`).join(', ')}`)
+  }
+}
+
+export class NothingToCommitError extends Error {
+  override readonly name = 'NothingToCommitError'
+  constructor () {
+    super('HEAD already holds the whole change: nothing to commit')
+  }
+}
+
+export class HeadMovedError extends Error {
+  override readonly name = 'HeadMovedError'
+  /** `expected` is the commit HEAD pointed at when the operation started (undefined: unborn). */
+  constructor (readonly expected: string | undefined, readonly detail: string) {
+    super(`HEAD moved while the change was being committed (it was at ${expected ?? 'no commit'}): ${detail}`)
+  }
+}
+
+export class IndexLockedError extends Error {
+  override readonly name = 'IndexLockedError'
+  constructor (readonly lockFile: string) {
+    super(`${lockFile} exists: another git command is running; if none is, remove the file and try again`)
+  }
+}
+
+export class RestoreIncompleteError extends Error {
+  override readonly name = 'RestoreIncompleteError'
+  constructor (readonly problems: readonly PathProblem[]) {
+    super(`some paths could not be restored: ${problems.map(p => `${p.path} (${p.reason})`).join(', ')}`)
+  }
+}

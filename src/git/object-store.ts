@@ -21,6 +21,7 @@ export interface ReceivedPack {
 export class ObjectStore {
   private reader?: CatFile
   private checker?: CatFile
+  private closed = false
   /** Commits under refs/gitmesh/, newest first, read once and then kept current by `updateRef`. */
   private gitmeshRefCommits?: string[]
   private shallowUpdate: Promise<void> = Promise.resolve()
@@ -53,11 +54,13 @@ export class ObjectStore {
   }
 
   async readMany (oids: readonly string[]): Promise<Array<RawObject | null>> {
+    this.assertOpen()
     this.reader ??= new CatFile(this.cwd, 'batch')
     return await this.reader.readMany(oids)
   }
 
   async infoMany (oids: readonly string[]): Promise<Array<ObjectInfo | null>> {
+    this.assertOpen()
     this.checker ??= new CatFile(this.cwd, 'batch-check')
     return await this.checker.infoMany(oids)
   }
@@ -164,7 +167,22 @@ export class ObjectStore {
     return shallow
   }
 
+  private assertOpen (): void {
+    if (this.closed) throw new Error(`the object store of ${this.dir} is closed`)
+  }
+
+  /** True while the repository is still where it was opened (it may have been deleted since). */
+  async stillThere (): Promise<boolean> {
+    try {
+      await access(path.join(this.paths.gitDir, 'HEAD'))
+      return true
+    } catch {
+      return false
+    }
+  }
+
   close (): void {
+    this.closed = true
     this.reader?.close()
     this.reader = undefined
     this.checker?.close()

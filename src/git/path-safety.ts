@@ -29,12 +29,3 @@ export function checkEntryName (name: string): void {
   }
 }
 
-/** True when the entry name passes `checkEntryName`. */
-export function isSafeEntryName (name: string): boolean {
-  try {
-    checkEntryName(name)
-    return true
-  } catch {
-    return false
-  }
-}

@@ -1,5 +1,6 @@
-import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises'
 import path from 'node:path'
+import { exists } from './fs-util.js'
 import { gitText, runGit } from './git-process.js'
 import { isOid } from './oid.js'
 import { MAX_SYMREF_DEPTH } from './constants.js'
@@ -48,14 +49,6 @@ async function readPackedRef (repo: RepositoryPaths, name: string): Promise<stri
   return undefined
 }
 
-async function exists (file: string): Promise<boolean> {
-  try {
-    await stat(file)
-    return true
-  } catch {
-    return false
-  }
-}
 
 /**
  * Points a shared ref at `oid` the way git's files backend does (a `<ref>.lock` created
@@ -71,9 +64,16 @@ export async function writeRef (repo: RepositoryPaths, name: string, oid: string
     return
   }
   const file = path.join(repo.commonDir, name)
+  // Already there (a concurrent fetch of the same commit set it): nothing to do.
+  if ((await readFile(file, 'utf8').catch(() => '')).trim() === oid) return
   const lock = `${file}.lock`
   await mkdir(path.dirname(file), { recursive: true })
-  await writeFile(lock, `${oid}\n`, { flag: 'wx' })
+  try {
+    await writeFile(lock, `${oid}\n`, { flag: 'wx' })
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new Error(`${lock} exists: another process is updating ${name}, or one crashed while doing it (remove the file if no git process is running)`)
+    throw err
+  }
   try {
     await rename(lock, file)
   } catch (err) {

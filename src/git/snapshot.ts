@@ -1,10 +1,12 @@
-import { copyFile, mkdtemp, rm, access, stat, utimes } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { gitEnv, gitText } from './git-process.js'
+import { exists } from './fs-util.js'
+import { gitEnv, gitText, runGit } from './git-process.js'
 import { SNAPSHOT_IDENTITY, SNAPSHOT_MESSAGE } from './constants.js'
 import { OperationInProgressError } from './errors.js'
 import { locateRepository } from './repository.js'
+import { hasHiddenEntries } from './index-flags.js'
 import { readHeadCommit } from './refs.js'
 import { writeLooseObject } from './loose-object.js'
 
@@ -39,17 +41,8 @@ export async function snapshotWorkingTree (dir: string, options: { signal?: Abor
   const scratch = await mkdtemp(path.join(tmpdir(), 'gitmesh-snapshot-'))
   try {
     const indexFile = path.join(scratch, 'index')
-    try {
-      const realIndex = path.join(repo.gitDir, 'index')
-      const { atime, mtime } = await stat(realIndex)
-      await copyFile(realIndex, indexFile)
-      // Keep the index's mtime: git treats entries not older than it as racily clean and re-hashes
-      // them; a fresh mtime would make a file changed in the same second as the index look clean.
-      await utimes(indexFile, atime, mtime)
-    } catch {
-      // No index yet (a fresh repository): git add starts from an empty one.
-    }
     const env = gitEnv({ GIT_INDEX_FILE: indexFile })
+    await seedPrivateIndex(repo.gitDir, repo.workTree!, indexFile, env)
     const cwd = repo.workTree!
     // core.fsmonitor off: a user's fsmonitor hook must not see or alter our private index.
     // core.splitIndex off (add and write-tree both write the index): a split private index would
@@ -64,17 +57,36 @@ export async function snapshotWorkingTree (dir: string, options: { signal?: Abor
   }
 }
 
+/**
+ * Starts the private index as a copy of the real one, so git reuses its stat cache, unless the
+ * real one hides files from `git add` (assume-unchanged, skip-worktree): then it starts from
+ * HEAD's tree, as the throwaway index of the definition does, and git hashes every file.
+ */
+async function seedPrivateIndex (gitDir: string, workTree: string, indexFile: string, env: NodeJS.ProcessEnv): Promise<void> {
+  const realIndex = path.join(gitDir, 'index')
+  let bytes: Buffer
+  try {
+    bytes = await readFile(realIndex)
+  } catch {
+    return // no index yet (a fresh repository): git add starts from an empty one
+  }
+  const hidden = hasHiddenEntries(bytes) ?? /^[a-zS]/m.test(await gitText(['ls-files', '-v'], { cwd: workTree }))
+  if (hidden) {
+    // HEAD's tree without the flags: tracked files stay tracked (even ignored ones), and every
+    // file is looked at.
+    await runGit(['read-tree', 'HEAD'], { cwd: workTree, env, okExitCodes: [128] })
+    return
+  }
+  const { atime, mtime } = await stat(realIndex)
+  await writeFile(indexFile, bytes)
+  // Keep the index's mtime: git treats entries not older than it as racily clean and re-hashes
+  // them; a fresh mtime would make a file changed in the same second as the index look clean.
+  await utimes(indexFile, atime, mtime)
+}
+
 /** The commit `git commit-tree` would write with the snapshot identity, the time now, and UTC. */
 function snapshotCommitBody (tree: string, parent: string | undefined): string {
   const signature = `${SNAPSHOT_IDENTITY.name} <${SNAPSHOT_IDENTITY.email}> ${Math.floor(Date.now() / 1000)} +0000`
   return `tree ${tree}\n${parent !== undefined ? `parent ${parent}\n` : ''}author ${signature}\ncommitter ${signature}\n\n${SNAPSHOT_MESSAGE}`
 }
 
-async function exists (file: string): Promise<boolean> {
-  try {
-    await access(file)
-    return true
-  } catch {
-    return false
-  }
-}

@@ -24,8 +24,71 @@ const MIGRATIONS: string[] = [
      created_at INTEGER NOT NULL,
      expires_at INTEGER
    );
-   CREATE INDEX grants_by_peer ON grants (peer_id, created_at);`
+   CREATE INDEX grants_by_peer ON grants (peer_id, created_at);`,
+  // Jobs this node authored, and the attempts builders reported for them.
+  `CREATE TABLE jobs (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL UNIQUE,
+     repo TEXT NOT NULL,
+     prompt TEXT NOT NULL,
+     snapshot TEXT NOT NULL,
+     state TEXT NOT NULL,
+     reason TEXT,
+     builder TEXT,
+     test_command TEXT NOT NULL,
+     attempts_budget INTEGER NOT NULL,
+     generate_timeout_ms INTEGER NOT NULL,
+     test_timeout_ms INTEGER NOT NULL,
+     round INTEGER NOT NULL DEFAULT 1,
+     attempt INTEGER NOT NULL DEFAULT 0,
+     progress TEXT,
+     result TEXT,
+     w0 TEXT,
+     merge TEXT,
+     accepted_commit TEXT,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL
+   );
+   CREATE INDEX jobs_by_state ON jobs (state, created_at);
+   CREATE TABLE job_attempts (
+     job_id TEXT NOT NULL,
+     round INTEGER NOT NULL,
+     number INTEGER NOT NULL,
+     passed INTEGER NOT NULL,
+     generate_ms INTEGER NOT NULL,
+     test_ms INTEGER NOT NULL,
+     log TEXT NOT NULL,
+     PRIMARY KEY (job_id, round, number)
+   );
+   CREATE TABLE builder_jobs (
+     author TEXT NOT NULL,
+     id TEXT NOT NULL,
+     round INTEGER NOT NULL,
+     name TEXT NOT NULL,
+     spec TEXT NOT NULL,
+     state TEXT NOT NULL,
+     attempt INTEGER NOT NULL DEFAULT 0,
+     result TEXT,
+     acked INTEGER NOT NULL DEFAULT 0,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL,
+     PRIMARY KEY (author, id)
+   );
+   CREATE INDEX builder_jobs_by_state ON builder_jobs (state, created_at);`
 ]
+
+/** Runs `work` in one transaction: all of it is written, or none of it. */
+export function transaction<T> (db: Db, work: () => T): T {
+  db.exec('BEGIN IMMEDIATE')
+  try {
+    const result = work()
+    db.exec('COMMIT')
+    return result
+  } catch (err) {
+    db.exec('ROLLBACK')
+    throw err
+  }
+}
 
 export function openDatabase (file: string): Db {
   const db = new Database(file)

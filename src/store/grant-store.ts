@@ -28,8 +28,8 @@ export class GrantStore {
     const createdAt = Date.now()
     const existing = this.db.prepare('SELECT * FROM grants WHERE peer_id = ? AND root = ? AND repo = ?').get(peerId, root, repo) as GrantRow | undefined
     if (existing !== undefined) {
-      // Re-sharing renews: the later expiry wins, and no expiry beats any.
-      const expiry = existing.expires_at === null || expiresAt === undefined ? null : Math.max(existing.expires_at, expiresAt)
+      // Re-sharing sets the expiry it is given: the latest decision wins, shorter or longer.
+      const expiry = expiresAt ?? null
       this.db.prepare('UPDATE grants SET expires_at = ?, created_at = ? WHERE id = ?').run(expiry, createdAt, existing.id)
       return fromRow({ ...existing, expires_at: expiry, created_at: createdAt })
     }

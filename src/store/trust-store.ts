@@ -34,11 +34,6 @@ export class TrustStore {
     return this.cache
   }
 
-  /** Drops the cache so the next read sees changes made by another process. */
-  reload (): void {
-    this.cache = undefined
-  }
-
   list (): TrustedPeer[] {
     return [...this.load().values()]
   }

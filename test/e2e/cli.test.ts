@@ -108,6 +108,10 @@ describe('the gitmesh command, run as a user would', () => {
     const result = await runCli(builderHome, ['fetch', author.peerId, shared.commit, '--into', path.join(root, 'denied')])
     expect(result.code).not.toBe(0)
     await runCliJson(authorHome, ['trust', builder.peerId, '--role', 'builder'])
+    // untrust revoked the peer's grants: trusting it again does not bring them back
+    const refused = await runCli(builderHome, ['fetch', author.peerId, shared.commit, '--into', path.join(root, 'denied')])
+    expect(refused.code).toBe(4)
+    await runCliJson(authorHome, ['share', shared.commit, '--with', builder.peerId, '--repo', repo])
     const ok = await runCliJson<{ roundTrips: number }>(builderHome, ['fetch', author.peerId, shared.commit, '--into', path.join(root, 'denied')])
     expect(ok.roundTrips).toBe(1)
   })
@@ -125,6 +129,29 @@ describe('the gitmesh command, run as a user would', () => {
     const r2 = await runCli(authorHome, ['snapshot', '--repo', bare])
     expect(r2.code).toBe(2)
     expect(r2.stderr).toContain('bare repository')
+  })
+
+  it('a fetch from a peer that does not trust us exits 5 and says why', async () => {
+    const home = path.join(root, 'stranger')
+    const init = await runCliJson<{ peerId: string }>(home, ['init'])
+    const stranger = await startDaemon(home)
+    daemons.push(stranger)
+    await runCliJson(home, ['trust', author.peerId, '--role', 'author', '--addr', author.addrs[0]!])
+    const result = await runCli(home, ['fetch', author.peerId, 'a'.repeat(40), '--into', path.join(root, 'nowhere')])
+    expect(result.code).toBe(5)
+    expect(result.stderr).toContain('could not reach')
+    expect(result.stderr).not.toContain('[object')
+    void init
+    await stranger.stop()
+  })
+
+  it('a daemon that cannot start says why and exits 2: bad --peer, or another daemon running for the home', async () => {
+    const badPeer = await runCli(authorHome, ['daemon', '--peer', 'garbage'])
+    expect(badPeer.code).toBe(2)
+    expect(badPeer.stderr).toContain('--peer')
+    const second = await runCli(authorHome, ['daemon', '--listen', '/ip4/127.0.0.1/tcp/0'])
+    expect(second.code).toBe(2)
+    expect(second.stderr).toContain('already running')
   })
 
   it('commands without a daemon exit 3 and say how to start one', async () => {

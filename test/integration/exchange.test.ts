@@ -65,6 +65,30 @@ describe('object exchange between two real nodes', () => {
     expect(git(into, 'cat-file', '-p', `${s2.commit}:d3/e1/f10.txt`).endsWith('changed')).toBe(true)
   })
 
+  it('fetches again into a repository that was deleted and made anew at the same path', async () => {
+    const repo = path.join(scratch, 'author')
+    await makeRepo(repo, 5)
+    const head = git(repo, 'rev-parse', 'HEAD')
+    author.grants.add(builder.peerId, head, repo)
+    const into = path.join(scratch, 'builder')
+    await builder.node.services.exchange.fetch(author.node.peerId, [head], into)
+    await rm(into, { recursive: true, force: true })
+    const again = await builder.node.services.exchange.fetch(author.node.peerId, [head], into)
+    expect(again.objects).toBeGreaterThan(0)
+    git(into, 'fsck', '--strict')
+  })
+
+  it('shares one transfer between concurrent fetches of the same commit', async () => {
+    const repo = path.join(scratch, 'author')
+    await makeRepo(repo, 5)
+    const head = git(repo, 'rev-parse', 'HEAD')
+    author.grants.add(builder.peerId, head, repo)
+    const into = path.join(scratch, 'builder')
+    const reports = await Promise.all(Array.from({ length: 4 }, async () => await builder.node.services.exchange.fetch(author.node.peerId, [head], into)))
+    expect(new Set(reports).size).toBe(1)
+    git(into, 'fsck', '--strict')
+  })
+
   it('honours grant expiry', async () => {
     const repo = path.join(scratch, 'author')
     await makeRepo(repo, 5)

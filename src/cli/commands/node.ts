@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import { commandContext } from '../context.js'
-import { pc, table } from '../output.js'
+import { collect } from '../options.js'
+import { pc, table, UsageError } from '../output.js'
 
 interface PeerView {
   peerId: string
@@ -10,7 +11,6 @@ interface PeerView {
   lastRttMs: number | null
 }
 
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
 
 export function registerNodeCommands (program: Command): void {
   program.command('init')
@@ -28,12 +28,27 @@ export function registerNodeCommands (program: Command): void {
     .description('run the node in the foreground until SIGINT or SIGTERM')
     .option('--listen <multiaddr>', 'address to listen on (repeatable; default: a free TCP port on all interfaces)', collect)
     .option('--peer <multiaddr>', 'peer to dial at start (repeatable)', collect)
+    .option('--builder', 'run jobs for peers trusted as authors')
+    .option('--slots <n>', 'jobs run at once (default: half the cores, at least 1)', value => Number.parseInt(value, 10))
+    .option('--generate <command>', 'the generator command (default: the built-in fenced-block generator)')
     .option('--json', 'print the ready line as JSON')
-    .addHelpText('after', '\nExamples:\n  gitmesh daemon\n  gitmesh daemon --listen /ip4/0.0.0.0/tcp/4100 --peer /ip4/192.168.1.20/tcp/4100/p2p/12D3KooW...')
-    .action(async (opts: { listen?: string[], peer?: string[] }, command: Command) => {
+    .addHelpText('after', '\nExamples:\n  gitmesh daemon\n  gitmesh daemon --listen /ip4/0.0.0.0/tcp/4100 --peer /ip4/192.168.1.20/tcp/4100/p2p/12D3KooW...\n  gitmesh daemon --builder --slots 4 --generate "claude -p \\"$(cat \\$GITMESH_PROMPT_FILE)\\""')
+    .action(async (opts: { listen?: string[], peer?: string[], builder?: boolean, slots?: number, generate?: string }, command: Command) => {
       const { home, out } = commandContext(command)
+      if (opts.slots !== undefined && (!Number.isInteger(opts.slots) || opts.slots < 1)) throw new UsageError('--slots must be a positive whole number')
+      if (opts.builder !== true && (opts.slots !== undefined || opts.generate !== undefined)) throw new UsageError('--slots and --generate need --builder')
+      const { multiaddr } = await import('@multiformats/multiaddr')
+      for (const [flag, values] of [['--listen', opts.listen], ['--peer', opts.peer]] as const) {
+        for (const value of values ?? []) {
+          try {
+            multiaddr(value)
+          } catch (err) {
+            throw new UsageError(`${flag} ${JSON.stringify(value)} is not a multiaddr (${(err as Error).message}); for example /ip4/0.0.0.0/tcp/4100`)
+          }
+        }
+      }
       const { Daemon } = await import('../../daemon/daemon.js')
-      const daemon = await Daemon.start(home, { listen: opts.listen, peers: opts.peer })
+      const daemon = await Daemon.start(home, { listen: opts.listen, peers: opts.peer, builder: opts.builder === true ? { slots: opts.slots, generate: opts.generate } : undefined })
       const ready = { event: 'ready', peerId: daemon.node.peerId.toString(), addrs: daemon.addrs, socket: home.socketPath }
       // One line either way: scripts wait for it, and with --json it is a JSON object on one line.
       process.stdout.write((out.json ? JSON.stringify(ready) : `gitmesh daemon ready: peer ${ready.peerId} listening on ${ready.addrs.join(' ')}`) + '\n')

@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import { commandContext } from '../context.js'
+import { collect } from '../options.js'
 
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
 
 export function registerTrustCommands (program: Command): void {
   program.command('trust')

@@ -169,8 +169,13 @@ describe('the server side of /gitmesh/objects/1.0.0', () => {
       return accept?.type === 'accept' ? accept.objects : -1
     }
     const all = repo.revListObjects([second], [], { noWalk: true }).size
-    // `first` is an ancestor of the granted root: it prunes to the change.
+    // `first` is an ancestor of the granted root but not itself granted: as a have it is ignored
+    // (haves must be granted roots, so a peer cannot make the server walk history with them).
+    expect(await count(want([second], [first]))).toBe(all)
+    // Once `first` is a granted root too (an earlier snapshot shared with this peer), it prunes to the change.
+    grants.push({ id: 2, peerId: PEER, root: first, repo: repo.dir, createdAt: Date.now() })
     expect(await count(want([second], [first]))).toBe(repo.revListObjects([second], [first]).size)
+    grants.pop()
     // An ungranted commit of the same repository is ignored as a have.
     repo.git(['checkout', '-q', '-b', 'other', first])
     repo.writeFiles({ 'dir/sub/c.txt': 'three, changed\n', 'd.txt': 'four\n' })

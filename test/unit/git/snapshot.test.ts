@@ -157,6 +157,21 @@ describe('snapshotWorkingTree', () => {
     expect(first.tree).not.toBe(repo.revParse('HEAD^{tree}'))
   })
 
+  it('sees edits to files marked assume-unchanged or skip-worktree, as the throwaway index does', async () => {
+    const repo = committedRepo()
+    repo.git(['update-index', '--assume-unchanged', 'a.txt'])
+    repo.write('a.txt', 'edited behind an assume-unchanged bit\n')
+    const first = await snapshotWorkingTree(repo.dir)
+    expect(first.tree).toBe(oracleTree(repo))
+    expect(repo.git(['cat-file', '-p', `${first.commit}:a.txt`])).toBe('edited behind an assume-unchanged bit')
+    repo.git(['update-index', '--no-assume-unchanged', 'a.txt'])
+    repo.git(['update-index', '--skip-worktree', 'a.txt'])
+    repo.write('a.txt', 'edited behind a skip-worktree bit\n')
+    const second = await snapshotWorkingTree(repo.dir)
+    expect(second.tree).toBe(oracleTree(repo))
+    expect(repo.git(['cat-file', '-p', `${second.commit}:a.txt`])).toBe('edited behind a skip-worktree bit')
+  })
+
   it('a clean working tree snapshots to HEAD\'s tree', async () => {
     const repo = committedRepo()
     const snapshot = await snapshotWorkingTree(repo.dir)

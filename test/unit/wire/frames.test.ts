@@ -405,7 +405,9 @@ describe('backpressure over Yamux', () => {
       await writer.done
       expect(received).toBe(frames)
       expect(framesAtPause).toBeLessThan(frames)
-      expect(writer.progress.largestWriteBuffer).toBeLessThanOrEqual(4 * frameBytes)
+      // Bounded, not exact: libp2p may take a frame or a few more while a send is in progress
+      // (its send() returns true then), so allow 8 frames: 2 MiB against the 20 MiB written.
+      expect(writer.progress.largestWriteBuffer).toBeLessThanOrEqual(8 * frameBytes)
     } finally {
       close()
     }

@@ -1,0 +1,121 @@
+import { transaction, type Db } from '../store/database.js'
+import type { JobSpec, ResultAnnouncement } from '../jobs/messages.js'
+
+export const BUILDER_JOB_STATES = ['queued', 'fetching', 'generating', 'testing', 'done', 'cancelled'] as const
+export type BuilderJobState = typeof BUILDER_JOB_STATES[number]
+
+/** A job as the builder keeps it: the author's spec, where it is, and its signed result. */
+export interface BuilderJob {
+  author: string
+  spec: Omit<JobSpec, 'snapshot'> & { snapshot: string }
+  state: BuilderJobState
+  attempt: number
+  result?: ResultAnnouncement
+  acked: boolean
+  createdAt: number
+  updatedAt: number
+}
+
+interface Row {
+  author: string
+  id: string
+  round: number
+  name: string
+  spec: string
+  state: BuilderJobState
+  attempt: number
+  result: string | null
+  acked: number
+  created_at: number
+  updated_at: number
+}
+
+/** Results are stored as JSON; byte fields travel as base64. */
+function resultToJson (result: ResultAnnouncement): string {
+  return JSON.stringify({
+    ...result,
+    commit: result.commit === undefined ? undefined : Buffer.from(result.commit).toString('base64'),
+    signature: Buffer.from(result.signature).toString('base64')
+  })
+}
+
+function resultFromJson (text: string): ResultAnnouncement {
+  const value = JSON.parse(text) as Record<string, unknown>
+  return {
+    ...value,
+    commit: typeof value.commit === 'string' ? Uint8Array.from(Buffer.from(value.commit, 'base64')) : undefined,
+    signature: Uint8Array.from(Buffer.from(value.signature as string, 'base64'))
+  } as ResultAnnouncement
+}
+
+/** The builder's jobs and its outbox of results not yet acknowledged, in the node's database. */
+export class BuilderStore {
+  constructor (private readonly db: Db) {}
+
+  /** Adds or replaces a job (a re-offer of the same job starts it over). */
+  put (author: string, spec: BuilderJob['spec']): BuilderJob {
+    const now = Date.now()
+    this.db.prepare(`INSERT INTO builder_jobs (author, id, round, name, spec, state, attempt, result, acked, created_at, updated_at)
+      VALUES (?, ?, ?, ?, ?, 'queued', 0, NULL, 0, ?, ?)
+      ON CONFLICT (author, id) DO UPDATE SET round = excluded.round, name = excluded.name, spec = excluded.spec, state = 'queued',
+        attempt = 0, result = NULL, acked = 0, updated_at = excluded.updated_at`)
+      .run(author, spec.id, spec.round, spec.name, JSON.stringify(spec), now, now)
+    return this.get(author, spec.id)!
+  }
+
+  get (author: string, id: string): BuilderJob | undefined {
+    const row = this.db.prepare('SELECT * FROM builder_jobs WHERE author = ? AND id = ?').get(author, id) as Row | undefined
+    return row === undefined ? undefined : fromRow(row)
+  }
+
+  inStates (states: readonly BuilderJobState[]): BuilderJob[] {
+    const marks = states.map(() => '?').join(', ')
+    return (this.db.prepare(`SELECT * FROM builder_jobs WHERE state IN (${marks}) ORDER BY created_at`).all(...states) as Row[]).map(fromRow)
+  }
+
+  setState (author: string, id: string, state: BuilderJobState, attempt?: number): void {
+    this.db.prepare('UPDATE builder_jobs SET state = ?, attempt = COALESCE(?, attempt), updated_at = ? WHERE author = ? AND id = ?')
+      .run(state, attempt ?? null, Date.now(), author, id)
+  }
+
+  /** Stores the signed result in the outbox and marks the job done, together. */
+  saveResult (author: string, id: string, result: ResultAnnouncement): void {
+    transaction(this.db, () => {
+      this.db.prepare("UPDATE builder_jobs SET state = 'done', result = ?, acked = 0, updated_at = ? WHERE author = ? AND id = ?")
+        .run(resultToJson(result), Date.now(), author, id)
+    })
+  }
+
+  /** Results waiting for their author's acknowledgement. */
+  outbox (): BuilderJob[] {
+    return (this.db.prepare("SELECT * FROM builder_jobs WHERE state = 'done' AND acked = 0 ORDER BY updated_at").all() as Row[]).map(fromRow)
+  }
+
+  markAcked (author: string, id: string, round: number): void {
+    this.db.prepare('UPDATE builder_jobs SET acked = 1, updated_at = ? WHERE author = ? AND id = ? AND round = ?').run(Date.now(), author, id, round)
+  }
+
+  counts (): { running: number, queued: number } {
+    const rows = this.db.prepare("SELECT state, COUNT(*) AS n FROM builder_jobs WHERE state IN ('queued', 'fetching', 'generating', 'testing') GROUP BY state").all() as Array<{ state: string, n: number }>
+    let running = 0
+    let queued = 0
+    for (const row of rows) {
+      if (row.state === 'queued') queued += row.n
+      else running += row.n
+    }
+    return { running, queued }
+  }
+}
+
+function fromRow (row: Row): BuilderJob {
+  return {
+    author: row.author,
+    spec: JSON.parse(row.spec) as BuilderJob['spec'],
+    state: row.state,
+    attempt: row.attempt,
+    result: row.result === null ? undefined : resultFromJson(row.result),
+    acked: row.acked === 1,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at
+  }
+}

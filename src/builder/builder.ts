@@ -1,0 +1,186 @@
+import os from 'node:os'
+import type { Logger, PrivateKey } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { GitmeshNode } from '../net/node.js'
+import type { TrustStore } from '../store/trust-store.js'
+import type { GrantStore } from '../store/grant-store.js'
+import { bytesToOid } from '../git/oid.js'
+import { ANNOUNCE_INTERVAL_MS, BUILDER_QUEUE_LIMIT } from '../jobs/constants.js'
+import type { CancelRequest, JobReplyMessage, OfferRequest, ResultAnnouncement } from '../jobs/messages.js'
+import { sendJobMessage } from '../jobs/wire.js'
+import { BuilderStore, type BuilderJob, type BuilderJobState } from './builder-store.js'
+import { cacheRepoPath, runJob } from './job-runner.js'
+
+export interface BuilderInit {
+  node: GitmeshNode
+  trust: TrustStore
+  grants: GrantStore
+  store: BuilderStore
+  privateKey: PrivateKey
+  workDir: string
+  log: Logger
+  /** Jobs run at once. @default half the cores, at least 1 */
+  slots?: number
+  /** The generator command. */
+  generate: string
+}
+
+/** Default slots: half the cores, at least one. */
+export function defaultSlots (): number {
+  return Math.max(1, Math.floor(os.availableParallelism() / 2))
+}
+
+/**
+ * The builder side of jobs: accepts offers from peers trusted as authors, runs up to `slots`
+ * jobs at once (the rest wait in order), reports progress, and keeps re-announcing each signed
+ * result until its author acknowledges it, across restarts.
+ */
+export class Builder {
+  readonly slots: number
+  private readonly running = new Map<string, AbortController>()
+  private announcer?: NodeJS.Timeout
+  private announcing = false
+  private stopped = false
+
+  constructor (private readonly init: BuilderInit) {
+    this.slots = init.slots ?? defaultSlots()
+  }
+
+  private key (author: string, id: string): string {
+    return `${author}/${id}`
+  }
+
+  start (): void {
+    // A job that was running when the node stopped (or crashed) starts over; its worktree is made anew.
+    for (const job of this.init.store.inStates(['fetching', 'generating', 'testing'])) {
+      this.init.store.setState(job.author, job.spec.id, 'queued', 0)
+    }
+    this.pump()
+    this.announcer = setInterval(() => { void this.announceAll() }, ANNOUNCE_INTERVAL_MS)
+    this.announcer.unref()
+    this.init.node.addEventListener('peer:connect', this.onConnect)
+    void this.announceAll()
+  }
+
+  async stop (): Promise<void> {
+    this.stopped = true
+    clearInterval(this.announcer)
+    this.init.node.removeEventListener('peer:connect', this.onConnect)
+    for (const controller of this.running.values()) controller.abort(new Error('the builder is stopping'))
+  }
+
+  private readonly onConnect = (): void => { void this.announceAll() }
+
+  load (): { slots: number, running: number, queued: number } {
+    return { slots: this.slots, ...this.init.store.counts() }
+  }
+
+  handleOffer (message: OfferRequest, from: string): JobReplyMessage {
+    if (!this.init.trust.hasRole(from, 'author')) {
+      return { type: 'decline', code: 'not-author', message: 'this builder does not take jobs from you: it must trust you with --role author' }
+    }
+    const { queued } = this.init.store.counts()
+    if (queued >= BUILDER_QUEUE_LIMIT) return { type: 'decline', code: 'full', message: `${queued} jobs are already waiting here` }
+    const existing = this.init.store.get(from, message.job.id)
+    if (existing !== undefined && existing.spec.round === message.job.round && existing.state !== 'cancelled') {
+      return { type: 'ok', ...this.load() } // a repeated offer: already held
+    }
+    this.running.get(this.key(from, message.job.id))?.abort(new Error('superseded by a new round'))
+    this.init.store.put(from, { ...message.job, snapshot: bytesToOid(message.job.snapshot) })
+    this.init.log('accepted job %s (%s) from %s', message.job.name, message.job.id, from)
+    queueMicrotask(() => { this.pump() })
+    return { type: 'ok', ...this.load() }
+  }
+
+  handleCancel (message: CancelRequest, from: string): JobReplyMessage {
+    const job = this.init.store.get(from, message.job)
+    if (job === undefined || job.spec.round !== message.round) return { type: 'ok' }
+    this.running.get(this.key(from, message.job))?.abort(new Error('cancelled by the author'))
+    if (job.state !== 'done') this.init.store.setState(from, message.job, 'cancelled')
+    this.init.log('cancelled job %s from %s', job.spec.name, from)
+    return { type: 'ok' }
+  }
+
+  /** Starts queued jobs while slots are free, oldest first. */
+  private pump (): void {
+    if (this.stopped) return
+    for (const job of this.init.store.inStates(['queued'])) {
+      if (this.running.size >= this.slots) return
+      const key = this.key(job.author, job.spec.id)
+      if (this.running.has(key)) continue
+      const controller = new AbortController()
+      this.running.set(key, controller)
+      void this.execute(job, controller).finally(() => {
+        if (this.running.get(key) === controller) this.running.delete(key)
+        this.pump()
+      })
+    }
+  }
+
+  private async execute (job: BuilderJob, controller: AbortController): Promise<void> {
+    const { author } = job
+    const { id, round } = job.spec
+    const onState = (state: BuilderJobState, attempt: number, line: string): void => {
+      if (controller.signal.aborted) return
+      this.init.store.setState(author, id, state, attempt)
+      if (state === 'done' || state === 'cancelled') return
+      void sendJobMessage(this.init.node, peerIdFromString(author), { type: 'status', job: id, round, state, attempt, line: line.slice(0, 200) })
+        .catch(err => { this.init.log('status for %s not delivered - %e', id, err) })
+    }
+    try {
+      const result = await runJob(job, {
+        exchange: this.init.node.services.exchange,
+        privateKey: this.init.privateKey,
+        peerId: this.init.node.peerId.toString(),
+        workDir: this.init.workDir,
+        generate: this.init.generate,
+        onState,
+        signal: controller.signal
+      })
+      if (controller.signal.aborted) return
+      if (result.commit !== undefined) {
+        // The author fetches B from us: grant it, from the cache repository it lives in, and S
+        // too (the author's own snapshot), so the author can name S as a have and get only B's
+        // new objects.
+        const repo = cacheRepoPath(this.init.workDir, author, job.spec.repo)
+        this.init.grants.add(author, job.spec.snapshot, repo)
+        this.init.grants.add(author, bytesToOid(result.commit), repo)
+      }
+      this.init.store.saveResult(author, id, result)
+      await this.announce(author, result)
+    } catch (err) {
+      if (!controller.signal.aborted) this.init.log.error('job %s failed - %e', id, err)
+    }
+  }
+
+  /** Sends one result; true when the author acknowledged it. */
+  private async announce (author: string, result: ResultAnnouncement): Promise<boolean> {
+    try {
+      const reply = await sendJobMessage(this.init.node, peerIdFromString(author), result, { signal: AbortSignal.timeout(10 * 60_000) })
+      if (reply.type === 'ok' || (reply.type === 'decline' && reply.code === 'unknown-job')) {
+        this.init.store.markAcked(author, result.job, result.round)
+        return true
+      }
+      this.init.log('result for %s not taken yet (%s: %s)', result.job, reply.code, reply.message)
+    } catch (err) {
+      this.init.log('result for %s not delivered yet - %e', result.job, err)
+    }
+    return false
+  }
+
+  /** Re-announces every unacknowledged result (store and forward). */
+  private async announceAll (): Promise<void> {
+    if (this.announcing || this.stopped) return
+    this.announcing = true
+    try {
+      for (const job of this.init.store.outbox()) {
+        if (this.stopped) return
+        if (job.result === undefined || this.running.has(this.key(job.author, job.spec.id))) continue
+        await this.announce(job.author, job.result)
+      }
+    } finally {
+      this.announcing = false
+    }
+  }
+}
+

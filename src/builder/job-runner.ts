@@ -1,0 +1,152 @@
+import { access, mkdir, rm, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import type { PrivateKey } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { Exchange } from '../exchange/index.js'
+import { runGit } from '../git/git-process.js'
+import { oidToBytes } from '../git/oid.js'
+import { MAX_ATTEMPT_LOG_BYTES, MAX_FEEDBACK_BYTES, MAX_SUMMARY_CHARS } from '../jobs/constants.js'
+import type { AttemptReport, ResultAnnouncement, ResultBody } from '../jobs/messages.js'
+import { signResult } from '../jobs/signing.js'
+import type { BuilderJob, BuilderJobState } from './builder-store.js'
+import { runCommand, type CommandOutcome } from './run-command.js'
+import { commitWorktree, createWorktree, removeWorktree } from './worktree.js'
+
+export interface RunnerContext {
+  exchange: Exchange
+  privateKey: PrivateKey
+  peerId: string
+  /** The builder's work area: cached repositories, worktrees and prompt files live under it. */
+  workDir: string
+  generate: string
+  /** Reports a change of state (and a line of progress) to the store and the author. */
+  onState: (state: BuilderJobState, attempt: number, line: string) => void
+  signal: AbortSignal
+}
+
+/** Keeps the last `bytes` of UTF-8 text, cut on a character boundary. */
+export function tail (text: string, bytes: number): string {
+  const buffer = Buffer.from(text, 'utf8')
+  if (buffer.length <= bytes) return text
+  return buffer.subarray(buffer.length - bytes).toString('utf8').replace(/^\uFFFD+/, '')
+}
+
+function lastLine (output: string): string {
+  const lines = output.trimEnd().split('\n')
+  return lines[lines.length - 1]?.slice(0, 200) ?? ''
+}
+
+/**
+ * The prompt for the next attempt: the prompt so far, then the failing output (its tail, cut at a
+ * line start). The output goes in as plain text, not inside a fence of our own: a code block the
+ * tests print (a suggested fix, say) must stay a code block the generator can see.
+ */
+export function withFeedback (prompt: string, attempt: number, outcome: CommandOutcome, what: 'tests' | 'generator'): string {
+  const reason = outcome.timedOut ? 'timed out' : `exited with ${outcome.exitCode ?? outcome.signal ?? 'an error'}`
+  let output = tail(outcome.output, MAX_FEEDBACK_BYTES)
+  if (output.length < outcome.output.length) output = output.slice(output.indexOf('\n') + 1)
+  return `${prompt}\n\n## Attempt ${attempt}: the ${what} failed (${reason})\n\nOutput (last part):\n\n${output.trimEnd()}\n`
+}
+
+/** Where the builder caches an author's repository (a bare repository per author and repo key). */
+export function cacheRepoPath (workDir: string, author: string, repoKey: string): string {
+  return path.join(workDir, 'repos', author, `${repoKey}.git`)
+}
+
+/**
+ * Runs one job to its signed result: fetch S, check it out into a fresh worktree, then
+ * generate → test, appending the failing output to the prompt, until the tests pass or the
+ * attempts are spent; commit B (parent S) whether or not they passed; remove the worktree.
+ * Throws only when cancelled; every other failure becomes a result carrying `error`.
+ */
+export async function runJob (job: BuilderJob, ctx: RunnerContext): Promise<ResultAnnouncement> {
+  const { spec } = job
+  const started = Date.now()
+  const repo = cacheRepoPath(ctx.workDir, job.author, spec.repo)
+  const worktree = path.join(ctx.workDir, 'worktrees', `${spec.id}-r${spec.round}`)
+  const promptDir = path.join(ctx.workDir, 'prompts', `${spec.id}-r${spec.round}`)
+  const attempts: AttemptReport[] = []
+  const body = (fields: Partial<ResultBody>): ResultBody => ({
+    type: 'result',
+    job: spec.id,
+    round: spec.round,
+    builder: ctx.peerId,
+    passed: false,
+    summary: '',
+    committedAt: Date.now(),
+    attempts,
+    ...fields
+  })
+  try {
+    ctx.onState('fetching', 0, 'fetching the snapshot')
+    await mkdir(repo, { recursive: true })
+    await ensureBareRepository(repo)
+    await ctx.exchange.fetch(peerIdFromString(job.author), [spec.snapshot], repo, { signal: ctx.signal })
+    ctx.signal.throwIfAborted()
+    await createWorktree(repo, worktree, spec.snapshot, { signal: ctx.signal })
+    await mkdir(promptDir, { recursive: true })
+
+    let prompt = spec.prompt
+    let passed = false
+    let lastOutcome: CommandOutcome | undefined
+    for (let number = 1; number <= spec.attempts; number++) {
+      const promptFile = path.join(promptDir, `attempt-${number}.md`)
+      await writeFile(promptFile, prompt)
+      const env = {
+        GITMESH_PROMPT_FILE: promptFile,
+        GITMESH_JOB_ID: spec.id,
+        GITMESH_JOB_NAME: spec.name,
+        GITMESH_ATTEMPT: String(number),
+        GITMESH_ATTEMPTS: String(spec.attempts),
+        GITMESH_SNAPSHOT: spec.snapshot,
+        GITMESH_WORKTREE: worktree
+      }
+      ctx.onState('generating', number, `attempt ${number}/${spec.attempts}: generating`)
+      const generated = await runCommand({ command: ctx.generate, cwd: worktree, env, timeoutMs: spec.generateTimeoutMs, signal: ctx.signal })
+      ctx.signal.throwIfAborted()
+      if (generated.exitCode !== 0 || generated.timedOut) {
+        attempts.push({ number, passed: false, generateMs: Math.round(generated.ms), testMs: 0, log: tail(`$ ${ctx.generate}\n${generated.output}`, MAX_ATTEMPT_LOG_BYTES) })
+        lastOutcome = generated
+        prompt = withFeedback(prompt, number, generated, 'generator')
+        continue
+      }
+      ctx.onState('testing', number, `attempt ${number}/${spec.attempts}: ${lastLine(generated.output) || 'testing'}`)
+      const tested = await runCommand({ command: spec.test, cwd: worktree, env, timeoutMs: spec.testTimeoutMs, signal: ctx.signal })
+      ctx.signal.throwIfAborted()
+      passed = tested.exitCode === 0 && !tested.timedOut
+      lastOutcome = tested
+      attempts.push({
+        number,
+        passed,
+        generateMs: Math.round(generated.ms),
+        testMs: Math.round(tested.ms),
+        log: tail(`$ ${ctx.generate}\n${generated.output}\n$ ${spec.test}\n${tested.output}`, MAX_ATTEMPT_LOG_BYTES)
+      })
+      if (passed) break
+      prompt = withFeedback(prompt, number, tested, 'tests')
+    }
+
+    const summary = passed
+      ? `tests passed on attempt ${attempts.length} of ${spec.attempts}`
+      : `tests failed after ${attempts.length} attempt${attempts.length === 1 ? '' : 's'}: ${lastLine(lastOutcome?.output ?? '')}`
+    const message = `gitmesh: ${spec.name}\n\n${summary}\n\nGitmesh-Job: ${spec.id}\nGitmesh-Builder: ${ctx.peerId}\n`
+    const { commit } = await commitWorktree(worktree, spec.snapshot, message, { name: 'gitmesh builder', email: `${ctx.peerId}@gitmesh.invalid` })
+    return await signResult(ctx.privateKey, body({ commit: oidToBytes(commit), passed, summary: summary.slice(0, MAX_SUMMARY_CHARS), committedAt: Date.now() }))
+  } catch (err) {
+    if (ctx.signal.aborted) throw err
+    const reason = `${(err as Error).name ?? 'Error'}: ${(err as Error).message ?? String(err)}`.slice(0, MAX_SUMMARY_CHARS)
+    return await signResult(ctx.privateKey, body({ error: reason, summary: `no result after ${Math.round((Date.now() - started) / 1000)} s` }))
+  } finally {
+    await removeWorktree(repo, worktree).catch(() => {})
+    await rm(promptDir, { recursive: true, force: true }).catch(() => {})
+  }
+}
+
+/** Creates the bare cache repository unless it exists (checked by its HEAD, not by asking git, which would find an enclosing repository). */
+async function ensureBareRepository (dir: string): Promise<void> {
+  try {
+    await access(path.join(dir, 'HEAD'))
+  } catch {
+    await runGit(['init', '-q', '--bare', dir], { cwd: path.dirname(dir) })
+  }
+}

@@ -1,0 +1,309 @@
+import { spawn } from 'node:child_process'
+import { constants as fsConstants } from 'node:fs'
+import { access, readFile, readdir, stat } from 'node:fs/promises'
+import { StringDecoder } from 'node:string_decoder'
+import type { Readable } from 'node:stream'
+import {
+  DEFAULT_MAX_OUTPUT_BYTES, GROUP_EXIT_WAIT_MS, GROUP_POLL_MS, KILL_GRACE_MS, MAX_TIMER_MS,
+  OUTPUT_DRAIN_MS, PASSED_ENV_KEYS, SHELL
+} from './constants.js'
+import { CommandCwdError, CommandSpawnError } from './errors.js'
+
+export interface RunCommandOptions {
+  /** A shell command line, run with `/bin/sh -c`. */
+  command: string
+  cwd: string
+  /** Extra variables (`GITMESH_*`), added to the scrubbed base of `scrubbedEnv`. */
+  env: Record<string, string>
+  timeoutMs: number
+  /**
+   * Bytes of combined output kept: the tail, since a test runner's summary comes last.
+   * @default DEFAULT_MAX_OUTPUT_BYTES
+   */
+  maxOutputBytes?: number
+  /**
+   * Time between SIGTERM and SIGKILL when the group is killed.
+   * @default KILL_GRACE_MS
+   */
+  killGraceMs?: number
+  /** Cancels the command: its whole process group is killed. */
+  signal?: AbortSignal
+  /** Live output as decoded text in arrival order, in chunks as they come (not split into lines). */
+  onOutput?: (chunk: string) => void
+}
+
+export interface CommandOutcome {
+  /** The shell's exit code; null when it was ended by a signal. */
+  exitCode: number | null
+  /** The signal that ended the shell (`SIGTERM`, `SIGKILL`), or null. */
+  signal: string | null
+  timedOut: boolean
+  cancelled: boolean
+  ms: number
+  /** Combined stdout and stderr: the last `maxOutputBytes` bytes, with a one-line note first when truncated. */
+  output: string
+  truncated: boolean
+}
+
+/**
+ * Joins stderr to stdout inside the child, so both share one pipe and the combined output keeps
+ * the exact order it was written in; `exec` keeps the shell's pid, so it still leads the group.
+ */
+const JOIN_STDERR_SCRIPT = `exec ${SHELL} -c "$1" 2>&1`
+
+/**
+ * Runs a generator or test command in `cwd` and reports how it ended; a failing, missing
+ * (exit 127), timed-out or cancelled command is an outcome, not an error. Throws only when `cwd`
+ * is unusable (`CommandCwdError`) or no shell can be started (`CommandSpawnError`).
+ *
+ * The command leads a process group of its own. On timeout or abort the whole group gets
+ * SIGTERM, then SIGKILL after `killGraceMs`; when the command exits by itself, whatever it left
+ * running in its group (`sleep 30 &`) is ended the same way, so nothing outlives the call. Only a
+ * process that moves to a new session (`setsid`) escapes; it also stops being waited for.
+ * stdin is /dev/null and the environment is `scrubbedEnv(options.env)`.
+ *
+ * @example
+ * const outcome = await runCommand({ command: 'npm test', cwd: worktree, env: { GITMESH_JOB: id }, timeoutMs: 300_000 })
+ * if (outcome.exitCode !== 0) prompt += outcome.output
+ */
+export async function runCommand (options: RunCommandOptions): Promise<CommandOutcome> {
+  await checkWorkingDirectory(options.cwd)
+  const started = performance.now()
+  const elapsed = (): number => Math.round(performance.now() - started)
+  const output = new OutputTail(options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES, options.onOutput)
+  if (options.signal?.aborted === true) {
+    return { exitCode: null, signal: null, timedOut: false, cancelled: true, ms: elapsed(), ...output.finish() }
+  }
+
+  const child = spawn(SHELL, ['-c', JOIN_STDERR_SCRIPT, 'gitmesh', options.command], {
+    cwd: options.cwd,
+    env: scrubbedEnv(options.env),
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
+    // Only a failed spawn emits `error` here: signals are sent with process.kill, not child.kill.
+    child.once('error', reject)
+    child.once('exit', (code, signal) => { resolve([code, signal]) })
+  })
+  const pipesClosed = Promise.all([output.read(child.stdout), output.read(child.stderr)])
+
+  let leaderExited = false
+  let timedOut = false
+  let cancelled = false
+  const group = child.pid !== undefined ? new GroupKiller(child.pid, options.killGraceMs ?? KILL_GRACE_MS) : undefined
+  const timer = setTimeout(() => {
+    if (leaderExited) return
+    timedOut = true
+    void group?.kill()
+  }, Math.max(0, Math.min(options.timeoutMs, MAX_TIMER_MS)))
+  const onAbort = (): void => {
+    if (leaderExited) return
+    cancelled = true
+    void group?.kill()
+  }
+  options.signal?.addEventListener('abort', onAbort, { once: true })
+
+  try {
+    let exitCode: number | null
+    let signal: NodeJS.Signals | null
+    try {
+      [exitCode, signal] = await exited
+    } catch (err) {
+      child.stdout.destroy()
+      child.stderr.destroy()
+      throw new CommandSpawnError(options.command, err)
+    }
+    leaderExited = true
+    clearTimeout(timer)
+    await group?.kill()
+    if (!await settlesWithin(pipesClosed, OUTPUT_DRAIN_MS)) {
+      child.stdout.destroy()
+      child.stderr.destroy()
+      await pipesClosed
+    }
+    return { exitCode, signal, timedOut, cancelled, ms: elapsed(), ...output.finish() }
+  } finally {
+    clearTimeout(timer)
+    options.signal?.removeEventListener('abort', onAbort)
+  }
+}
+
+/**
+ * The environment a command gets: only `PASSED_ENV_KEYS` from the daemon's own environment (when
+ * set) plus `extra`, so tokens and keys in the daemon's environment never reach a generator.
+ */
+export function scrubbedEnv (extra: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const key of PASSED_ENV_KEYS) {
+    const value = process.env[key]
+    if (value !== undefined) env[key] = value
+  }
+  return { ...env, ...extra }
+}
+
+async function checkWorkingDirectory (cwd: string): Promise<void> {
+  let isDirectory: boolean
+  try {
+    isDirectory = (await stat(cwd)).isDirectory()
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    throw new CommandCwdError(cwd, code === 'ENOENT' ? 'no such directory' : (err as Error).message)
+  }
+  if (!isDirectory) throw new CommandCwdError(cwd, 'not a directory')
+  try {
+    await access(cwd, fsConstants.X_OK)
+  } catch {
+    throw new CommandCwdError(cwd, 'permission denied')
+  }
+}
+
+/** Resolves true when `promise` settles within `ms`, false otherwise; never leaves a timer behind. */
+async function settlesWithin (promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    return await Promise.race([
+      promise.then(() => true, () => true),
+      new Promise<boolean>(resolve => { timer = setTimeout(() => { resolve(false) }, ms) })
+    ])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** Ends every process of one group: SIGTERM, then SIGKILL after a grace. Calling `kill` again joins the first call. */
+class GroupKiller {
+  #killing: Promise<void> | undefined
+  constructor (private readonly pgid: number, private readonly graceMs: number) {}
+
+  async kill (): Promise<void> {
+    this.#killing ??= this.#terminate()
+    await this.#killing
+  }
+
+  async #terminate (): Promise<void> {
+    if (!signalGroup(this.pgid, 'SIGTERM')) return
+    if (await waitForGroupExit(this.pgid, this.graceMs)) return
+    signalGroup(this.pgid, 'SIGKILL')
+    await waitForGroupExit(this.pgid, GROUP_EXIT_WAIT_MS)
+  }
+}
+
+/**
+ * Sends `signal` to the group; false when the group no longer exists. EPERM (every member left
+ * runs as another user, say through a setuid program) counts as existing: waiting is all we can do.
+ */
+function signalGroup (pgid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(-pgid, signal)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH'
+  }
+}
+
+async function waitForGroupExit (pgid: number, ms: number): Promise<boolean> {
+  const deadline = performance.now() + ms
+  while (true) {
+    if (!await groupAlive(pgid)) return true
+    if (performance.now() >= deadline) return false
+    await new Promise(resolve => setTimeout(resolve, GROUP_POLL_MS))
+  }
+}
+
+/**
+ * True while some process of the group still runs. Signal 0 also reaches zombies, and an orphan
+ * stays a zombie when the system's init does not reap (containers without `--init`), so on Linux a
+ * group whose members are all zombies counts as gone.
+ */
+async function groupAlive (pgid: number): Promise<boolean> {
+  try {
+    process.kill(-pgid, 0)
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH'
+  }
+  return await hasRunningMember(pgid)
+}
+
+async function hasRunningMember (pgid: number): Promise<boolean> {
+  let entries: string[]
+  try {
+    entries = await readdir('/proc')
+  } catch {
+    return true // no procfs: signal 0 is all we can know
+  }
+  const states = await Promise.all(entries.filter(name => /^\d+$/.test(name)).map(async pid => {
+    try {
+      return parseStat(await readFile(`/proc/${pid}/stat`, 'latin1'))
+    } catch {
+      return undefined // the process ended while we looked
+    }
+  }))
+  return states.some(s => s !== undefined && s.pgid === pgid && s.state !== 'Z' && s.state !== 'X')
+}
+
+/** Fields of /proc/PID/stat after the command name, which may itself hold spaces and parentheses. */
+function parseStat (text: string): { state: string, pgid: number } | undefined {
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ')
+  const state = fields[0]
+  const pgid = Number(fields[2])
+  return state !== undefined && Number.isInteger(pgid) ? { state, pgid } : undefined
+}
+
+/**
+ * Combined output, decoded per stream (a multi-byte character split between chunks stays whole)
+ * and capped: only the newest chunks that make up `maxBytes` are held.
+ */
+class OutputTail {
+  readonly #chunks: Array<{ text: string, bytes: number }> = []
+  #first = 0
+  #keptBytes = 0
+  #seenBytes = 0
+
+  constructor (private readonly maxBytes: number, private readonly onOutput?: (chunk: string) => void) {}
+
+  /** Reads `stream` to its end; resolves when it closes. */
+  async read (stream: Readable): Promise<void> {
+    const decoder = new StringDecoder('utf8')
+    stream.on('data', (chunk: Buffer) => { this.#add(decoder.write(chunk)) })
+    await new Promise<void>(resolve => {
+      stream.once('close', () => {
+        this.#add(decoder.end())
+        resolve()
+      })
+    })
+  }
+
+  finish (): { output: string, truncated: boolean } {
+    const joined = Buffer.from(this.#chunks.slice(this.#first).map(c => c.text).join(''), 'utf8')
+    if (this.#seenBytes <= this.maxBytes) return { output: joined.toString('utf8'), truncated: false }
+    let start = Math.max(0, joined.length - this.maxBytes)
+    while (start < joined.length && ((joined[start] ?? 0) & 0xc0) === 0x80) start++ // never start inside a character
+    const kept = joined.length - start
+    const note = `[gitmesh: output truncated: ${this.#seenBytes - kept} earlier bytes dropped, the last ${kept} bytes follow]\n`
+    return { output: note + joined.subarray(start).toString('utf8'), truncated: true }
+  }
+
+  #add (text: string): void {
+    if (text === '') return
+    const bytes = Buffer.byteLength(text, 'utf8')
+    this.#chunks.push({ text, bytes })
+    this.#keptBytes += bytes
+    this.#seenBytes += bytes
+    while (true) {
+      const oldest = this.#chunks[this.#first]
+      if (oldest === undefined || this.#keptBytes - oldest.bytes < this.maxBytes) break
+      this.#keptBytes -= oldest.bytes
+      this.#first++
+    }
+    if (this.#first > 1024 && this.#first * 2 > this.#chunks.length) {
+      this.#chunks.splice(0, this.#first)
+      this.#first = 0
+    }
+    try {
+      this.onOutput?.(text)
+    } catch {
+      // A listener's failure must not break the run or crash the daemon from a stream callback.
+    }
+  }
+}

@@ -1,0 +1,230 @@
+import { readFile } from 'node:fs/promises'
+import { spawn } from 'node:child_process'
+import path from 'node:path'
+import type { Command } from 'commander'
+import { commandContext, type CommandContext } from '../context.js'
+import { pc, table, UsageError } from '../output.js'
+import { EXIT } from '../exit-codes.js'
+import { ENDED_STATES, type JobState } from '../../jobs/job.js'
+
+export interface JobView {
+  id: string
+  name: string
+  state: JobState
+  reason: string | null
+  prompt: string
+  repo: string
+  snapshot: string
+  builder: string | null
+  round: number
+  attempt: number
+  attemptsBudget: number
+  progress: string | null
+  attempts: Array<{ round: number, number: number, passed: boolean, ms: number, log?: string }>
+  result: { commit: string, passed: boolean, builder: string, summary: string } | null
+  merge: { w0: string, paths: string[], conflicts: string[], testPassed: boolean | null } | null
+  acceptedCommit: string | null
+  createdAt: number
+}
+
+const STATE_COLORS: Partial<Record<JobState, (text: string) => string>> = {
+  queued: pc.dim,
+  returned: pc.cyan,
+  merged: pc.magenta,
+  accepted: pc.green,
+  failed: pc.red,
+  rejected: pc.yellow,
+  cancelled: pc.dim
+}
+
+export function age (since: number): string {
+  const seconds = Math.max(0, Math.round((Date.now() - since) / 1000))
+  if (seconds < 60) return `${seconds}s`
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, '0')}s`
+  return `${Math.floor(seconds / 3600)}h${String(Math.floor(seconds / 60) % 60).padStart(2, '0')}m`
+}
+
+const shortPeer = (peer: string | null): string => peer === null ? '-' : `…${peer.slice(-6)}`
+
+function resultText (job: JobView): string {
+  if (job.result === null) return job.state === 'failed' ? pc.red(job.reason ?? 'failed') : '-'
+  return `${job.result.commit.slice(0, 10)} ${job.result.passed ? pc.green('tests pass') : pc.red('tests fail')}`
+}
+
+export function jobsTable (jobs: JobView[]): string {
+  if (jobs.length === 0) return 'no jobs yet: offer one with `gitmesh offer -m "…"`'
+  return table(['name', 'state', 'builder', 'attempt', 'age', 'result'], jobs.map(job => [
+    job.name,
+    (STATE_COLORS[job.state] ?? ((t: string) => t))(job.state),
+    shortPeer(job.builder),
+    job.attempt === 0 ? '-' : `${job.attempt}/${job.attemptsBudget}`,
+    age(job.createdAt),
+    resultText(job)
+  ]))
+}
+
+/** Resolves with the job once it reaches one of `states` (or, by default, ends). */
+export async function waitForJob (ctx: CommandContext, id: string, onChange?: (job: JobView) => void, states: readonly JobState[] = ENDED_STATES): Promise<JobView> {
+  const stop = new AbortController()
+  return await new Promise<JobView>((resolve, reject) => {
+    const check = (job: JobView): void => {
+      if (job.id !== id) return
+      onChange?.(job)
+      if (states.includes(job.state)) {
+        stop.abort()
+        resolve(job)
+      }
+    }
+    ctx.call('watch', {}, { signal: stop.signal, onEvent: event => { if (event.type === 'job') check(event.job as JobView) } })
+      .catch(err => { if (!stop.signal.aborted) reject(err) })
+    // The job may have moved before the watch began: look once now.
+    ctx.call<JobView>('show', { job: id }).then(check, reject)
+  })
+}
+
+function jobOutcomeCode (job: JobView): number {
+  if (job.state === 'failed' || job.state === 'cancelled' || job.state === 'rejected') return EXIT.jobFailed
+  return job.result?.passed === true ? EXIT.ok : EXIT.jobFailed
+}
+
+export function registerJobCommands (program: Command): void {
+  program.command('offer')
+    .description('snapshot the working tree and offer a prompt to a builder; returns at once with the job\'s id and name')
+    .option('--repo <dir>', 'the repository', '.')
+    .option('-m, --message <text>', 'the prompt')
+    .option('-f, --file <file>', 'read the prompt from a file')
+    .option('--name <name>', 'name the job (kebab-case); default: derived from the prompt')
+    .option('--attempts <n>', 'attempt budget (overrides gitmesh.json)', value => Number.parseInt(value, 10))
+    .option('--test <command>', 'test command (overrides gitmesh.json)')
+    .option('--wait', 'wait until the job ends; exit 6 if it failed or its tests fail')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', `
+Examples:
+  gitmesh offer -m "write a function to validate email addresses"
+  gitmesh offer -f prompts/email.md --name email-validation --attempts 5 --wait
+  gitmesh offer -m "fix the flaky date test" --test "npm test -- dates" --json`)
+    .action(async (opts: { repo: string, message?: string, file?: string, name?: string, attempts?: number, test?: string, wait?: boolean }, command: Command) => {
+      const ctx = commandContext(command)
+      if ((opts.message === undefined) === (opts.file === undefined)) throw new UsageError('give the prompt with exactly one of -m TEXT or -f FILE')
+      if (opts.attempts !== undefined && (!Number.isInteger(opts.attempts) || opts.attempts < 1)) throw new UsageError('--attempts must be a positive whole number')
+      let prompt = opts.message
+      if (opts.file !== undefined) {
+        try {
+          prompt = await readFile(opts.file, 'utf8')
+        } catch (err) {
+          throw new UsageError(`cannot read the prompt file ${opts.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+        }
+      }
+      const job = await ctx.call<JobView>('offer', { repo: path.resolve(opts.repo), prompt, name: opts.name, attempts: opts.attempts, test: opts.test })
+      if (opts.wait !== true) {
+        ctx.out.result({ id: job.id, name: job.name, state: job.state, snapshot: job.snapshot }, () => `offered ${pc.bold(job.name)} (${job.id})`)
+        return
+      }
+      if (!ctx.out.json) process.stdout.write(`offered ${pc.bold(job.name)} (${job.id})\n`)
+      const ended = await waitForJob(ctx, job.id, changed => {
+        ctx.out.progress(`${changed.name}: ${changed.state}${changed.attempt > 0 ? ` (attempt ${changed.attempt}/${changed.attemptsBudget})` : ''}${changed.progress !== null ? ` ${changed.progress}` : ''}`)
+      })
+      ctx.out.endProgress()
+      ctx.out.result(ended, () => `${ended.name}: ${ended.state}${ended.result !== null ? `, ${ended.result.summary} (${ended.result.commit.slice(0, 10)})` : ended.reason !== null ? `: ${ended.reason}` : ''}`)
+      process.exitCode = jobOutcomeCode(ended)
+    })
+
+  program.command('jobs')
+    .description('list jobs: name, state, builder, attempt, age, result')
+    .option('--watch', 'redraw live until interrupted')
+    .option('--json', 'print the list as JSON')
+    .addHelpText('after', '\nExamples:\n  gitmesh jobs\n  gitmesh jobs --watch\n  gitmesh jobs --json | jq \'.[] | select(.state == "returned") | .name\'')
+    .action(async (opts: { watch?: boolean }, command: Command) => {
+      const ctx = commandContext(command)
+      const draw = async (): Promise<void> => {
+        const jobs = await ctx.call<JobView[]>('jobs')
+        if (ctx.out.json) {
+          ctx.out.result(jobs, () => '')
+        } else if (opts.watch === true && process.stdout.isTTY) {
+          process.stdout.write(`\x1b[H\x1b[2J${jobsTable(jobs)}\n${pc.dim(`${new Date().toLocaleTimeString()} · ctrl-c to stop`)}\n`)
+        } else {
+          process.stdout.write(jobsTable(jobs) + '\n')
+        }
+      }
+      await draw()
+      if (opts.watch !== true) return
+      let pending = false
+      // Redraw on every change, at most a few times a second, and each second for the ages.
+      const redraw = (): void => {
+        if (pending) return
+        pending = true
+        setTimeout(() => { pending = false; void draw() }, 100)
+      }
+      const ticker = setInterval(redraw, 1000)
+      try {
+        await ctx.call('watch', {}, { onEvent: redraw })
+      } finally {
+        clearInterval(ticker)
+      }
+    })
+
+  program.command('show')
+    .description('one job in full: prompt, state, attempts, result (with --log, every attempt\'s log)')
+    .argument('<job>', 'name, id, or a unique prefix of either')
+    .option('--log', 'include the log of every attempt')
+    .option('--json', 'print the job as JSON')
+    .addHelpText('after', '\nExamples:\n  gitmesh show validate-email\n  gitmesh show 3fa --log\n  gitmesh show validate-email --json | jq .result.commit')
+    .action(async (query: string, opts: { log?: boolean }, command: Command) => {
+      const ctx = commandContext(command)
+      const job = await ctx.call<JobView>('show', { job: query, log: opts.log === true })
+      ctx.out.result(job, () => {
+        const lines = [
+          `${pc.bold(job.name)} (${job.id})  ${job.state}${job.reason !== null ? `: ${job.reason}` : ''}`,
+          `repository  ${job.repo}`,
+          `snapshot    ${job.snapshot}`,
+          `builder     ${job.builder ?? '-'}`,
+          `round       ${job.round}${job.attempt > 0 ? `, attempt ${job.attempt}/${job.attemptsBudget}` : ''}`
+        ]
+        if (job.result !== null) lines.push(`result      ${job.result.commit} (${job.result.passed ? 'tests pass' : 'tests fail'}): ${job.result.summary}`)
+        if (job.merge !== null) lines.push(`merged      ${job.merge.paths.length} paths, ${job.merge.conflicts.length} conflicts${job.merge.conflicts.length > 0 ? `: ${job.merge.conflicts.join(', ')}` : ''}`)
+        if (job.acceptedCommit !== null) lines.push(`accepted    ${job.acceptedCommit}`)
+        lines.push('', 'prompt:', ...job.prompt.split('\n').map(line => `  ${line}`))
+        for (const attempt of job.attempts) {
+          lines.push('', `attempt ${attempt.number}${job.round > 1 ? ` (round ${attempt.round})` : ''}: ${attempt.passed ? pc.green('passed') : pc.red('failed')} in ${(attempt.ms / 1000).toFixed(1)} s`)
+          if (attempt.log !== undefined) lines.push(...attempt.log.trimEnd().split('\n').map(line => `  ${pc.dim('│')} ${line}`))
+        }
+        return lines
+      })
+    })
+
+  program.command('diff')
+    .description('show the change S → B of a job, in git\'s diff format')
+    .argument('<job>', 'name, id, or a unique prefix of either')
+    .addHelpText('after', '\nExamples:\n  gitmesh diff validate-email\n  gitmesh diff validate-email | less -R')
+    .action(async (query: string, _opts, command: Command) => {
+      const ctx = commandContext(command)
+      const job = await ctx.call<JobView>('show', { job: query })
+      if (job.result === null) throw new UsageError(`${job.name} has no result yet (it is ${job.state})`)
+      const color = process.stdout.isTTY && process.env.NO_COLOR === undefined ? 'always' : 'never'
+      const code = await new Promise<number>((resolve, reject) => {
+        const child = spawn('git', ['--no-pager', 'diff', `--color=${color}`, job.snapshot, job.result!.commit], { cwd: job.repo, stdio: 'inherit' })
+        child.on('error', reject)
+        child.on('close', c => { resolve(c ?? 1) })
+      })
+      if (code !== 0) process.exitCode = EXIT.failure
+    })
+
+  program.command('cancel')
+    .description('stop a job wherever it is, on its builder too')
+    .argument('<job>', 'name, id, or a unique prefix of either')
+    .option('--json', 'print the job as JSON')
+    .addHelpText('after', '\nExample:\n  gitmesh cancel validate-email')
+    .action(async (query: string, _opts, command: Command) => {
+      const ctx = commandContext(command)
+      const job = await ctx.call<JobView>('cancel', { job: query })
+      ctx.out.result(job, () => `cancelled ${job.name}`)
+    })
+
+  program.command('generate-blocks')
+    .description('the built-in generator: write the fenced code blocks of $GITMESH_PROMPT_FILE whose info string names a path (```ts path=src/x.ts)')
+    .addHelpText('after', '\nUsed by `gitmesh daemon --builder` when no --generate is given. Later blocks for a path win,\nso a failing test that prints a corrected block makes the next attempt apply it.')
+    .action(async () => {
+      const { main } = await import('../../generators/fenced-blocks.js')
+      process.exitCode = await main()
+    })
+}

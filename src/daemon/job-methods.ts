@@ -1,0 +1,97 @@
+import path from 'node:path'
+import { z } from 'zod'
+import type { Author } from '../author/author.js'
+import type { Job } from '../jobs/job.js'
+import { MAX_ATTEMPTS, MAX_PROMPT_CHARS } from '../jobs/constants.js'
+import { parseMessage } from '../wire/channel.js'
+import { InvalidRequestError } from './errors.js'
+import type { ControlMethod } from './control-server.js'
+
+function params<T> (schema: z.ZodType<T>, value: unknown): T {
+  try {
+    return parseMessage(schema, value)
+  } catch (err) {
+    throw new InvalidRequestError((err as Error).message.replace(/^invalid /, ''))
+  }
+}
+
+/** The JSON a job is shown as (docs/cli.md lists the keys); logs only when asked. */
+export function jobView (author: Author, job: Job, withLogs = false): Record<string, unknown> {
+  const attempts = author.jobs.attempts(job.id).map(a => ({
+    round: a.round,
+    number: a.number,
+    passed: a.passed,
+    ms: a.ms,
+    generateMs: a.generateMs,
+    testMs: a.testMs,
+    ...(withLogs ? { log: a.log } : {})
+  }))
+  return {
+    id: job.id,
+    name: job.name,
+    state: job.state,
+    reason: job.reason ?? null,
+    prompt: job.prompt,
+    repo: job.repo,
+    snapshot: job.snapshot,
+    builder: job.builder ?? null,
+    round: job.round,
+    attempt: job.attempt,
+    attemptsBudget: job.attemptsBudget,
+    progress: job.progress ?? null,
+    test: job.test,
+    attempts,
+    result: job.result === undefined
+      ? null
+      : { commit: job.result.commit, passed: job.result.passed, builder: job.result.builder, summary: job.result.summary, committedAt: job.result.committedAt, receivedAt: job.result.receivedAt },
+    merge: job.merge === undefined ? null : { w0: job.merge.w0, paths: job.merge.paths, conflicts: job.merge.conflicts, testPassed: job.merge.testPassed ?? null },
+    acceptedCommit: job.acceptedCommit ?? null,
+    createdAt: job.createdAt,
+    updatedAt: job.updatedAt
+  }
+}
+
+const absolutePath = z.string().refine(p => path.isAbsolute(p), 'must be an absolute path')
+const jobQuery = z.object({ job: z.string().min(1).max(100) })
+
+export function jobMethods (author: Author): Record<string, ControlMethod> {
+  return {
+    offer: async (raw) => {
+      const p = params(z.object({
+        repo: absolutePath,
+        prompt: z.string().max(MAX_PROMPT_CHARS),
+        name: z.string().max(100).optional(),
+        attempts: z.number().int().min(1).max(MAX_ATTEMPTS).optional(),
+        test: z.string().min(1).max(4096).optional()
+      }), raw)
+      return jobView(author, await author.offer(p))
+    },
+
+    jobs: async () => author.jobs.list().map(job => jobView(author, job)),
+
+    show: async (raw) => {
+      const p = params(jobQuery.extend({ log: z.boolean().optional() }), raw)
+      return jobView(author, author.jobs.find(p.job), p.log === true)
+    },
+
+    cancel: async (raw) => {
+      const p = params(jobQuery, raw)
+      return jobView(author, await author.cancel(author.jobs.find(p.job)))
+    },
+
+    /** Streams every job change as an event until the caller hangs up. */
+    watch: async (_raw, emit, signal) => {
+      const onJob = (job: Job): void => { emit({ type: 'job', job: jobView(author, job) }) }
+      author.on('job', onJob)
+      try {
+        await new Promise<void>(resolve => {
+          if (signal.aborted) resolve()
+          signal.addEventListener('abort', () => { resolve() }, { once: true })
+        })
+      } finally {
+        author.off('job', onJob)
+      }
+      return null
+    }
+  }
+}

@@ -1,0 +1,58 @@
+/** Protocol id, defaults and limits of jobs. Every figure is listed in docs/limits.md. */
+
+export const JOBS_PROTOCOL = '/gitmesh/jobs/1.0.0'
+
+/** Longest prompt accepted from a user or a peer (characters). */
+export const MAX_PROMPT_CHARS = 256 * 1024
+
+/** Longest job name; names are short kebab-case slugs. */
+export const MAX_NAME_CHARS = 48
+
+/** Significant words a derived name keeps. */
+export const NAME_WORDS = 3
+
+/** Time the configured namer command gets before the derived name is used instead. */
+export const NAMER_TIMEOUT_MS = 1000
+
+/** Attempts when neither gitmesh.json nor --attempts says. */
+export const DEFAULT_ATTEMPTS = 3
+
+/** Upper bound on attempts, whatever the config says. */
+export const MAX_ATTEMPTS = 20
+
+/** Generator and test timeouts when gitmesh.json does not say. */
+export const DEFAULT_GENERATE_TIMEOUT_MS = 10 * 60_000
+export const DEFAULT_TEST_TIMEOUT_MS = 5 * 60_000
+
+/** Upper bound on either timeout. */
+export const MAX_COMMAND_TIMEOUT_MS = 6 * 60 * 60_000
+
+/** Log kept per attempt (bytes, the tail), on the builder and in a result. */
+export const MAX_ATTEMPT_LOG_BYTES = 64 * 1024
+
+/** Test output appended to the prompt for the next attempt (bytes, the tail). */
+export const MAX_FEEDBACK_BYTES = 16 * 1024
+
+/** Longest progress line carried in a status update. */
+export const MAX_PROGRESS_CHARS = 200
+
+/** The repository config file that travels inside the snapshot. */
+export const PROJECT_CONFIG_FILE = 'gitmesh.json'
+
+/** Largest gitmesh.json read. */
+export const MAX_PROJECT_CONFIG_BYTES = 64 * 1024
+
+/** A job message must be answered this soon. */
+export const MESSAGE_TIMEOUT_MS = 10_000
+
+/** How often the author looks for builders for queued jobs, besides reacting to events. */
+export const SCHEDULE_INTERVAL_MS = 2_000
+
+/** How often a builder re-announces results the author has not acknowledged. */
+export const ANNOUNCE_INTERVAL_MS = 2_000
+
+/** Queued jobs a builder holds beyond its slots before it declines offers. */
+export const BUILDER_QUEUE_LIMIT = 32
+
+/** Summary line of a test run carried in a result (characters). */
+export const MAX_SUMMARY_CHARS = 500

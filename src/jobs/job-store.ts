@@ -1,0 +1,151 @@
+import { randomBytes } from 'node:crypto'
+import { transaction, type Db } from '../store/database.js'
+import { AmbiguousJobError, JobNotFoundError } from './errors.js'
+import type { AttemptSummary, Job, JobResult, JobState, MergeRecord } from './job.js'
+
+interface JobRow {
+  id: string
+  name: string
+  repo: string
+  prompt: string
+  snapshot: string
+  state: JobState
+  reason: string | null
+  builder: string | null
+  test_command: string
+  attempts_budget: number
+  generate_timeout_ms: number
+  test_timeout_ms: number
+  round: number
+  attempt: number
+  progress: string | null
+  result: string | null
+  merge: string | null
+  accepted_commit: string | null
+  created_at: number
+  updated_at: number
+}
+
+export type NewJob = Pick<Job, 'name' | 'repo' | 'prompt' | 'snapshot' | 'test' | 'attemptsBudget' | 'generateTimeoutMs' | 'testTimeoutMs'>
+
+export type JobPatch = Partial<Pick<Job, 'state' | 'reason' | 'builder' | 'attempt' | 'progress' | 'round' | 'prompt' | 'snapshot' | 'acceptedCommit'>> & {
+  result?: JobResult | null
+  merge?: MergeRecord | null
+}
+
+/** Jobs this node authored, in its database; every change is one transaction. */
+export class JobStore {
+  constructor (private readonly db: Db) {}
+
+  /** A short random id: 12 hex digits, enough for a person's jobs and easy to type a prefix of. */
+  static newId (): string {
+    return randomBytes(6).toString('hex')
+  }
+
+  create (job: NewJob): Job {
+    const now = Date.now()
+    const id = JobStore.newId()
+    this.db.prepare(`INSERT INTO jobs (id, name, repo, prompt, snapshot, state, test_command, attempts_budget, generate_timeout_ms, test_timeout_ms, created_at, updated_at)
+      VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)`)
+      .run(id, job.name, job.repo, job.prompt, job.snapshot, job.test, job.attemptsBudget, job.generateTimeoutMs, job.testTimeoutMs, now, now)
+    return this.get(id)!
+  }
+
+  get (id: string): Job | undefined {
+    const row = this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined
+    return row === undefined ? undefined : fromRow(row)
+  }
+
+  nameTaken (name: string): boolean {
+    return this.db.prepare('SELECT 1 FROM jobs WHERE name = ?').get(name) !== undefined
+  }
+
+  /** The job named by its name, its id, or a unique prefix of either. */
+  find (query: string): Job {
+    const exact = this.db.prepare('SELECT * FROM jobs WHERE name = ? OR id = ?').get(query, query) as JobRow | undefined
+    if (exact !== undefined) return fromRow(exact)
+    const like = query.replace(/[\\%_]/g, m => `\\${m}`) + '%'
+    const rows = this.db.prepare("SELECT * FROM jobs WHERE name LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\' LIMIT 6").all(like, like) as JobRow[]
+    if (rows.length === 0) throw new JobNotFoundError(query)
+    if (rows.length > 1) throw new AmbiguousJobError(query, rows.map(row => row.name))
+    return fromRow(rows[0]!)
+  }
+
+  list (): Job[] {
+    return (this.db.prepare('SELECT * FROM jobs ORDER BY created_at, id').all() as JobRow[]).map(fromRow)
+  }
+
+  inStates (states: readonly JobState[]): Job[] {
+    const marks = states.map(() => '?').join(', ')
+    return (this.db.prepare(`SELECT * FROM jobs WHERE state IN (${marks}) ORDER BY created_at, id`).all(...states) as JobRow[]).map(fromRow)
+  }
+
+  update (id: string, patch: JobPatch): Job {
+    const columns: string[] = []
+    const values: unknown[] = []
+    const set = (column: string, value: unknown): void => { columns.push(`${column} = ?`); values.push(value) }
+    if (patch.state !== undefined) set('state', patch.state)
+    if ('reason' in patch) set('reason', patch.reason ?? null)
+    if ('builder' in patch) set('builder', patch.builder ?? null)
+    if (patch.attempt !== undefined) set('attempt', patch.attempt)
+    if ('progress' in patch) set('progress', patch.progress ?? null)
+    if (patch.round !== undefined) set('round', patch.round)
+    if (patch.prompt !== undefined) set('prompt', patch.prompt)
+    if (patch.snapshot !== undefined) set('snapshot', patch.snapshot)
+    if ('acceptedCommit' in patch) set('accepted_commit', patch.acceptedCommit ?? null)
+    if ('result' in patch) set('result', patch.result === null || patch.result === undefined ? null : JSON.stringify(patch.result))
+    if ('merge' in patch) set('merge', patch.merge === null || patch.merge === undefined ? null : JSON.stringify(patch.merge))
+    set('updated_at', Date.now())
+    this.db.prepare(`UPDATE jobs SET ${columns.join(', ')} WHERE id = ?`).run(...values, id)
+    const job = this.get(id)
+    if (job === undefined) throw new JobNotFoundError(id)
+    return job
+  }
+
+  /** Stores a result and the attempts that made it, and marks the job returned, in one transaction. */
+  recordResult (id: string, round: number, result: JobResult, attempts: Array<AttemptSummary & { log: string }>): Job {
+    return transaction(this.db, () => {
+      const insert = this.db.prepare('INSERT OR REPLACE INTO job_attempts (job_id, round, number, passed, generate_ms, test_ms, log) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      for (const attempt of attempts) insert.run(id, round, attempt.number, attempt.passed ? 1 : 0, attempt.generateMs, attempt.testMs, attempt.log)
+      return this.update(id, { state: 'returned', result, reason: undefined, progress: undefined })
+    })
+  }
+
+  attempts (id: string): Array<AttemptSummary & { log: string }> {
+    const rows = this.db.prepare('SELECT * FROM job_attempts WHERE job_id = ? ORDER BY round, number').all(id) as Array<{ round: number, number: number, passed: number, generate_ms: number, test_ms: number, log: string }>
+    return rows.map(row => ({
+      round: row.round,
+      number: row.number,
+      passed: row.passed === 1,
+      generateMs: row.generate_ms,
+      testMs: row.test_ms,
+      ms: row.generate_ms + row.test_ms,
+      log: row.log
+    }))
+  }
+}
+
+function fromRow (row: JobRow): Job {
+  return {
+    id: row.id,
+    name: row.name,
+    repo: row.repo,
+    prompt: row.prompt,
+    snapshot: row.snapshot,
+    state: row.state,
+    reason: row.reason ?? undefined,
+    builder: row.builder ?? undefined,
+    test: row.test_command,
+    attemptsBudget: row.attempts_budget,
+    generateTimeoutMs: row.generate_timeout_ms,
+    testTimeoutMs: row.test_timeout_ms,
+    round: row.round,
+    attempt: row.attempt,
+    progress: row.progress ?? undefined,
+    result: row.result === null ? undefined : JSON.parse(row.result) as JobResult,
+    merge: row.merge === null ? undefined : JSON.parse(row.merge) as MergeRecord,
+    acceptedCommit: row.accepted_commit ?? undefined,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at
+  }
+}

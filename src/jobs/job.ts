@@ -1,0 +1,69 @@
+/** The job model shared by the author's store, the control API and the CLI. */
+
+export const JOB_STATES = ['queued', 'offered', 'fetching', 'generating', 'testing', 'returned', 'merged', 'accepted', 'rejected', 'failed', 'cancelled'] as const
+export type JobState = typeof JOB_STATES[number]
+
+/** States in which a builder holds the job. */
+export const ACTIVE_STATES: readonly JobState[] = ['offered', 'fetching', 'generating', 'testing']
+
+/** States after which nothing more happens to a job by itself. */
+export const FINAL_STATES: readonly JobState[] = ['accepted', 'rejected', 'failed', 'cancelled']
+
+/** States `offer --wait` stops at: a result is here, or none will come. */
+export const ENDED_STATES: readonly JobState[] = ['returned', 'merged', 'accepted', 'rejected', 'failed', 'cancelled']
+
+export interface AttemptSummary {
+  round: number
+  number: number
+  passed: boolean
+  generateMs: number
+  testMs: number
+  ms: number
+}
+
+export interface JobResult {
+  commit: string
+  passed: boolean
+  builder: string
+  summary: string
+  /** Builder's clock when it committed B (ms since the epoch). */
+  committedAt: number
+  /** Author's clock when B was stored and the ref set. */
+  receivedAt: number
+  /** The signed result message as received, base64 of its CBOR (the builder's receipt). */
+  receipt: string
+}
+
+export interface MergeRecord {
+  w0: string
+  paths: string[]
+  conflicts: string[]
+  /** True while files are being written: a restart finding it rolls the working tree back to W0. */
+  inProgress: boolean
+  mergedAt?: number
+  testPassed?: boolean
+  testOutput?: string
+}
+
+export interface Job {
+  id: string
+  name: string
+  repo: string
+  prompt: string
+  snapshot: string
+  state: JobState
+  reason?: string
+  builder?: string
+  test: string
+  attemptsBudget: number
+  generateTimeoutMs: number
+  testTimeoutMs: number
+  round: number
+  attempt: number
+  progress?: string
+  result?: JobResult
+  merge?: MergeRecord
+  acceptedCommit?: string
+  createdAt: number
+  updatedAt: number
+}

@@ -1,0 +1,81 @@
+import { z } from 'zod'
+import { MAX_ATTEMPT_LOG_BYTES, MAX_ATTEMPTS, MAX_COMMAND_TIMEOUT_MS, MAX_NAME_CHARS, MAX_PROGRESS_CHARS, MAX_PROMPT_CHARS, MAX_SUMMARY_CHARS } from './constants.js'
+
+/**
+ * Messages of /gitmesh/jobs/1.0.0. Every exchange is one request and one reply on a fresh stream:
+ * author → builder `offer` and `cancel`; builder → author `status` and `result`.
+ * protocol/jobs.md is the normative form; key order here is the order on the wire.
+ */
+
+const bytes = z.custom<Uint8Array>(value => value instanceof Uint8Array, 'expected a byte string')
+const oid = bytes.refine(value => value.byteLength === 20, 'object id must be 20 bytes')
+const jobId = z.string().regex(/^[0-9a-f]{12}$/, 'job id must be 12 hex digits')
+const round = z.number().int().min(1).max(1_000_000)
+const count = z.number().int().nonnegative().max(2 ** 32 - 1)
+
+export const JobSpecSchema = z.strictObject({
+  id: jobId,
+  name: z.string().min(1).max(MAX_NAME_CHARS).regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, 'name must be kebab-case'),
+  round,
+  prompt: z.string().min(1).max(MAX_PROMPT_CHARS),
+  snapshot: oid,
+  repo: z.string().regex(/^[0-9a-f]{16}$/, 'repo key must be 16 hex digits'),
+  test: z.string().min(1).max(4096),
+  attempts: z.number().int().min(1).max(MAX_ATTEMPTS),
+  generateTimeoutMs: z.number().int().positive().max(MAX_COMMAND_TIMEOUT_MS),
+  testTimeoutMs: z.number().int().positive().max(MAX_COMMAND_TIMEOUT_MS)
+})
+
+export const OfferMessage = z.strictObject({ type: z.literal('offer'), job: JobSpecSchema })
+export const CancelMessage = z.strictObject({ type: z.literal('cancel'), job: jobId, round })
+
+export const BUILDER_STATES = ['queued', 'fetching', 'generating', 'testing'] as const
+export const StatusMessage = z.strictObject({
+  type: z.literal('status'),
+  job: jobId,
+  round,
+  state: z.enum(BUILDER_STATES),
+  attempt: count,
+  line: z.string().max(MAX_PROGRESS_CHARS)
+})
+
+export const AttemptReportSchema = z.strictObject({
+  number: z.number().int().min(1).max(MAX_ATTEMPTS),
+  passed: z.boolean(),
+  generateMs: count,
+  testMs: count,
+  log: z.string().max(MAX_ATTEMPT_LOG_BYTES * 2)
+})
+
+/** Fields of a result in signing order; `signature` covers the CBOR encoding of exactly these. */
+export const ResultBodySchema = z.strictObject({
+  type: z.literal('result'),
+  job: jobId,
+  round,
+  builder: z.string().min(1).max(128),
+  commit: oid.optional(),
+  passed: z.boolean(),
+  error: z.string().max(MAX_SUMMARY_CHARS).optional(),
+  summary: z.string().max(MAX_SUMMARY_CHARS),
+  committedAt: z.number().int().nonnegative(),
+  attempts: z.array(AttemptReportSchema).max(MAX_ATTEMPTS)
+})
+export const ResultMessage = ResultBodySchema.extend({ signature: bytes.refine(value => value.byteLength <= 256, 'signature too long') })
+
+export const REPLY_CODES = ['not-author', 'not-builder', 'full', 'unknown-job', 'retry', 'bad-request', 'internal'] as const
+export const OkReply = z.strictObject({ type: z.literal('ok'), slots: count.optional(), running: count.optional(), queued: count.optional() })
+export const DeclineReply = z.strictObject({ type: z.literal('decline'), code: z.enum(REPLY_CODES), message: z.string().max(512) })
+
+export const JobRequest = z.discriminatedUnion('type', [OfferMessage, CancelMessage, StatusMessage, ResultMessage])
+export const JobReply = z.discriminatedUnion('type', [OkReply, DeclineReply])
+
+export type JobSpec = z.infer<typeof JobSpecSchema>
+export type JobRequestMessage = z.infer<typeof JobRequest>
+export type JobReplyMessage = z.infer<typeof JobReply>
+export type OfferRequest = z.infer<typeof OfferMessage>
+export type CancelRequest = z.infer<typeof CancelMessage>
+export type StatusUpdate = z.infer<typeof StatusMessage>
+export type ResultBody = z.infer<typeof ResultBodySchema>
+export type ResultAnnouncement = z.infer<typeof ResultMessage>
+export type AttemptReport = z.infer<typeof AttemptReportSchema>
+export type ReplyCode = typeof REPLY_CODES[number]

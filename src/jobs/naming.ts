@@ -1,0 +1,75 @@
+import { spawn } from 'node:child_process'
+import { MAX_NAME_CHARS, NAME_WORDS, NAMER_TIMEOUT_MS } from './constants.js'
+
+/** Words that say what kind of request it is rather than what it is about. */
+const FILLER = new Set([
+  'a', 'an', 'the', 'to', 'for', 'of', 'in', 'on', 'at', 'by', 'with', 'and', 'or', 'that', 'which', 'this', 'these', 'those',
+  'it', 'its', 'is', 'are', 'be', 'so', 'as', 'from', 'into', 'please', 'can', 'could', 'would', 'you', 'we', 'i', 'me', 'my', 'our',
+  'write', 'writes', 'add', 'adds', 'implement', 'implements', 'create', 'creates', 'make', 'makes', 'build', 'builds',
+  'function', 'functions', 'method', 'methods', 'class', 'code', 'some', 'new', 'should', 'must', 'will', 'need', 'needs', 'want'
+])
+
+const KEBAB = /^[a-z0-9]+(?:-[a-z0-9]+)*$/
+
+/**
+ * A short readable kebab-case name from a prompt: its first few significant words
+ * ("write a function to validate email addresses" → "validate-email-addresses"). Only the prose
+ * before the first code block counts.
+ */
+export function deriveName (prompt: string): string {
+  const prose = prompt.split(/^(?:```|~~~)/m)[0] ?? prompt
+  const words = prose.toLowerCase().normalize('NFKD').replace(/[\u0300-\u036f]/g, '').match(/[a-z0-9]+/g) ?? []
+  const significant = words.filter(word => !FILLER.has(word))
+  const chosen = (significant.length > 0 ? significant : words).slice(0, NAME_WORDS)
+  const name = trimName(chosen.join('-'))
+  return name === '' ? 'job' : name
+}
+
+function trimName (name: string): string {
+  if (name.length <= MAX_NAME_CHARS) return name
+  return name.slice(0, MAX_NAME_CHARS).replace(/-[^-]*$/, '') || name.slice(0, MAX_NAME_CHARS)
+}
+
+/** True when `name` can be a job name: kebab-case, short. */
+export function isValidName (name: string): boolean {
+  return name.length > 0 && name.length <= MAX_NAME_CHARS && KEBAB.test(name)
+}
+
+/** `base`, or `base-2`, `base-3`… whichever is not taken. */
+export function uniqueName (base: string, taken: (name: string) => boolean): string {
+  if (!taken(base)) return base
+  for (let n = 2; ; n++) {
+    const suffix = `-${n}`
+    const candidate = `${base.slice(0, MAX_NAME_CHARS - suffix.length).replace(/-$/, '')}${suffix}`
+    if (!taken(candidate)) return candidate
+  }
+}
+
+/**
+ * Asks the configured namer command (a small local model, say) for a name: the prompt goes to
+ * its stdin and its first output line is the name. Anything else — failure, slowness past
+ * NAMER_TIMEOUT_MS, a name that is not kebab-case — gives undefined, and the derived name is used.
+ */
+export async function askNamer (command: string, prompt: string, timeoutMs = NAMER_TIMEOUT_MS): Promise<string | undefined> {
+  return await new Promise(resolve => {
+    const child = spawn('/bin/sh', ['-c', command], { stdio: ['pipe', 'pipe', 'ignore'], detached: true })
+    let out = ''
+    let done = false
+    const finish = (value: string | undefined): void => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      try { process.kill(-child.pid!, 'SIGKILL') } catch { /* already gone */ }
+      resolve(value)
+    }
+    const timer = setTimeout(() => { finish(undefined) }, timeoutMs)
+    child.stdout.on('data', (chunk: Buffer) => { out += chunk.toString('utf8') })
+    child.on('error', () => { finish(undefined) })
+    child.on('close', code => {
+      const name = out.split('\n')[0]?.trim().toLowerCase() ?? ''
+      finish(code === 0 && isValidName(name) ? name : undefined)
+    })
+    child.stdin.on('error', () => {})
+    child.stdin.end(prompt)
+  })
+}

@@ -1,0 +1,79 @@
+import { readFile, stat } from 'node:fs/promises'
+import path from 'node:path'
+import ms from 'ms'
+import { z } from 'zod'
+import { DEFAULT_ATTEMPTS, DEFAULT_GENERATE_TIMEOUT_MS, DEFAULT_TEST_TIMEOUT_MS, MAX_ATTEMPTS, MAX_COMMAND_TIMEOUT_MS, MAX_PROJECT_CONFIG_BYTES, PROJECT_CONFIG_FILE } from './constants.js'
+import { InvalidProjectConfigError } from './errors.js'
+
+const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const millis = typeof value === 'number' ? value : ms(value as ms.StringValue)
+  if (typeof millis !== 'number' || !Number.isFinite(millis) || millis <= 0 || millis > MAX_COMMAND_TIMEOUT_MS) {
+    ctx.addIssue({ code: 'custom', message: `${JSON.stringify(value)} is not a duration such as "90s", "10m" or "1h" (at most ${MAX_COMMAND_TIMEOUT_MS / 3_600_000} h)` })
+    return z.NEVER
+  }
+  return millis
+})
+
+/** A repository's gitmesh.json: committed, so it travels inside every snapshot. */
+export const ProjectConfigSchema = z.strictObject({
+  test: z.string().min(1, 'must be a command such as "npm test"'),
+  attempts: z.number().int().min(1).max(MAX_ATTEMPTS).optional(),
+  timeouts: z.strictObject({ generate: duration.optional(), test: duration.optional() }).optional()
+})
+
+export interface JobSettings {
+  test: string
+  attempts: number
+  generateTimeoutMs: number
+  testTimeoutMs: number
+}
+
+export interface SettingOverrides {
+  test?: string
+  attempts?: number
+}
+
+/**
+ * The job settings for a repository: its gitmesh.json with command-line overrides on top. A
+ * missing file is an error unless `--test` gives the test command; a broken one always is.
+ */
+export async function loadJobSettings (repoDir: string, overrides: SettingOverrides = {}): Promise<JobSettings> {
+  const file = path.join(repoDir, PROJECT_CONFIG_FILE)
+  let text: string | undefined
+  try {
+    const info = await stat(file)
+    if (info.size > MAX_PROJECT_CONFIG_BYTES) throw new InvalidProjectConfigError(file, `larger than ${MAX_PROJECT_CONFIG_BYTES} bytes`)
+    text = await readFile(file, 'utf8')
+  } catch (err) {
+    if (err instanceof InvalidProjectConfigError) throw err
+  }
+  let config: z.infer<typeof ProjectConfigSchema> | undefined
+  if (text !== undefined) {
+    let value: unknown
+    try {
+      value = JSON.parse(text)
+    } catch (err) {
+      throw new InvalidProjectConfigError(file, `not valid JSON (${(err as Error).message})`)
+    }
+    const result = ProjectConfigSchema.safeParse(value)
+    if (!result.success) {
+      const issue = result.error.issues[0]
+      throw new InvalidProjectConfigError(file, `${issue?.path.join('.') || 'config'}: ${issue?.message ?? 'invalid'}`)
+    }
+    config = result.data
+  }
+  const test = overrides.test ?? config?.test
+  if (test === undefined) {
+    throw new InvalidProjectConfigError(file, `missing: add one such as {"test": "npm test", "attempts": 3} (committed, so builders see it), or pass --test`)
+  }
+  const attempts = overrides.attempts ?? config?.attempts ?? DEFAULT_ATTEMPTS
+  if (!Number.isInteger(attempts) || attempts < 1 || attempts > MAX_ATTEMPTS) {
+    throw new InvalidProjectConfigError(file, `attempts must be between 1 and ${MAX_ATTEMPTS}`)
+  }
+  return {
+    test,
+    attempts,
+    generateTimeoutMs: config?.timeouts?.generate ?? DEFAULT_GENERATE_TIMEOUT_MS,
+    testTimeoutMs: config?.timeouts?.test ?? DEFAULT_TEST_TIMEOUT_MS
+  }
+}
