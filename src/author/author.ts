@@ -17,6 +17,7 @@ import { loadJobSettings } from '../jobs/project-config.js'
 import { askNamer, deriveName, isValidName, uniqueName } from '../jobs/naming.js'
 import { verifyResult } from '../jobs/signing.js'
 import { sendJobMessage } from '../jobs/wire.js'
+import { Review } from './review.js'
 
 export interface AuthorInit {
   node: GitmeshNode
@@ -50,16 +51,19 @@ export class Author extends EventEmitter<{ job: [Job] }> {
   private scheduler?: NodeJS.Timeout
   private scheduling = false
   private rescheduled = false
+  readonly review: Review
 
   constructor (private readonly init: AuthorInit) {
     super()
+    this.review = new Review(init.jobs, init.log, job => this.changed(job))
   }
 
   get jobs (): JobStore {
     return this.init.jobs
   }
 
-  start (): void {
+  async start (): Promise<void> {
+    await this.review.recover()
     this.scheduler = setInterval(() => { this.schedule() }, SCHEDULE_INTERVAL_MS)
     this.scheduler.unref()
     this.init.node.addEventListener('peer:connect', this.onConnect)
@@ -247,6 +251,13 @@ export class Author extends EventEmitter<{ job: [Job] }> {
         .catch(err => { this.init.log('could not tell %s to cancel %s - %e', job.builder, job.name, err) })
     }
     return cancelled
+  }
+
+  /** Rejects a result (restoring W0 if it was merged) and, with `extension`, offers the job again. */
+  async reject (job: Job, extension?: string): Promise<Job> {
+    const rejected = await this.review.reject(job)
+    if (extension === undefined || extension.trim() === '') return rejected
+    return await this.reoffer(rejected, extension)
   }
 
   /** Offers a job again, as a new round with its prompt extended and a fresh snapshot. */

@@ -74,6 +74,21 @@ export function jobMethods (author: Author): Record<string, ControlMethod> {
       return jobView(author, author.jobs.find(p.job), p.log === true)
     },
 
+    merge: async (raw) => {
+      const p = params(jobQuery, raw)
+      return jobView(author, await author.review.merge(author.jobs.find(p.job)))
+    },
+
+    accept: async (raw) => {
+      const p = params(jobQuery, raw)
+      return jobView(author, await author.review.accept(author.jobs.find(p.job)))
+    },
+
+    reject: async (raw) => {
+      const p = params(jobQuery.extend({ message: z.string().max(MAX_PROMPT_CHARS).optional() }), raw)
+      return jobView(author, await author.reject(author.jobs.find(p.job), p.message))
+    },
+
     cancel: async (raw) => {
       const p = params(jobQuery, raw)
       return jobView(author, await author.cancel(author.jobs.find(p.job)))

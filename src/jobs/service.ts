@@ -18,7 +18,7 @@ export class JobsService {
       maxInboundStreams: 64,
       maxOutboundStreams: 64
     })
-    this.author.start()
+    await this.author.start()
     this.builder?.start()
   }
 

@@ -209,6 +209,47 @@ Examples:
       if (code !== 0) process.exitCode = EXIT.failure
     })
 
+  program.command('merge')
+    .description('snapshot the working tree (W0), merge the job\'s change S → B into it three-way, then run the tests')
+    .argument('<job>', 'name, id, or a unique prefix of either')
+    .option('--json', 'print the job as JSON')
+    .addHelpText('after', '\nExamples:\n  gitmesh merge validate-email\n  gitmesh merge validate-email --json | jq .merge.conflicts')
+    .action(async (query: string, _opts, command: Command) => {
+      const ctx = commandContext(command)
+      const job = await ctx.call<JobView>('merge', { job: query })
+      ctx.out.result(job, () => {
+        const merge = job.merge!
+        const lines = [`merged ${pc.bold(job.name)}: ${merge.paths.length} path${merge.paths.length === 1 ? '' : 's'} changed (W0 ${merge.w0.slice(0, 10)})`]
+        if (merge.conflicts.length > 0) lines.push(pc.yellow(`${merge.conflicts.length} conflict${merge.conflicts.length === 1 ? '' : 's'} (standard markers):`), ...merge.conflicts.map(p => `  ${p}`))
+        lines.push(merge.testPassed === true ? pc.green(`tests pass here (${job.name})`) : pc.red(`tests fail here: see \`gitmesh show ${job.name}\``))
+        lines.push(`next: \`gitmesh accept ${job.name}\` to commit it, or \`gitmesh reject ${job.name} [-m "…"]\` to restore W0`)
+        return lines
+      })
+    })
+
+  program.command('accept')
+    .description('commit exactly the job\'s change on top of HEAD; your own uncommitted edits stay uncommitted')
+    .argument('<job>', 'name, id, or a unique prefix of either')
+    .option('--json', 'print the job as JSON')
+    .addHelpText('after', '\nExamples:\n  gitmesh accept validate-email\n  gitmesh accept validate-email --json | jq -r .acceptedCommit')
+    .action(async (query: string, _opts, command: Command) => {
+      const ctx = commandContext(command)
+      const job = await ctx.call<JobView>('accept', { job: query })
+      ctx.out.result(job, () => `accepted ${pc.bold(job.name)} as ${job.acceptedCommit}`)
+    })
+
+  program.command('reject')
+    .description('restore the working tree to W0; with -m, offer the job again with the prompt extended')
+    .argument('<job>', 'name, id, or a unique prefix of either')
+    .option('-m, --message <text>', 'what to do differently: appended to the prompt, and the job is offered again')
+    .option('--json', 'print the job as JSON')
+    .addHelpText('after', '\nExamples:\n  gitmesh reject validate-email\n  gitmesh reject validate-email -m "also accept plus addressing (a+b@c.d)"')
+    .action(async (query: string, opts: { message?: string }, command: Command) => {
+      const ctx = commandContext(command)
+      const job = await ctx.call<JobView>('reject', { job: query, message: opts.message })
+      ctx.out.result(job, () => job.state === 'queued' ? `rejected ${pc.bold(job.name)}; offered again as round ${job.round}` : `rejected ${pc.bold(job.name)}; working tree restored`)
+    })
+
   program.command('cancel')
     .description('stop a job wherever it is, on its builder too')
     .argument('<job>', 'name, id, or a unique prefix of either')

@@ -1,0 +1,111 @@
+import type { Logger } from '@libp2p/interface'
+import { changedPaths, commitChangeOnHead, mergeChangeIntoWorkingTree, restorePaths } from '../git/apply-change.js'
+import { snapshotWorkingTree } from '../git/snapshot.js'
+import { locateRepository } from '../git/repository.js'
+import { writeRef } from '../git/refs.js'
+import { JOB_COPY_SUFFIX } from '../git/constants.js'
+import { runCommand } from '../builder/run-command.js'
+import { tail } from '../builder/job-runner.js'
+import { MAX_ATTEMPT_LOG_BYTES } from '../jobs/constants.js'
+import { JobStateError } from '../jobs/errors.js'
+import type { Job } from '../jobs/job.js'
+import type { JobStore } from '../jobs/job-store.js'
+
+/**
+ * Review on the author's working tree: merge a result in (after snapshotting the tree as W0),
+ * accept it as a commit on HEAD, or reject it (restoring W0). Operations on one working tree run
+ * one at a time, and a merge is recorded as in progress before the first file is written, so a
+ * crash is rolled back to W0 on the next start.
+ */
+export class Review {
+  private readonly queues = new Map<string, Promise<unknown>>()
+
+  constructor (private readonly jobs: JobStore, private readonly log: Logger, private readonly changed: (job: Job) => Job) {}
+
+  /** Runs `work` after every earlier operation on the same working tree. */
+  private async serialized<T> (repo: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.queues.get(repo) ?? Promise.resolve()
+    const next = previous.catch(() => {}).then(work)
+    this.queues.set(repo, next)
+    try {
+      return await next
+    } finally {
+      if (this.queues.get(repo) === next) this.queues.delete(repo)
+    }
+  }
+
+  async merge (job: Job): Promise<Job> {
+    return await this.serialized(job.repo, async () => await this.mergeNow(this.jobs.get(job.id)!))
+  }
+
+  private async mergeNow (job: Job): Promise<Job> {
+    if (job.state !== 'returned' || job.result === undefined) throw new JobStateError(`${job.name} is ${job.state}: only a returned job can be merged`)
+    const open = this.jobs.inStates(['merged']).find(other => other.repo === job.repo)
+    if (open !== undefined) throw new JobStateError(`${open.name} is merged into this working tree and not yet accepted or rejected: resolve it first`)
+    const result = job.result
+    // W0 first, recorded with the paths the merge may touch, before a single file changes.
+    const w0 = (await snapshotWorkingTree(job.repo)).commit
+    await this.protect(job, w0)
+    const touchable = (await changedPaths(job.repo, job.snapshot, result.commit)).flatMap(change => [change.path, `${change.path}${JOB_COPY_SUFFIX}`])
+    this.jobs.update(job.id, { merge: { w0, paths: touchable, conflicts: [], inProgress: true } })
+    const outcome = await mergeChangeIntoWorkingTree(job.repo, job.snapshot, result.commit)
+    const conflicts = outcome.conflicts.map(conflict => conflict.path)
+    let merged = this.jobs.update(job.id, { state: 'merged', merge: { w0, paths: outcome.paths, conflicts, inProgress: false, mergedAt: Date.now() } })
+    this.changed(merged)
+    // The tests run on the merged tree, as the user will see it.
+    const tested = await runCommand({ command: job.test, cwd: job.repo, env: { GITMESH_JOB_ID: job.id, GITMESH_JOB_NAME: job.name }, timeoutMs: job.testTimeoutMs })
+    merged = this.jobs.update(job.id, {
+      merge: { ...merged.merge!, testPassed: tested.exitCode === 0 && !tested.timedOut, testOutput: tail(tested.output, MAX_ATTEMPT_LOG_BYTES) }
+    })
+    return this.changed(merged)
+  }
+
+  async accept (job: Job): Promise<Job> {
+    if (job.state === 'returned') await this.merge(job)
+    return await this.serialized(job.repo, async () => {
+      const current = this.jobs.get(job.id)!
+      if (current.state !== 'merged' || current.result === undefined) throw new JobStateError(`${current.name} is ${current.state}: only a returned or merged job can be accepted`)
+      const message = commitMessage(current)
+      const { commit } = await commitChangeOnHead(current.repo, current.snapshot, current.result.commit, message)
+      return this.changed(this.jobs.update(current.id, { state: 'accepted', acceptedCommit: commit }))
+    })
+  }
+
+  /** Restores W0 (when merged) and marks the job rejected. */
+  async reject (job: Job): Promise<Job> {
+    return await this.serialized(job.repo, async () => {
+      const current = this.jobs.get(job.id)!
+      if (current.state !== 'merged' && current.state !== 'returned') throw new JobStateError(`${current.name} is ${current.state}: only a returned or merged job can be rejected`)
+      if (current.state === 'merged' && current.merge !== undefined) {
+        await restorePaths(current.repo, current.merge.w0, current.merge.paths)
+      }
+      return this.changed(this.jobs.update(current.id, { state: 'rejected' }))
+    })
+  }
+
+  /** After a crash: a merge that was writing files is rolled back to W0, so the tree is as before. */
+  async recover (): Promise<void> {
+    for (const job of this.jobs.list()) {
+      if (job.merge?.inProgress !== true) continue
+      try {
+        await restorePaths(job.repo, job.merge.w0, job.merge.paths)
+        this.changed(this.jobs.update(job.id, { merge: null }))
+        this.log('rolled back the interrupted merge of %s', job.name)
+      } catch (err) {
+        this.log.error('could not roll back the interrupted merge of %s (W0 is %s) - %e', job.name, job.merge.w0, err)
+      }
+    }
+  }
+
+  /** W0 is a loose commit no branch points at: a ref keeps `git gc` from pruning it. */
+  private async protect (job: Job, w0: string): Promise<void> {
+    await writeRef(await locateRepository(job.repo), `refs/gitmesh/w0/${job.name}`, w0)
+  }
+}
+
+function commitMessage (job: Job): string {
+  const subject = job.name.replace(/-/g, ' ')
+  const prompt = job.prompt.split(/^(?:```|~~~)/m)[0]!.trim()
+  const body = prompt.length > 2000 ? `${prompt.slice(0, 2000)}…` : prompt
+  return `${subject}\n\n${body}\n\nGitmesh-Job: ${job.name} (${job.id})\nGitmesh-Builder: ${job.result?.builder ?? 'unknown'}\n`
+}
