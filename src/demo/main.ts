@@ -1,66 +1,115 @@
 import '../polyfill.js'
-import { appendFile, mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import pc from 'picocolors'
+import { callDaemon } from '../daemon/control-client.js'
+import { runGit } from '../git/git-process.js'
 import { runCliJson, startDaemon, type DaemonProcess } from './processes.js'
-import { makeSampleRepo } from './sample-repo.js'
+import { makeSampleProject, SAMPLE_PROMPTS } from './sample-project.js'
 
-interface FetchResult { objects: number, bytes: number, roundTrips: number, ms: number }
+interface JobView {
+  id: string
+  name: string
+  state: string
+  builder: string | null
+  attempt: number
+  attemptsBudget: number
+  attempts: Array<{ number: number, passed: boolean, ms: number }>
+  result: { commit: string, passed: boolean, builder: string } | null
+  merge: { conflicts: string[], testPassed: boolean | null } | null
+  acceptedCommit: string | null
+  createdAt: number
+}
+
+const ENDED = new Set(['returned', 'merged', 'accepted', 'rejected', 'failed', 'cancelled'])
 
 /**
- * `npm run demo`: two nodes in temporary homes on loopback trust each other; the author snapshots
- * a generated repository and shares it, the builder fetches it; a file changes, the builder
- * fetches again. Everything goes through the `gitmesh` command, as a user would run it.
+ * `npm run demo`: the whole job flow on loopback, through the `gitmesh` command as a user runs it.
+ * An author and two builders in temporary homes trust each other; three prompts are offered at
+ * once against a small project with tests; the built-in generator writes the code; one prompt's
+ * first attempt fails its tests and the second passes through the appended test output; the
+ * results come back, one is merged and accepted, and a summary is printed.
  */
 async function main (): Promise<void> {
+  const started = Date.now()
   const root = await mkdtemp(path.join(tmpdir(), 'gitmesh-demo-'))
   const daemons: DaemonProcess[] = []
   const step = (text: string): void => { process.stdout.write(`${pc.cyan('›')} ${text}\n`) }
+  const short = (peer: string | null): string => peer === null ? '-' : `…${peer.slice(-6)}`
   try {
-    const authorHome = path.join(root, 'author-home')
-    const builderHome = path.join(root, 'builder-home')
+    step('an author and two builders, each in its own temporary home')
+    const homes = { author: path.join(root, 'author'), b1: path.join(root, 'builder-1'), b2: path.join(root, 'builder-2') }
+    await Promise.all(Object.values(homes).map(async home => await runCliJson(home, ['init'])))
+    const [author, builder1, builder2] = await Promise.all([
+      startDaemon(homes.author),
+      startDaemon(homes.b1, ['--builder', '--slots', '1']),
+      startDaemon(homes.b2, ['--builder', '--slots', '1'])
+    ])
+    daemons.push(author!, builder1!, builder2!)
+    const names = new Map([[builder1!.peerId, 'builder-1'], [builder2!.peerId, 'builder-2']])
+    for (const [builder, home] of [[builder1!, homes.b1], [builder2!, homes.b2]] as const) {
+      await runCliJson(homes.author, ['trust', builder.peerId, '--role', 'builder', '--addr', builder.addrs[0]!])
+      await runCliJson(home, ['trust', author!.peerId, '--role', 'author', '--addr', author!.addrs[0]!])
+    }
+    process.stdout.write(`  author    ${author!.peerId}\n  builder-1 ${builder1!.peerId}\n  builder-2 ${builder2!.peerId}\n`)
+
+    step('a small project with tests (node test.js), and three prompts offered at once')
     const repo = path.join(root, 'project')
-    const into = path.join(root, 'builder-copy')
+    await makeSampleProject(repo)
+    const socket = path.join(homes.author, 'control.sock')
+    const seen = new Map<string, string>()
+    const watching = new AbortController()
+    const allEnded = new Promise<void>(resolve => {
+      const ids = new Set<string>()
+      const onJob = (job: JobView): void => {
+        const line = `${job.state}${job.attempt > 0 ? ` attempt ${job.attempt}/${job.attemptsBudget}` : ''}${job.builder !== null ? ` on ${names.get(job.builder) ?? short(job.builder)}` : ''}`
+        if (seen.get(job.id) !== line) {
+          seen.set(job.id, line)
+          process.stdout.write(`  ${pc.dim(`${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s`)} ${job.name.padEnd(26)} ${line}\n`)
+        }
+        ids.add(job.id)
+        if ([...ids].length === SAMPLE_PROMPTS.length && [...ids].every(id => ENDED.has(latest.get(id)?.state ?? ''))) resolve()
+      }
+      const latest = new Map<string, JobView>()
+      void callDaemon(socket, homes.author, 'watch', {}, {
+        signal: watching.signal,
+        onEvent: event => {
+          const job = event.job as JobView
+          latest.set(job.id, job)
+          onJob(job)
+        }
+      }).catch(() => {})
+    })
+    const offered = await Promise.all(SAMPLE_PROMPTS.map(async prompt => await runCliJson<JobView>(homes.author, ['offer', '--repo', repo, '-m', prompt])))
+    step(`offered ${offered.map(job => pc.bold(job.name)).join(', ')}`)
 
-    step('two nodes in temporary homes')
-    await runCliJson(authorHome, ['init'])
-    await runCliJson(builderHome, ['init'])
-    const author = await startDaemon(authorHome)
-    daemons.push(author)
-    const builder = await startDaemon(builderHome)
-    daemons.push(builder)
-    process.stdout.write(`  author  ${author.peerId}\n  builder ${builder.peerId}\n`)
+    await allEnded
+    watching.abort()
+    const jobs = await Promise.all(offered.map(async job => await runCliJson<JobView>(homes.author, ['show', job.name])))
 
-    step('they trust each other')
-    await runCliJson(authorHome, ['trust', builder.peerId, '--role', 'builder', '--addr', builder.addrs[0]!])
-    await runCliJson(builderHome, ['trust', author.peerId, '--role', 'author', '--addr', author.addrs[0]!])
+    const email = jobs.find(job => job.name.includes('email')) ?? jobs[0]!
+    step(`review ${pc.bold(email.name)}: merge it into the working tree (tests run there), then accept it`)
+    const merged = await runCliJson<JobView>(homes.author, ['merge', email.name])
+    process.stdout.write(`  merged: ${merged.merge?.conflicts.length ?? 0} conflicts, tests ${merged.merge?.testPassed === true ? 'pass' : 'fail'}\n`)
+    const accepted = await runCliJson<JobView>(homes.author, ['accept', email.name])
+    const log = (await runGit(['log', '--oneline', '-2'], { cwd: repo })).stdout.toString('utf8').trim()
+    process.stdout.write(`  accepted as ${accepted.acceptedCommit?.slice(0, 10)}\n${log.split('\n').map(line => `    ${line}`).join('\n')}\n`)
 
-    step('the author snapshots a generated 400-file project and shares it')
-    await makeSampleRepo(repo)
-    await appendFile(path.join(repo, 'NOTES.md'), 'an untracked file travels too\n')
-    const first = await runCliJson<{ commit: string }>(authorHome, ['share', 'snapshot', '--with', builder.peerId, '--repo', repo])
-    process.stdout.write(`  snapshot ${first.commit}\n`)
-
-    step('the builder fetches it (cold)')
-    const cold = await runCliJson<FetchResult>(builderHome, ['fetch', author.peerId, first.commit, '--into', into])
-    report(cold)
-
-    step('a file changes; the author shares a new snapshot; the builder fetches again (warm)')
-    await appendFile(path.join(repo, 'src/module3/part1/file13.ts'), 'export const edited = true\n')
-    const second = await runCliJson<{ commit: string }>(authorHome, ['share', 'snapshot', '--with', builder.peerId, '--repo', repo])
-    const warm = await runCliJson<FetchResult>(builderHome, ['fetch', author.peerId, second.commit, '--into', into])
-    report(warm)
-
-    process.stdout.write(`\n${pc.green('done')}: cold ${cold.objects} objects in ${cold.ms} ms, one-file change ${warm.objects} objects in ${warm.ms} ms, ${warm.roundTrips} round trip\n`)
+    process.stdout.write(`\n${pc.bold('summary')}\n`)
+    for (const job of jobs) {
+      const attempts = job.attempts.map(a => a.passed ? pc.green('pass') : pc.red('fail')).join(' → ')
+      const final = job.id === email.id ? 'accepted' : job.state
+      process.stdout.write(`  ${job.name.padEnd(26)} ${final.padEnd(9)} on ${(names.get(job.result?.builder ?? '') ?? '-').padEnd(9)} attempts: ${attempts}\n`)
+    }
+    const retried = jobs.filter(job => job.attempts.length > 1 && job.result?.passed === true)
+    const allPassed = jobs.every(job => job.result?.passed === true)
+    process.stdout.write(`\n${allPassed ? pc.green('done') : pc.red('some jobs failed')}: ${jobs.length} jobs on 2 builders, ${retried.length} passed after a retry, ${((Date.now() - started) / 1000).toFixed(1)} s in all\n`)
+    if (!allPassed || retried.length === 0) process.exitCode = 1
   } finally {
     await Promise.all(daemons.map(async d => await d.stop()))
     await rm(root, { recursive: true, force: true })
   }
-}
-
-function report (r: FetchResult): void {
-  process.stdout.write(`  moved ${r.objects} objects, ${r.bytes} bytes on the wire, ${r.roundTrips} round trip${r.roundTrips === 1 ? '' : 's'}, ${r.ms} ms\n`)
 }
 
 main().catch(err => {
