@@ -10,6 +10,7 @@ import { makeNpmPackageRepo, makeSyntheticRepo, changeOneFile, DEFAULT_NPM_CORPU
 import { allowFetchByCommitId, gitUrl, startGitDaemon, timeGitCloneDepth1, timeGitFetch, timeSnapshotBaseline, type GitDaemon } from './git-baseline.js'
 import { startCountingProxy, type CountingProxy } from './counting-proxy.js'
 import { startGitDaemonNoDelay } from './git-daemon-nodelay.js'
+import { measureJobLatency, measureWorktree } from './jobs.js'
 import { formatBytes, formatMs, formatRatio, median, timed } from './stats.js'
 
 /**
@@ -29,7 +30,8 @@ const { values: args } = parseArgs({
     files: { type: 'string', default: '5000' },
     runs: { type: 'string', default: '5' },
     out: { type: 'string', default: '.bench/results.json' },
-    'skip-npm': { type: 'boolean', default: false }
+    'skip-npm': { type: 'boolean', default: false },
+    jobs: { type: 'string', default: '15' }
   }
 })
 
@@ -212,7 +214,8 @@ async function main (): Promise<void> {
     started.push(gitmeshProxy)
     const gitProxy = await startCountingProxy('127.0.0.1', gitDaemon.port)
     started.push(gitProxy)
-    await runCliJson(authorHome, ['trust', builder.peerId, '--role', 'builder'])
+    // No role: this builder only fetches; jobs go to the builder measureJobLatency starts.
+    await runCliJson(authorHome, ['trust', builder.peerId])
     await runCliJson(builderHome, ['trust', author.peerId, '--role', 'author', '--addr', `/ip4/127.0.0.1/tcp/${gitmeshProxy.port}/p2p/${author.peerId}`])
     const rig: Rig = { root, author, builder, gitmeshProxy, gitProxy, gitDaemon, noDelayDaemon }
 
@@ -222,10 +225,14 @@ async function main (): Promise<void> {
       results.push(figures)
       printFigures(figures)
     }
+    const worktree = await measureWorktree(synthetic.dir, synthetic.commit, runsCount, synthetic.files.length)
+    process.stdout.write(`\nworktree for a ${worktree.files}-file snapshot: gitmesh ${formatMs(worktree.gitmeshMs)}, git worktree add ${formatMs(worktree.gitMs)}, ${formatRatio(worktree.gitmeshMs, worktree.gitMs)} (target ≤ 1.0×)\n`)
+    const latency = await measureJobLatency(author, synthetic.dir, Number(args.jobs), synthetic.files)
+    process.stdout.write(`jobs on a warm builder (one-file change, median of ${latency.jobs}): offer → generator started ${formatMs(latency.offerToGeneratorMs)} (target ≤ 100 ms); result committed → visible at the author ${formatMs(latency.resultVisibleMs)} (target ≤ 100 ms)\n`)
     const memory = { idleRssMb, authorRssMb: await rssMb(author.child.pid!), builderRssMb: await rssMb(builder.child.pid!) }
     process.stdout.write(`\ndaemon memory: idle ${idleRssMb.toFixed(0)} MB RSS (target ≤ 120 MB); after the runs author ${memory.authorRssMb.toFixed(0)} MB, builder ${memory.builderRssMb.toFixed(0)} MB\n`)
 
-    const report = { date: new Date().toISOString(), node: process.version, runs: runsCount, results, memory }
+    const report = { date: new Date().toISOString(), node: process.version, runs: runsCount, results, worktree, jobs: latency, memory }
     await mkdir(path.dirname(path.resolve(args.out!)), { recursive: true })
     await writeFile(path.resolve(args.out!), JSON.stringify(report, null, 2) + '\n')
     process.stdout.write(`figures written to ${args.out}\n`)

@@ -10,6 +10,9 @@ import type { CancelRequest, JobReplyMessage, OfferRequest, ResultAnnouncement }
 import { sendJobMessage } from '../jobs/wire.js'
 import { BuilderStore, type BuilderJob, type BuilderJobState } from './builder-store.js'
 import { cacheRepoPath, runJob } from './job-runner.js'
+import { WorktreePool } from './worktree.js'
+import { rm } from 'node:fs/promises'
+import path from 'node:path'
 
 export interface BuilderInit {
   node: GitmeshNode
@@ -41,16 +44,20 @@ export class Builder {
   private announcer?: NodeJS.Timeout
   private announcing = false
   private stopped = false
+  private readonly worktrees: WorktreePool
 
   constructor (private readonly init: BuilderInit) {
     this.slots = init.slots ?? defaultSlots()
+    this.worktrees = new WorktreePool(path.join(init.workDir, 'worktrees'), Math.max(1, this.slots))
   }
 
   private key (author: string, id: string): string {
     return `${author}/${id}`
   }
 
-  start (): void {
+  async start (): Promise<void> {
+    // Worktrees left by a previous run (a crash) are not trusted: they are made anew.
+    await rm(path.join(this.init.workDir, 'worktrees'), { recursive: true, force: true })
     // A job that was running when the node stopped (or crashed) starts over; its worktree is made anew.
     for (const job of this.init.store.inStates(['fetching', 'generating', 'testing'])) {
       this.init.store.setState(job.author, job.spec.id, 'queued', 0)
@@ -67,6 +74,7 @@ export class Builder {
     clearInterval(this.announcer)
     this.init.node.removeEventListener('peer:connect', this.onConnect)
     for (const controller of this.running.values()) controller.abort(new Error('the builder is stopping'))
+    await this.worktrees.drain().catch(() => {})
   }
 
   private readonly onConnect = (): void => { void this.announceAll() }
@@ -134,6 +142,7 @@ export class Builder {
         peerId: this.init.node.peerId.toString(),
         workDir: this.init.workDir,
         generate: this.init.generate,
+        worktrees: this.worktrees,
         onState,
         signal: controller.signal
       })

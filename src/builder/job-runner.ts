@@ -10,7 +10,7 @@ import type { AttemptReport, ResultAnnouncement, ResultBody } from '../jobs/mess
 import { signResult } from '../jobs/signing.js'
 import type { BuilderJob, BuilderJobState } from './builder-store.js'
 import { runCommand, type CommandOutcome } from './run-command.js'
-import { commitWorktree, createWorktree, removeWorktree } from './worktree.js'
+import { commitWorktree, type WorktreePool } from './worktree.js'
 
 export interface RunnerContext {
   exchange: Exchange
@@ -19,6 +19,7 @@ export interface RunnerContext {
   /** The builder's work area: cached repositories, worktrees and prompt files live under it. */
   workDir: string
   generate: string
+  worktrees: WorktreePool
   /** Reports a change of state (and a line of progress) to the store and the author. */
   onState: (state: BuilderJobState, attempt: number, line: string) => void
   signal: AbortSignal
@@ -63,7 +64,8 @@ export async function runJob (job: BuilderJob, ctx: RunnerContext): Promise<Resu
   const { spec } = job
   const started = Date.now()
   const repo = cacheRepoPath(ctx.workDir, job.author, spec.repo)
-  const worktree = path.join(ctx.workDir, 'worktrees', `${spec.id}-r${spec.round}`)
+  let worktree: string | undefined
+  let committed = false
   const promptDir = path.join(ctx.workDir, 'prompts', `${spec.id}-r${spec.round}`)
   const attempts: AttemptReport[] = []
   const body = (fields: Partial<ResultBody>): ResultBody => ({
@@ -83,7 +85,8 @@ export async function runJob (job: BuilderJob, ctx: RunnerContext): Promise<Resu
     await ensureBareRepository(repo)
     await ctx.exchange.fetch(peerIdFromString(job.author), [spec.snapshot], repo, { signal: ctx.signal })
     ctx.signal.throwIfAborted()
-    await createWorktree(repo, worktree, spec.snapshot, { signal: ctx.signal })
+    worktree = await ctx.worktrees.acquire(repo, spec.snapshot, `${spec.repo}-${spec.id}-r${spec.round}`, { signal: ctx.signal })
+    const cwd = worktree
     await mkdir(promptDir, { recursive: true })
 
     let prompt = spec.prompt
@@ -99,10 +102,10 @@ export async function runJob (job: BuilderJob, ctx: RunnerContext): Promise<Resu
         GITMESH_ATTEMPT: String(number),
         GITMESH_ATTEMPTS: String(spec.attempts),
         GITMESH_SNAPSHOT: spec.snapshot,
-        GITMESH_WORKTREE: worktree
+        GITMESH_WORKTREE: cwd
       }
       ctx.onState('generating', number, `attempt ${number}/${spec.attempts}: generating`)
-      const generated = await runCommand({ command: ctx.generate, cwd: worktree, env, timeoutMs: spec.generateTimeoutMs, signal: ctx.signal })
+      const generated = await runCommand({ command: ctx.generate, cwd, env, timeoutMs: spec.generateTimeoutMs, signal: ctx.signal })
       ctx.signal.throwIfAborted()
       if (generated.exitCode !== 0 || generated.timedOut) {
         attempts.push({ number, passed: false, generateMs: Math.round(generated.ms), testMs: 0, log: tail(`$ ${ctx.generate}\n${generated.output}`, MAX_ATTEMPT_LOG_BYTES) })
@@ -111,7 +114,7 @@ export async function runJob (job: BuilderJob, ctx: RunnerContext): Promise<Resu
         continue
       }
       ctx.onState('testing', number, `attempt ${number}/${spec.attempts}: ${lastLine(generated.output) || 'testing'}`)
-      const tested = await runCommand({ command: spec.test, cwd: worktree, env, timeoutMs: spec.testTimeoutMs, signal: ctx.signal })
+      const tested = await runCommand({ command: spec.test, cwd, env, timeoutMs: spec.testTimeoutMs, signal: ctx.signal })
       ctx.signal.throwIfAborted()
       passed = tested.exitCode === 0 && !tested.timedOut
       lastOutcome = tested
@@ -130,14 +133,19 @@ export async function runJob (job: BuilderJob, ctx: RunnerContext): Promise<Resu
       ? `tests passed on attempt ${attempts.length} of ${spec.attempts}`
       : `tests failed after ${attempts.length} attempt${attempts.length === 1 ? '' : 's'}: ${lastLine(lastOutcome?.output ?? '')}`
     const message = `gitmesh: ${spec.name}\n\n${summary}\n\nGitmesh-Job: ${spec.id}\nGitmesh-Builder: ${ctx.peerId}\n`
-    const { commit } = await commitWorktree(worktree, spec.snapshot, message, { name: 'gitmesh builder', email: `${ctx.peerId}@gitmesh.invalid` })
+    const { commit } = await commitWorktree(cwd, spec.snapshot, message, { name: 'gitmesh builder', email: `${ctx.peerId}@gitmesh.invalid` })
+    committed = true
     return await signResult(ctx.privateKey, body({ commit: oidToBytes(commit), passed, summary: summary.slice(0, MAX_SUMMARY_CHARS), committedAt: Date.now() }))
   } catch (err) {
     if (ctx.signal.aborted) throw err
     const reason = `${(err as Error).name ?? 'Error'}: ${(err as Error).message ?? String(err)}`.slice(0, MAX_SUMMARY_CHARS)
     return await signResult(ctx.privateKey, body({ error: reason, summary: `no result after ${Math.round((Date.now() - started) / 1000)} s` }))
   } finally {
-    await removeWorktree(repo, worktree).catch(() => {})
+    // A committed worktree goes back to the pool at once; any other is removed in the background.
+    if (worktree !== undefined) {
+      const releasing = ctx.worktrees.release(repo, worktree, committed).catch(() => {})
+      if (committed) await releasing
+    }
     await rm(promptDir, { recursive: true, force: true }).catch(() => {})
   }
 }

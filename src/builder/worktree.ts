@@ -42,3 +42,52 @@ export async function commitWorktree (dir: string, parent: string, message: stri
   const commit = await writeLooseObject(objectDir, 'commit', Buffer.from(body, 'utf8'))
   return { commit, tree }
 }
+
+/**
+ * Worktrees kept between jobs of one repository: a new job takes an idle one and checks its
+ * snapshot out there, which writes only the files that differ (a fresh 5,000-file worktree takes
+ * seconds; switching one to the next snapshot takes milliseconds). A worktree goes back to the
+ * pool only when its job committed everything in it (B's `git add -A`), so after the switch it
+ * holds exactly the new snapshot's files; ignored files (dependency folders, build caches) stay,
+ * as a CI cache would keep them. Any other worktree is removed.
+ */
+export class WorktreePool {
+  private readonly idle = new Map<string, string[]>()
+
+  constructor (private readonly root: string, private readonly maxIdlePerRepo: number) {}
+
+  /** A worktree of `repo` with `commit` checked out, detached: a recycled one, or a new one. */
+  async acquire (repo: string, commit: string, name: string, options: { signal?: AbortSignal } = {}): Promise<string> {
+    const spare = this.idle.get(repo)?.pop()
+    if (spare !== undefined) {
+      try {
+        await runGit(['checkout', '--detach', '--force', '-q', commit], { cwd: spare, signal: options.signal })
+        return spare
+      } catch {
+        await removeWorktree(repo, spare)
+      }
+    }
+    const dir = path.join(this.root, name)
+    await createWorktree(repo, dir, commit, options)
+    return dir
+  }
+
+  /** Returns a worktree: kept for the next job when `clean`, removed otherwise or when enough are kept. */
+  async release (repo: string, dir: string, clean: boolean): Promise<void> {
+    const idle = this.idle.get(repo) ?? []
+    if (clean && idle.length < this.maxIdlePerRepo) {
+      idle.push(dir)
+      this.idle.set(repo, idle)
+      return
+    }
+    await removeWorktree(repo, dir)
+  }
+
+  /** Removes every idle worktree (the builder is stopping). */
+  async drain (): Promise<void> {
+    for (const [repo, dirs] of this.idle) {
+      for (const dir of dirs) await removeWorktree(repo, dir)
+    }
+    this.idle.clear()
+  }
+}

@@ -19,7 +19,7 @@ export class JobsService {
       maxOutboundStreams: 64
     })
     await this.author.start()
-    this.builder?.start()
+    await this.builder?.start()
   }
 
   async stop (): Promise<void> {
