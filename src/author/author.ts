@@ -8,7 +8,7 @@ import type { GrantStore } from '../store/grant-store.js'
 import { snapshotWorkingTree } from '../git/snapshot.js'
 import { locateRepository } from '../git/repository.js'
 import { bytesToOid, oidToBytes } from '../git/oid.js'
-import { MAX_PROMPT_CHARS, SCHEDULE_INTERVAL_MS } from '../jobs/constants.js'
+import { MAX_NAME_CHARS, MAX_PROMPT_CHARS, SCHEDULE_INTERVAL_MS } from '../jobs/constants.js'
 import { InvalidPromptError, JobStateError } from '../jobs/errors.js'
 import { ACTIVE_STATES, type Job } from '../jobs/job.js'
 import { JobStore } from '../jobs/job-store.js'
@@ -17,6 +17,7 @@ import { loadJobSettings } from '../jobs/project-config.js'
 import { askNamer, deriveName, isValidName, uniqueName } from '../jobs/naming.js'
 import { verifyResult } from '../jobs/signing.js'
 import { sendJobMessage } from '../jobs/wire.js'
+import { encodeCbor } from '../wire/codec.js'
 import { Review } from './review.js'
 
 export interface AuthorInit {
@@ -35,6 +36,13 @@ export interface OfferParams {
   name?: string
   attempts?: number
   test?: string
+}
+
+const STATE_ORDER: Record<string, number> = { offered: 0, fetching: 1, generating: 2, testing: 3 }
+
+/** Orders a builder's progress: later attempts after earlier ones, and within one the states in turn. */
+function progressRank (attempt: number, state: string): number {
+  return attempt * 10 + (STATE_ORDER[state] ?? 0)
 }
 
 /** A stable key for a repository path, so builders keep one cache per author repository. */
@@ -87,7 +95,7 @@ export class Author extends EventEmitter<{ job: [Job] }> {
     const prompt = params.prompt.trim()
     if (prompt.length === 0) throw new InvalidPromptError('the prompt is empty')
     if (prompt.length > MAX_PROMPT_CHARS) throw new InvalidPromptError(`the prompt is longer than ${MAX_PROMPT_CHARS} characters`)
-    if (params.name !== undefined && !isValidName(params.name)) throw new InvalidPromptError(`--name ${JSON.stringify(params.name)} must be kebab-case (a-z, 0-9, single dashes), at most 48 characters`)
+    if (params.name !== undefined && !isValidName(params.name)) throw new InvalidPromptError(`--name ${JSON.stringify(params.name)} must be kebab-case (a-z, 0-9, single dashes), at most ${MAX_NAME_CHARS} characters`)
     const located = await locateRepository(params.repo)
     const repo = located.workTree!
     const settings = await loadJobSettings(repo, { test: params.test, attempts: params.attempts })
@@ -152,12 +160,18 @@ export class Author extends EventEmitter<{ job: [Job] }> {
         (load.get(a)! - load.get(b)!) || (Number(connected.has(b)) - Number(connected.has(a))))
       let placed = false
       for (const builder of order) {
+        // Recorded before the offer goes out: a result may arrive before the reply does, and a
+        // crash in between must not leave a job the builder runs but the author does not expect.
+        this.init.jobs.update(job.id, { state: 'offered', builder, progress: undefined })
         const reply = await this.sendOffer(job, builder)
         if (reply?.type === 'ok') {
-          this.changed(this.init.jobs.update(job.id, { state: 'offered', builder, progress: undefined }))
+          this.changed(this.init.jobs.get(job.id)!)
           placed = true
           break
         }
+        const current = this.init.jobs.get(job.id)
+        if (current?.state === 'offered' && current.builder === builder) this.init.jobs.update(job.id, { state: 'queued', builder: undefined })
+        this.init.grants.revoke(builder, job.snapshot, job.repo)
         if (reply !== undefined) full.add(builder)
       }
       if (!placed && full.size >= builders.length) return
@@ -196,6 +210,8 @@ export class Author extends EventEmitter<{ job: [Job] }> {
     if (job === undefined) return { type: 'decline', code: 'unknown-job', message: 'no such job here' }
     if (job.builder !== from || job.round !== message.round || !ACTIVE_STATES.includes(job.state)) return { type: 'ok' }
     const state = message.state === 'queued' ? 'offered' : message.state
+    // Updates travel on separate streams and may arrive out of order: never step backwards.
+    if (progressRank(message.attempt, state) < progressRank(job.attempt, job.state)) return { type: 'ok' }
     this.changed(this.init.jobs.update(job.id, { state, attempt: message.attempt, progress: message.line }))
     return { type: 'ok' }
   }
@@ -215,8 +231,9 @@ export class Author extends EventEmitter<{ job: [Job] }> {
       this.init.log('ignoring a result for %s round %d from %s', result.job, result.round, from)
       return { type: 'ok' }
     }
+    const attempts = result.attempts.map(a => ({ ...a, round: job.round, ms: a.generateMs + a.testMs }))
     if (result.commit === undefined) {
-      this.changed(this.init.jobs.update(job.id, { state: 'failed', reason: result.error ?? 'the builder made no result', progress: undefined }))
+      this.changed(this.init.jobs.recordFailure(job.id, job.round, result.error ?? 'the builder made no result', attempts))
       return { type: 'ok' }
     }
     const commit = bytesToOid(result.commit)
@@ -227,7 +244,8 @@ export class Author extends EventEmitter<{ job: [Job] }> {
       this.init.log.error('could not fetch the result of %s from %s - %e', job.name, from, err)
       return { type: 'decline', code: 'retry', message: 'the result could not be fetched yet' }
     }
-    const receipt = Buffer.from(JSON.stringify({ ...result, commit, signature: Buffer.from(result.signature).toString('base64') })).toString('base64')
+    // The receipt is the signed message itself, re-encoded as received: anyone can verify it later.
+    const receipt = Buffer.from(encodeCbor(result)).toString('base64')
     const updated = this.init.jobs.recordResult(job.id, job.round, {
       commit,
       passed: result.passed,
@@ -236,7 +254,7 @@ export class Author extends EventEmitter<{ job: [Job] }> {
       committedAt: result.committedAt,
       receivedAt: Date.now(),
       receipt
-    }, result.attempts.map(a => ({ ...a, round: job.round, ms: a.generateMs + a.testMs })))
+    }, attempts)
     this.changed(updated)
     this.init.log('result of %s: %s (%s)', job.name, commit, result.passed ? 'tests passed' : 'tests failed')
     return { type: 'ok' }

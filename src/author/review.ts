@@ -61,7 +61,12 @@ export class Review {
   }
 
   async accept (job: Job): Promise<Job> {
-    if (job.state === 'returned') await this.merge(job)
+    if (job.state === 'returned') {
+      const merged = await this.merge(job)
+      if (merged.merge !== undefined && merged.merge.conflicts.length > 0) {
+        throw new JobStateError(`${job.name} merged with conflicts in ${merged.merge.conflicts.join(', ')}: resolve them, then accept again (or reject it to restore the working tree)`)
+      }
+    }
     return await this.serialized(job.repo, async () => {
       const current = this.jobs.get(job.id)!
       if (current.state !== 'merged' || current.result === undefined) throw new JobStateError(`${current.name} is ${current.state}: only a returned or merged job can be accepted`)
@@ -77,7 +82,10 @@ export class Review {
       const current = this.jobs.get(job.id)!
       if (current.state !== 'merged' && current.state !== 'returned') throw new JobStateError(`${current.name} is ${current.state}: only a returned or merged job can be rejected`)
       if (current.state === 'merged' && current.merge !== undefined) {
-        await restorePaths(current.repo, current.merge.w0, current.merge.paths)
+        // restorePaths snapshots the tree first: edits made since the merge stay recoverable
+        // from that commit, which a ref keeps.
+        const { before } = await restorePaths(current.repo, current.merge.w0, current.merge.paths)
+        await writeRef(await locateRepository(current.repo), `refs/gitmesh/before-reject/${current.name}`, before)
       }
       return this.changed(this.jobs.update(current.id, { state: 'rejected' }))
     })

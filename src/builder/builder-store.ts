@@ -1,5 +1,6 @@
 import { transaction, type Db } from '../store/database.js'
 import type { JobSpec, ResultAnnouncement } from '../jobs/messages.js'
+import { orderedResult } from '../jobs/signing.js'
 
 export const BUILDER_JOB_STATES = ['queued', 'fetching', 'generating', 'testing', 'done', 'cancelled'] as const
 export type BuilderJobState = typeof BUILDER_JOB_STATES[number]
@@ -41,11 +42,14 @@ function resultToJson (result: ResultAnnouncement): string {
 
 function resultFromJson (text: string): ResultAnnouncement {
   const value = JSON.parse(text) as Record<string, unknown>
-  return {
-    ...value,
-    commit: typeof value.commit === 'string' ? Uint8Array.from(Buffer.from(value.commit, 'base64')) : undefined,
-    signature: Uint8Array.from(Buffer.from(value.signature as string, 'base64'))
-  } as ResultAnnouncement
+  const { commit, signature, ...rest } = value
+  // A result without a commit has no `commit` key at all, and the keys keep their wire order,
+  // so a re-announcement sends the same bytes as the first time.
+  return orderedResult({
+    ...rest,
+    ...(typeof commit === 'string' ? { commit: Uint8Array.from(Buffer.from(commit, 'base64')) } : {}),
+    signature: Uint8Array.from(Buffer.from(signature as string, 'base64'))
+  } as ResultAnnouncement)
 }
 
 /** The builder's jobs and its outbox of results not yet acknowledged, in the node's database. */
@@ -89,6 +93,20 @@ export class BuilderStore {
   /** Results waiting for their author's acknowledgement. */
   outbox (): BuilderJob[] {
     return (this.db.prepare("SELECT * FROM builder_jobs WHERE state = 'done' AND acked = 0 ORDER BY updated_at").all() as Row[]).map(fromRow)
+  }
+
+  /** Records (or clears, with null) the process group of the command a job is running. */
+  setProcessGroup (author: string, id: string, pgid: number | null): void {
+    this.db.prepare('UPDATE builder_jobs SET pgid = ? WHERE author = ? AND id = ?').run(pgid, author, id)
+  }
+
+  /** Jobs that had a command running when the node last stopped: [author, id, pgid]. */
+  processGroups (): Array<{ author: string, id: string, pgid: number }> {
+    return this.db.prepare('SELECT author, id, pgid FROM builder_jobs WHERE pgid IS NOT NULL').all() as Array<{ author: string, id: string, pgid: number }>
+  }
+
+  markUnacked (author: string, id: string): void {
+    this.db.prepare('UPDATE builder_jobs SET acked = 0, updated_at = ? WHERE author = ? AND id = ?').run(Date.now(), author, id)
   }
 
   markAcked (author: string, id: string, round: number): void {

@@ -5,12 +5,13 @@ import type { GitmeshNode } from '../net/node.js'
 import type { TrustStore } from '../store/trust-store.js'
 import type { GrantStore } from '../store/grant-store.js'
 import { bytesToOid } from '../git/oid.js'
-import { ANNOUNCE_INTERVAL_MS, BUILDER_QUEUE_LIMIT } from '../jobs/constants.js'
+import { ANNOUNCE_INTERVAL_MS, BUILDER_QUEUE_LIMIT, MAX_PROGRESS_CHARS, RESULT_DELIVERY_TIMEOUT_MS } from '../jobs/constants.js'
 import type { CancelRequest, JobReplyMessage, OfferRequest, ResultAnnouncement } from '../jobs/messages.js'
 import { sendJobMessage } from '../jobs/wire.js'
 import { BuilderStore, type BuilderJob, type BuilderJobState } from './builder-store.js'
 import { cacheRepoPath, runJob } from './job-runner.js'
 import { WorktreePool } from './worktree.js'
+import { readFileSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import path from 'node:path'
 
@@ -26,6 +27,20 @@ export interface BuilderInit {
   slots?: number
   /** The generator command. */
   generate: string
+}
+
+/**
+ * Ends a process group left running by a crashed builder, after checking through /proc that its
+ * leader still belongs to that job (a recycled process id must not take an unrelated group down).
+ */
+function killOrphanedGroup (pgid: number, jobId: string): void {
+  try {
+    const environ = readFileSync(`/proc/${pgid}/environ`, 'latin1')
+    if (!environ.split('\0').includes(`GITMESH_JOB_ID=${jobId}`)) return
+    process.kill(-pgid, 'SIGKILL')
+  } catch {
+    // Gone already, or not ours to inspect: nothing to end.
+  }
 }
 
 /** Default slots: half the cores, at least one. */
@@ -56,6 +71,11 @@ export class Builder {
   }
 
   async start (): Promise<void> {
+    // Commands a crashed run left behind are ended before their jobs run again.
+    for (const { author, id, pgid } of this.init.store.processGroups()) {
+      killOrphanedGroup(pgid, id)
+      this.init.store.setProcessGroup(author, id, null)
+    }
     // Worktrees left by a previous run (a crash) are not trusted: they are made anew.
     await rm(path.join(this.init.workDir, 'worktrees'), { recursive: true, force: true })
     // A job that was running when the node stopped (or crashed) starts over; its worktree is made anew.
@@ -87,12 +107,18 @@ export class Builder {
     if (!this.init.trust.hasRole(from, 'author')) {
       return { type: 'decline', code: 'not-author', message: 'this builder does not take jobs from you: it must trust you with --role author' }
     }
-    const { queued } = this.init.store.counts()
-    if (queued >= BUILDER_QUEUE_LIMIT) return { type: 'decline', code: 'full', message: `${queued} jobs are already waiting here` }
     const existing = this.init.store.get(from, message.job.id)
     if (existing !== undefined && existing.spec.round === message.job.round && existing.state !== 'cancelled') {
-      return { type: 'ok', ...this.load() } // a repeated offer: already held
+      // A repeated offer: the author lost track of it. Held or running: carry on. Done: its
+      // result goes out again, even if an acknowledgement was recorded.
+      if (existing.state === 'done' && existing.result !== undefined) {
+        this.init.store.markUnacked(from, message.job.id)
+        queueMicrotask(() => { void this.announceAll() })
+      }
+      return { type: 'ok', ...this.load() }
     }
+    const { queued } = this.init.store.counts()
+    if (queued >= BUILDER_QUEUE_LIMIT) return { type: 'decline', code: 'full', message: `${queued} jobs are already waiting here` }
     this.running.get(this.key(from, message.job.id))?.abort(new Error('superseded by a new round'))
     this.init.store.put(from, { ...message.job, snapshot: bytesToOid(message.job.snapshot) })
     this.init.log('accepted job %s (%s) from %s', message.job.name, message.job.id, from)
@@ -132,7 +158,7 @@ export class Builder {
       if (controller.signal.aborted) return
       this.init.store.setState(author, id, state, attempt)
       if (state === 'done' || state === 'cancelled') return
-      void sendJobMessage(this.init.node, peerIdFromString(author), { type: 'status', job: id, round, state, attempt, line: line.slice(0, 200) })
+      void sendJobMessage(this.init.node, peerIdFromString(author), { type: 'status', job: id, round, state, attempt, line: line.slice(0, MAX_PROGRESS_CHARS) })
         .catch(err => { this.init.log('status for %s not delivered - %e', id, err) })
     }
     try {
@@ -143,6 +169,7 @@ export class Builder {
         workDir: this.init.workDir,
         generate: this.init.generate,
         worktrees: this.worktrees,
+        onProcessGroup: pgid => { this.init.store.setProcessGroup(author, id, pgid) },
         onState,
         signal: controller.signal
       })
@@ -165,7 +192,7 @@ export class Builder {
   /** Sends one result; true when the author acknowledged it. */
   private async announce (author: string, result: ResultAnnouncement): Promise<boolean> {
     try {
-      const reply = await sendJobMessage(this.init.node, peerIdFromString(author), result, { signal: AbortSignal.timeout(10 * 60_000) })
+      const reply = await sendJobMessage(this.init.node, peerIdFromString(author), result, { signal: AbortSignal.timeout(RESULT_DELIVERY_TIMEOUT_MS) })
       if (reply.type === 'ok' || (reply.type === 'decline' && reply.code === 'unknown-job')) {
         this.init.store.markAcked(author, result.job, result.round)
         return true
@@ -182,11 +209,11 @@ export class Builder {
     if (this.announcing || this.stopped) return
     this.announcing = true
     try {
-      for (const job of this.init.store.outbox()) {
-        if (this.stopped) return
-        if (job.result === undefined || this.running.has(this.key(job.author, job.spec.id))) continue
+      // Concurrently: an author that is away must not hold up the results of the others.
+      await Promise.all(this.init.store.outbox().map(async job => {
+        if (this.stopped || job.result === undefined || this.running.has(this.key(job.author, job.spec.id))) return
         await this.announce(job.author, job.result)
-      }
+      }))
     } finally {
       this.announcing = false
     }

@@ -20,6 +20,8 @@ export interface RunnerContext {
   workDir: string
   generate: string
   worktrees: WorktreePool
+  /** Records the process group of the command running now (null when it ended). */
+  onProcessGroup: (pgid: number | null) => void
   /** Reports a change of state (and a line of progress) to the store and the author. */
   onState: (state: BuilderJobState, attempt: number, line: string) => void
   signal: AbortSignal
@@ -105,7 +107,8 @@ export async function runJob (job: BuilderJob, ctx: RunnerContext): Promise<Resu
         GITMESH_WORKTREE: cwd
       }
       ctx.onState('generating', number, `attempt ${number}/${spec.attempts}: generating`)
-      const generated = await runCommand({ command: ctx.generate, cwd, env, timeoutMs: spec.generateTimeoutMs, signal: ctx.signal })
+      const generated = await runCommand({ command: ctx.generate, cwd, env, timeoutMs: spec.generateTimeoutMs, signal: ctx.signal, onSpawn: ctx.onProcessGroup })
+      ctx.onProcessGroup(null)
       ctx.signal.throwIfAborted()
       if (generated.exitCode !== 0 || generated.timedOut) {
         attempts.push({ number, passed: false, generateMs: Math.round(generated.ms), testMs: 0, log: tail(`$ ${ctx.generate}\n${generated.output}`, MAX_ATTEMPT_LOG_BYTES) })
@@ -114,7 +117,8 @@ export async function runJob (job: BuilderJob, ctx: RunnerContext): Promise<Resu
         continue
       }
       ctx.onState('testing', number, `attempt ${number}/${spec.attempts}: ${lastLine(generated.output) || 'testing'}`)
-      const tested = await runCommand({ command: spec.test, cwd, env, timeoutMs: spec.testTimeoutMs, signal: ctx.signal })
+      const tested = await runCommand({ command: spec.test, cwd, env, timeoutMs: spec.testTimeoutMs, signal: ctx.signal, onSpawn: ctx.onProcessGroup })
+      ctx.onProcessGroup(null)
       ctx.signal.throwIfAborted()
       passed = tested.exitCode === 0 && !tested.timedOut
       lastOutcome = tested
@@ -129,9 +133,10 @@ export async function runJob (job: BuilderJob, ctx: RunnerContext): Promise<Resu
       prompt = withFeedback(prompt, number, tested, 'tests')
     }
 
+    const generatorFailedLast = attempts.at(-1)?.testMs === 0 && !passed
     const summary = passed
       ? `tests passed on attempt ${attempts.length} of ${spec.attempts}`
-      : `tests failed after ${attempts.length} attempt${attempts.length === 1 ? '' : 's'}: ${lastLine(lastOutcome?.output ?? '')}`
+      : `${generatorFailedLast ? 'the generator failed' : 'tests failed'} after ${attempts.length} attempt${attempts.length === 1 ? '' : 's'}: ${lastLine(lastOutcome?.output ?? '')}`
     const message = `gitmesh: ${spec.name}\n\n${summary}\n\nGitmesh-Job: ${spec.id}\nGitmesh-Builder: ${ctx.peerId}\n`
     const { commit } = await commitWorktree(cwd, spec.snapshot, message, { name: 'gitmesh builder', email: `${ctx.peerId}@gitmesh.invalid` })
     committed = true

@@ -30,6 +30,8 @@ export interface RunCommandOptions {
   signal?: AbortSignal
   /** Live output as decoded text in arrival order, in chunks as they come (not split into lines). */
   onOutput?: (chunk: string) => void
+  /** Called with the process group id once the command runs (so a crash can be cleaned up later). */
+  onSpawn?: (pgid: number) => void
 }
 
 export interface CommandOutcome {
@@ -92,6 +94,7 @@ export async function runCommand (options: RunCommandOptions): Promise<CommandOu
   let timedOut = false
   let cancelled = false
   const group = child.pid !== undefined ? new GroupKiller(child.pid, options.killGraceMs ?? KILL_GRACE_MS) : undefined
+  if (child.pid !== undefined) options.onSpawn?.(child.pid)
   const timer = setTimeout(() => {
     if (leaderExited) return
     timedOut = true

@@ -50,7 +50,8 @@ export class Daemon {
     private readonly db: Db,
     private readonly control: ControlServer,
     readonly trust: TrustStore,
-    private readonly jobs: JobsService
+    private readonly jobs: JobsService,
+    readonly author: Author
   ) {
     this.log = defaultLogger().forComponent('gitmesh:daemon')
   }
@@ -89,7 +90,7 @@ export class Daemon {
       const methods = { ...controlMethods({ node, trust, grants, builder }), ...jobMethods(author) }
       control = new ControlServer(home.socketPath, methods, logger.forComponent('gitmesh:control'))
       await control.start()
-      const daemon = new Daemon(home, node, db, control, trust, jobs)
+      const daemon = new Daemon(home, node, db, control, trust, jobs, author)
       await daemon.connectKnownPeers([...config.peers, ...(options.peers ?? [])])
       return daemon
     } catch (err) {

@@ -2,7 +2,7 @@ import path from 'node:path'
 import { z } from 'zod'
 import type { Author } from '../author/author.js'
 import type { Job } from '../jobs/job.js'
-import { MAX_ATTEMPTS, MAX_PROMPT_CHARS } from '../jobs/constants.js'
+import { MAX_ATTEMPTS, MAX_JOB_QUERY_CHARS, MAX_PROMPT_CHARS, MAX_TEST_COMMAND_CHARS } from '../jobs/constants.js'
 import { parseMessage } from '../wire/channel.js'
 import { InvalidRequestError } from './errors.js'
 import type { ControlMethod } from './control-server.js'
@@ -44,7 +44,9 @@ export function jobView (author: Author, job: Job, withLogs = false): Record<str
     result: job.result === undefined
       ? null
       : { commit: job.result.commit, passed: job.result.passed, builder: job.result.builder, summary: job.result.summary, committedAt: job.result.committedAt, receivedAt: job.result.receivedAt },
-    merge: job.merge === undefined ? null : { w0: job.merge.w0, paths: job.merge.paths, conflicts: job.merge.conflicts, testPassed: job.merge.testPassed ?? null },
+    merge: job.merge === undefined
+      ? null
+      : { w0: job.merge.w0, paths: job.merge.paths, conflicts: job.merge.conflicts, testPassed: job.merge.testPassed ?? null, ...(withLogs ? { testOutput: job.merge.testOutput ?? '' } : {}) },
     acceptedCommit: job.acceptedCommit ?? null,
     createdAt: job.createdAt,
     updatedAt: job.updatedAt
@@ -52,7 +54,7 @@ export function jobView (author: Author, job: Job, withLogs = false): Record<str
 }
 
 const absolutePath = z.string().refine(p => path.isAbsolute(p), 'must be an absolute path')
-const jobQuery = z.object({ job: z.string().min(1).max(100) })
+const jobQuery = z.object({ job: z.string().min(1).max(MAX_JOB_QUERY_CHARS) })
 
 export function jobMethods (author: Author): Record<string, ControlMethod> {
   return {
@@ -60,9 +62,9 @@ export function jobMethods (author: Author): Record<string, ControlMethod> {
       const p = params(z.object({
         repo: absolutePath,
         prompt: z.string().max(MAX_PROMPT_CHARS),
-        name: z.string().max(100).optional(),
+        name: z.string().max(MAX_JOB_QUERY_CHARS).optional(),
         attempts: z.number().int().min(1).max(MAX_ATTEMPTS).optional(),
-        test: z.string().min(1).max(4096).optional()
+        test: z.string().min(1).max(MAX_TEST_COMMAND_CHARS).optional()
       }), raw)
       return jobView(author, await author.offer(p))
     },

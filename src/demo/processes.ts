@@ -44,6 +44,8 @@ export interface DaemonProcess {
   peerId: string
   addrs: string[]
   child: ChildProcess
+  /** Every line the daemon printed on stdout so far (the ready line, then notices). */
+  lines: string[]
   /** Stops the daemon with SIGTERM and waits for it to exit; returns the exit code. */
   stop: () => Promise<number | null>
   /** Kills it with SIGKILL, as a crash would. */
@@ -59,9 +61,11 @@ export async function startDaemon (home: string, extraArgs: string[] = [], liste
   let stderr = ''
   child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8') })
   const exited = new Promise<number | null>(resolve => child.once('exit', code => { resolve(code) }))
+  const printed: string[] = []
   const ready = await new Promise<{ peerId: string, addrs: string[] }>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! })
     lines.on('line', line => {
+      printed.push(line)
       // The ready line is one JSON line; anything before it that does not parse is skipped.
       try {
         const value = JSON.parse(line) as { event?: string, peerId: string, addrs: string[] }
@@ -75,6 +79,7 @@ export async function startDaemon (home: string, extraArgs: string[] = [], liste
     peerId: ready.peerId,
     addrs: ready.addrs,
     child,
+    lines: printed,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
       return await exited

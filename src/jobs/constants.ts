@@ -14,6 +14,9 @@ export const NAME_WORDS = 3
 /** Time the configured namer command gets before the derived name is used instead. */
 export const NAMER_TIMEOUT_MS = 1000
 
+/** Output of the namer command read before it is stopped (its first line is the name). */
+export const MAX_NAMER_OUTPUT_CHARS = 4096
+
 /** Attempts when neither gitmesh.json nor --attempts says. */
 export const DEFAULT_ATTEMPTS = 3
 
@@ -56,3 +59,15 @@ export const BUILDER_QUEUE_LIMIT = 32
 
 /** Summary line of a test run carried in a result (characters). */
 export const MAX_SUMMARY_CHARS = 500
+
+/** Length of a test command. */
+export const MAX_TEST_COMMAND_CHARS = 4096
+
+/** Length of a job name, id or prefix a user types. */
+export const MAX_JOB_QUERY_CHARS = 100
+
+/** Concurrent job-message streams per connection, each way. */
+export const MAX_JOB_STREAMS = 64
+
+/** How long a builder waits for the author to take a result (the author fetches B meanwhile). */
+export const RESULT_DELIVERY_TIMEOUT_MS = 10 * 60_000

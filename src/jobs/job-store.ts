@@ -62,7 +62,8 @@ export class JobStore {
 
   /** The job named by its name, its id, or a unique prefix of either. */
   find (query: string): Job {
-    const exact = this.db.prepare('SELECT * FROM jobs WHERE name = ? OR id = ?').get(query, query) as JobRow | undefined
+    // An id first, then a name: a name that looks like an id cannot shadow a real one.
+    const exact = (this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(query) ?? this.db.prepare('SELECT * FROM jobs WHERE name = ?').get(query)) as JobRow | undefined
     if (exact !== undefined) return fromRow(exact)
     const like = query.replace(/[\\%_]/g, m => `\\${m}`) + '%'
     const rows = this.db.prepare("SELECT * FROM jobs WHERE name LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\' LIMIT 6").all(like, like) as JobRow[]
@@ -72,12 +73,12 @@ export class JobStore {
   }
 
   list (): Job[] {
-    return (this.db.prepare('SELECT * FROM jobs ORDER BY created_at, id').all() as JobRow[]).map(fromRow)
+    return (this.db.prepare('SELECT * FROM jobs ORDER BY created_at, rowid').all() as JobRow[]).map(fromRow)
   }
 
   inStates (states: readonly JobState[]): Job[] {
     const marks = states.map(() => '?').join(', ')
-    return (this.db.prepare(`SELECT * FROM jobs WHERE state IN (${marks}) ORDER BY created_at, id`).all(...states) as JobRow[]).map(fromRow)
+    return (this.db.prepare(`SELECT * FROM jobs WHERE state IN (${marks}) ORDER BY created_at, rowid`).all(...states) as JobRow[]).map(fromRow)
   }
 
   update (id: string, patch: JobPatch): Job {
@@ -108,6 +109,15 @@ export class JobStore {
       const insert = this.db.prepare('INSERT OR REPLACE INTO job_attempts (job_id, round, number, passed, generate_ms, test_ms, log) VALUES (?, ?, ?, ?, ?, ?, ?)')
       for (const attempt of attempts) insert.run(id, round, attempt.number, attempt.passed ? 1 : 0, attempt.generateMs, attempt.testMs, attempt.log)
       return this.update(id, { state: 'returned', result, reason: undefined, progress: undefined })
+    })
+  }
+
+  /** Records a job that ended without a result, with the attempts its builder reported. */
+  recordFailure (id: string, round: number, reason: string, attempts: Array<AttemptSummary & { log: string }>): Job {
+    return transaction(this.db, () => {
+      const insert = this.db.prepare('INSERT OR REPLACE INTO job_attempts (job_id, round, number, passed, generate_ms, test_ms, log) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      for (const attempt of attempts) insert.run(id, round, attempt.number, attempt.passed ? 1 : 0, attempt.generateMs, attempt.testMs, attempt.log)
+      return this.update(id, { state: 'failed', reason, progress: undefined })
     })
   }
 

@@ -30,7 +30,7 @@ export interface JobResult {
   committedAt: number
   /** Author's clock when B was stored and the ref set. */
   receivedAt: number
-  /** The signed result message as received, base64 of its CBOR (the builder's receipt). */
+  /** The signed result message as received, base64 of its CBOR encoding (the builder's receipt). */
   receipt: string
 }
 

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { MAX_ATTEMPT_LOG_BYTES, MAX_ATTEMPTS, MAX_COMMAND_TIMEOUT_MS, MAX_NAME_CHARS, MAX_PROGRESS_CHARS, MAX_PROMPT_CHARS, MAX_SUMMARY_CHARS } from './constants.js'
+import { MAX_TEST_COMMAND_CHARS, MAX_ATTEMPT_LOG_BYTES, MAX_ATTEMPTS, MAX_COMMAND_TIMEOUT_MS, MAX_NAME_CHARS, MAX_PROGRESS_CHARS, MAX_PROMPT_CHARS, MAX_SUMMARY_CHARS } from './constants.js'
 
 /**
  * Messages of /gitmesh/jobs/1.0.0. Every exchange is one request and one reply on a fresh stream:
@@ -20,7 +20,7 @@ export const JobSpecSchema = z.strictObject({
   prompt: z.string().min(1).max(MAX_PROMPT_CHARS),
   snapshot: oid,
   repo: z.string().regex(/^[0-9a-f]{16}$/, 'repo key must be 16 hex digits'),
-  test: z.string().min(1).max(4096),
+  test: z.string().min(1).max(MAX_TEST_COMMAND_CHARS),
   attempts: z.number().int().min(1).max(MAX_ATTEMPTS),
   generateTimeoutMs: z.number().int().positive().max(MAX_COMMAND_TIMEOUT_MS),
   testTimeoutMs: z.number().int().positive().max(MAX_COMMAND_TIMEOUT_MS)

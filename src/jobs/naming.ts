@@ -1,12 +1,13 @@
 import { spawn } from 'node:child_process'
-import { MAX_NAME_CHARS, NAME_WORDS, NAMER_TIMEOUT_MS } from './constants.js'
+import { MAX_NAME_CHARS, MAX_NAMER_OUTPUT_CHARS, NAME_WORDS, NAMER_TIMEOUT_MS } from './constants.js'
 
 /** Words that say what kind of request it is rather than what it is about. */
 const FILLER = new Set([
   'a', 'an', 'the', 'to', 'for', 'of', 'in', 'on', 'at', 'by', 'with', 'and', 'or', 'that', 'which', 'this', 'these', 'those',
   'it', 'its', 'is', 'are', 'be', 'so', 'as', 'from', 'into', 'please', 'can', 'could', 'would', 'you', 'we', 'i', 'me', 'my', 'our',
   'write', 'writes', 'add', 'adds', 'implement', 'implements', 'create', 'creates', 'make', 'makes', 'build', 'builds',
-  'function', 'functions', 'method', 'methods', 'class', 'code', 'some', 'new', 'should', 'must', 'will', 'need', 'needs', 'want'
+  'function', 'functions', 'method', 'methods', 'class', 'code', 'some', 'new', 'should', 'must', 'will', 'need', 'needs', 'want',
+  'where', 'when', 'about', 'there', 'their', 'if', 'then', 'than', 'all', 'any', 'up', 'out'
 ])
 
 const KEBAB = /^[a-z0-9]+(?:-[a-z0-9]+)*$/
@@ -17,7 +18,7 @@ const KEBAB = /^[a-z0-9]+(?:-[a-z0-9]+)*$/
  * before the first code block counts.
  */
 export function deriveName (prompt: string): string {
-  const prose = prompt.split(/^(?:```|~~~)/m)[0] ?? prompt
+  const prose = (prompt.split(/^(?:```|~~~)/m)[0] ?? prompt).replace(/['’]/g, '')
   const words = prose.toLowerCase().normalize('NFKD').replace(/[\u0300-\u036f]/g, '').match(/[a-z0-9]+/g) ?? []
   const significant = words.filter(word => !FILLER.has(word))
   const chosen = (significant.length > 0 ? significant : words).slice(0, NAME_WORDS)
@@ -63,7 +64,11 @@ export async function askNamer (command: string, prompt: string, timeoutMs = NAM
       resolve(value)
     }
     const timer = setTimeout(() => { finish(undefined) }, timeoutMs)
-    child.stdout.on('data', (chunk: Buffer) => { out += chunk.toString('utf8') })
+    child.stdout.on('data', (chunk: Buffer) => {
+      // Only the first line matters: a namer that floods its output cannot make us hold it.
+      if (out.includes('\n') || out.length > MAX_NAMER_OUTPUT_CHARS) return
+      out += chunk.toString('utf8')
+    })
     child.on('error', () => { finish(undefined) })
     child.on('close', code => {
       const name = out.split('\n')[0]?.trim().toLowerCase() ?? ''

@@ -46,6 +46,8 @@ export async function loadJobSettings (repoDir: string, overrides: SettingOverri
     text = await readFile(file, 'utf8')
   } catch (err) {
     if (err instanceof InvalidProjectConfigError) throw err
+    // Only a missing file is "no config"; one that exists but cannot be read is an error.
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new InvalidProjectConfigError(file, `cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
   }
   let config: z.infer<typeof ProjectConfigSchema> | undefined
   if (text !== undefined) {

@@ -2,7 +2,7 @@ import type { Logger } from '@libp2p/interface'
 import type { GitmeshNode } from '../net/node.js'
 import type { Author } from '../author/author.js'
 import type { Builder } from '../builder/builder.js'
-import { JOBS_PROTOCOL } from './constants.js'
+import { JOBS_PROTOCOL, MAX_JOB_STREAMS } from './constants.js'
 import type { JobReplyMessage, JobRequestMessage } from './messages.js'
 import { jobStreamHandler } from './wire.js'
 
@@ -15,8 +15,8 @@ export class JobsService {
 
   async start (): Promise<void> {
     await this.node.handle(JOBS_PROTOCOL, jobStreamHandler(async (message, from) => await this.route(message, from), this.log), {
-      maxInboundStreams: 64,
-      maxOutboundStreams: 64
+      maxInboundStreams: MAX_JOB_STREAMS,
+      maxOutboundStreams: MAX_JOB_STREAMS
     })
     await this.author.start()
     await this.builder?.start()

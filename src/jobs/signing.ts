@@ -3,8 +3,8 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { encodeCbor } from '../wire/codec.js'
 import type { ResultAnnouncement, ResultBody } from './messages.js'
 
-/** The bytes a result's signature covers: its fields in schema order, signature left out. */
-function signedBytes (body: ResultBody): Uint8Array {
+/** A result's fields in schema order (the order on the wire); absent optional fields have no key. */
+export function orderedResult<T extends ResultBody> (body: T): T {
   const ordered: Record<string, unknown> = {
     type: body.type,
     job: body.job,
@@ -17,13 +17,20 @@ function signedBytes (body: ResultBody): Uint8Array {
   ordered.summary = body.summary
   ordered.committedAt = body.committedAt
   ordered.attempts = body.attempts.map(a => ({ number: a.number, passed: a.passed, generateMs: a.generateMs, testMs: a.testMs, log: a.log }))
-  return encodeCbor(ordered)
+  if ('signature' in body) ordered.signature = (body as unknown as ResultAnnouncement).signature
+  return ordered as T
+}
+
+/** The bytes a result's signature covers: its fields in schema order, signature left out. */
+function signedBytes (body: ResultBody): Uint8Array {
+  const { signature: _signature, ...fields } = body as ResultAnnouncement
+  return encodeCbor(orderedResult(fields))
 }
 
 /** Signs a result with the builder's identity key, so the author holds a receipt it can show. */
 export async function signResult (key: PrivateKey, body: ResultBody): Promise<ResultAnnouncement> {
   const signature = await key.sign(signedBytes(body))
-  return { ...body, signature }
+  return orderedResult({ ...body, signature })
 }
 
 /** True when the signature is the named builder's, over exactly these fields. */

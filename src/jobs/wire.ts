@@ -29,19 +29,27 @@ export function jobStreamHandler (handler: JobMessageHandler, log: Logger): (str
   return async (stream, connection) => {
     const from = connection.remotePeer.toString()
     const channel = new MessageChannel<JobRequestMessage, JobReplyMessage>(stream, JobRequest)
-    const signal = AbortSignal.timeout(MESSAGE_TIMEOUT_MS)
+    let replied = false
     try {
-      const message = await channel.receive({ signal })
+      const message = await channel.receive({ signal: AbortSignal.timeout(MESSAGE_TIMEOUT_MS) })
       if (message === null) {
         await stream.close()
         return
       }
       const reply = await handler(message, from)
+      // The handler may have taken long (a result's objects are fetched first): a fresh timer.
+      const signal = AbortSignal.timeout(MESSAGE_TIMEOUT_MS)
+      replied = true
       await channel.send(reply, { signal })
       await stream.close({ signal })
     } catch (err) {
       const malformed = err instanceof InvalidMessageError || err instanceof FrameTooLargeError
       log.error('job message from %s failed - %e', from, err)
+      if (replied) {
+        // One reply per stream: a failure after it was written ends the stream, nothing more.
+        stream.abort(err as Error)
+        return
+      }
       try {
         await channel.send({ type: 'decline', code: malformed ? 'bad-request' : 'internal', message: malformed ? (err as Error).message.slice(0, 500) : 'internal error' })
         await stream.close({ signal: AbortSignal.timeout(1000) })

@@ -74,7 +74,9 @@ const MIGRATIONS: string[] = [
      updated_at INTEGER NOT NULL,
      PRIMARY KEY (author, id)
    );
-   CREATE INDEX builder_jobs_by_state ON builder_jobs (state, created_at);`
+   CREATE INDEX builder_jobs_by_state ON builder_jobs (state, created_at);`,
+  // The process group of a job's running command, so a builder restarted after a crash can end it.
+  'ALTER TABLE builder_jobs ADD COLUMN pgid INTEGER'
 ]
 
 /** Runs `work` in one transaction: all of it is written, or none of it. */

@@ -50,6 +50,11 @@ export class GrantStore {
     return rows.map(fromRow)
   }
 
+  /** Removes one grant (an offer the peer declined). */
+  revoke (peerId: string, root: string, repo: string): void {
+    this.db.prepare('DELETE FROM grants WHERE peer_id = ? AND root = ? AND repo = ?').run(peerId, root, repo)
+  }
+
   revokePeer (peerId: string): number {
     return this.db.prepare('DELETE FROM grants WHERE peer_id = ?').run(peerId).changes
   }

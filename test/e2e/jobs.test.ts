@@ -109,6 +109,36 @@ describe('jobs end to end: offer, build, return, review', () => {
     expect(existsSync(path.join(rig.repo, 'greet.txt'))).toBe(false)
   }, 120_000)
 
+  it('a job waits in the queue until a builder takes it, and the daemon prints a notice for its result', async () => {
+    rig = await JobRig.start()
+    // the builder does not yet trust the author as an author: it declines, and the job waits
+    await runCli(rig.builderHome, ['untrust', rig.author.peerId])
+    await rig.cli(['trust', rig.builder.peerId, '--role', 'builder'])
+    await runCli(rig.builderHome, ['trust', rig.author.peerId, '--addr', rig.author.addrs[0]!])
+    const job = await rig.offer(GREET)
+    expect((await rig.show(job.name)).state).toBe('queued')
+    await runCli(rig.builderHome, ['trust', rig.author.peerId, '--role', 'author'])
+    const returned = await rig.waitFor(job.name, ['returned'])
+    expect(returned.result?.passed).toBe(true)
+    await waitUntil(() => rig!.author.lines.some(line => line.includes('"event":"result"') && line.includes(job.name)))
+  }, 90_000)
+
+  it('refuses an offer from a repository without gitmesh.json, naming the file, unless --test is given', async () => {
+    rig = await JobRig.start()
+    git(rig.repo, 'rm', '-q', 'gitmesh.json')
+    const refused = await runCli(rig.authorHome, ['offer', '--repo', rig.repo, '-m', GREET])
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toContain('gitmesh.json')
+    await writeFile(path.join(rig.repo, 'gitmesh.json'), '{"test": 42}\n')
+    const broken = await runCli(rig.authorHome, ['offer', '--repo', rig.repo, '-m', GREET])
+    expect(broken.code).toBe(2)
+    expect(broken.stderr).toContain('test')
+    // a broken file is an error even with --test; a missing one is not
+    await rm(path.join(rig.repo, 'gitmesh.json'))
+    const job = await rig.offer(GREET, ['--test', 'sh test.sh'])
+    expect((await rig.waitFor(job.name, ['returned'])).result?.passed).toBe(true)
+  }, 90_000)
+
   it('cancel stops the job on the builder, killing its generator', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'gitmesh-gen-'))
     scratch.push(dir)
@@ -133,7 +163,10 @@ describe('jobs end to end: offer, build, return, review', () => {
     rig = await JobRig.start(['--generate', generator.command])
     const job = await rig.offer(GREET)
     await rig.waitFor(job.name, ['generating'])
+    const orphan = Number((await readFile(generator.pidFile, 'utf8')).trim())
     await rig.restart('builder', true)
+    // the restarted builder ends the generator its crashed run left behind
+    await waitUntil(() => !isAlive(orphan))
     await writeFile(generator.release, '')
     const returned = await rig.waitFor(job.name, ['returned'], 60_000)
     expect(returned.result?.passed).toBe(true)

@@ -22,7 +22,7 @@ export interface JobView {
   progress: string | null
   attempts: Array<{ round: number, number: number, passed: boolean, ms: number, log?: string }>
   result: { commit: string, passed: boolean, builder: string, summary: string } | null
-  merge: { w0: string, paths: string[], conflicts: string[], testPassed: boolean | null } | null
+  merge: { w0: string, paths: string[], conflicts: string[], testPassed: boolean | null, testOutput?: string } | null
   acceptedCommit: string | null
   createdAt: number
 }
@@ -155,7 +155,8 @@ Examples:
         pending = true
         setTimeout(() => { pending = false; void draw() }, 100)
       }
-      const ticker = setInterval(redraw, 1000)
+      // On a terminal the table also redraws each second, for the ages; JSON only when something changed.
+      const ticker = setInterval(() => { if (!ctx.out.json) redraw() }, 1000)
       try {
         await ctx.call('watch', {}, { onEvent: redraw })
       } finally {
@@ -181,12 +182,15 @@ Examples:
           `round       ${job.round}${job.attempt > 0 ? `, attempt ${job.attempt}/${job.attemptsBudget}` : ''}`
         ]
         if (job.result !== null) lines.push(`result      ${job.result.commit} (${job.result.passed ? 'tests pass' : 'tests fail'}): ${job.result.summary}`)
-        if (job.merge !== null) lines.push(`merged      ${job.merge.paths.length} paths, ${job.merge.conflicts.length} conflicts${job.merge.conflicts.length > 0 ? `: ${job.merge.conflicts.join(', ')}` : ''}`)
+        if (job.merge !== null) lines.push(`merged      ${job.merge.paths.length} paths, ${job.merge.conflicts.length} conflicts${job.merge.conflicts.length > 0 ? `: ${job.merge.conflicts.join(', ')}` : ''}, tests ${job.merge.testPassed === true ? 'pass' : job.merge.testPassed === false ? 'fail' : 'running'} here`)
         if (job.acceptedCommit !== null) lines.push(`accepted    ${job.acceptedCommit}`)
         lines.push('', 'prompt:', ...job.prompt.split('\n').map(line => `  ${line}`))
         for (const attempt of job.attempts) {
           lines.push('', `attempt ${attempt.number}${job.round > 1 ? ` (round ${attempt.round})` : ''}: ${attempt.passed ? pc.green('passed') : pc.red('failed')} in ${(attempt.ms / 1000).toFixed(1)} s`)
           if (attempt.log !== undefined) lines.push(...attempt.log.trimEnd().split('\n').map(line => `  ${pc.dim('│')} ${line}`))
+        }
+        if (job.merge?.testOutput !== undefined) {
+          lines.push('', 'tests on the merged working tree:', ...job.merge.testOutput.trimEnd().split('\n').map(line => `  ${pc.dim('│')} ${line}`))
         }
         return lines
       })
@@ -221,7 +225,7 @@ Examples:
         const merge = job.merge!
         const lines = [`merged ${pc.bold(job.name)}: ${merge.paths.length} path${merge.paths.length === 1 ? '' : 's'} changed (W0 ${merge.w0.slice(0, 10)})`]
         if (merge.conflicts.length > 0) lines.push(pc.yellow(`${merge.conflicts.length} conflict${merge.conflicts.length === 1 ? '' : 's'} (standard markers):`), ...merge.conflicts.map(p => `  ${p}`))
-        lines.push(merge.testPassed === true ? pc.green(`tests pass here (${job.name})`) : pc.red(`tests fail here: see \`gitmesh show ${job.name}\``))
+        lines.push(merge.testPassed === true ? pc.green(`tests pass here (${job.name})`) : pc.red(`tests fail here: see \`gitmesh show ${job.name} --log\``))
         lines.push(`next: \`gitmesh accept ${job.name}\` to commit it, or \`gitmesh reject ${job.name} [-m "…"]\` to restore W0`)
         return lines
       })

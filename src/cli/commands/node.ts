@@ -32,7 +32,7 @@ export function registerNodeCommands (program: Command): void {
     .option('--slots <n>', 'jobs run at once (default: half the cores, at least 1)', value => Number.parseInt(value, 10))
     .option('--generate <command>', 'the generator command (default: the built-in fenced-block generator)')
     .option('--json', 'print the ready line as JSON')
-    .addHelpText('after', '\nExamples:\n  gitmesh daemon\n  gitmesh daemon --listen /ip4/0.0.0.0/tcp/4100 --peer /ip4/192.168.1.20/tcp/4100/p2p/12D3KooW...\n  gitmesh daemon --builder --slots 4 --generate "claude -p \\"$(cat \\$GITMESH_PROMPT_FILE)\\""')
+    .addHelpText('after', '\nExamples:\n  gitmesh daemon\n  gitmesh daemon --listen /ip4/0.0.0.0/tcp/4100 --peer /ip4/192.168.1.20/tcp/4100/p2p/12D3KooW...\n  gitmesh daemon --builder --slots 4 --generate \'claude -p < "$GITMESH_PROMPT_FILE"\'\n  (docs/generators.md: plugging in coding agents)')
     .action(async (opts: { listen?: string[], peer?: string[], builder?: boolean, slots?: number, generate?: string }, command: Command) => {
       const { home, out } = commandContext(command)
       if (opts.slots !== undefined && (!Number.isInteger(opts.slots) || opts.slots < 1)) throw new UsageError('--slots must be a positive whole number')
@@ -52,6 +52,16 @@ export function registerNodeCommands (program: Command): void {
       const ready = { event: 'ready', peerId: daemon.node.peerId.toString(), addrs: daemon.addrs, socket: home.socketPath }
       // One line either way: scripts wait for it, and with --json it is a JSON object on one line.
       process.stdout.write((out.json ? JSON.stringify(ready) : `gitmesh daemon ready: peer ${ready.peerId} listening on ${ready.addrs.join(' ')}`) + '\n')
+      // A notice per result that arrives (and per job that fails), on the daemon's output.
+      daemon.author.on('job', job => {
+        if (job.state !== 'returned' && job.state !== 'failed') return
+        const notice = { event: job.state === 'returned' ? 'result' : 'failed', job: job.name, id: job.id, commit: job.result?.commit ?? null, passed: job.result?.passed ?? null, builder: job.result?.builder ?? job.builder ?? null, reason: job.reason ?? null }
+        process.stdout.write((out.json
+          ? JSON.stringify(notice)
+          : job.state === 'returned'
+            ? `result: ${job.name} from …${(notice.builder ?? '').slice(-6)}, tests ${job.result?.passed === true ? 'pass' : 'fail'} (${job.result?.commit.slice(0, 10)}); review with \`gitmesh diff ${job.name}\``
+            : `failed: ${job.name}: ${job.reason ?? 'no result'}`) + '\n')
+      })
       await new Promise<void>(resolve => {
         const shutdown = (): void => {
           process.off('SIGINT', shutdown)

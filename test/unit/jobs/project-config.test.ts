@@ -132,10 +132,10 @@ describe('loadJobSettings: command-line overrides', () => {
     expect((await failure({ test: 'npm test', attempts: 3 })).name).toBe('InvalidProjectConfigError')
   })
 
-  // BUG (src/jobs/project-config.ts:40-42): every read error is taken for "missing", so a
+  // BUG (src/jobs/project-config.ts:47-49, loadJobSettings): every read error is taken for "missing", so a
   // gitmesh.json that exists but cannot be read (a directory here; EACCES for a non-root user)
   // is silently ignored when --test is given, instead of being the clear error the issue asks for.
-  it.fails('a gitmesh.json that exists but cannot be read is an error, not a missing file', async () => {
+  it('a gitmesh.json that exists but cannot be read is an error, not a missing file', async () => {
     await mkdir(path.join(repo, PROJECT_CONFIG_FILE))
     expect((await failure({ test: 'npm test' })).name).toBe('InvalidProjectConfigError')
   })
