@@ -5,7 +5,7 @@ import type { GitmeshNode } from '../net/node.js'
 import type { TrustStore } from '../store/trust-store.js'
 import type { GrantStore } from '../store/grant-store.js'
 import { bytesToOid } from '../git/oid.js'
-import { ANNOUNCE_INTERVAL_MS, BUILDER_QUEUE_LIMIT, MAX_PROGRESS_CHARS, RESULT_DELIVERY_TIMEOUT_MS } from '../jobs/constants.js'
+import { ANNOUNCE_INTERVAL_MS, BUILDER_QUEUE_LIMIT, MAX_PROGRESS_CHARS, RESULT_DELIVERY_TIMEOUT_MS, STATUS_DEFER_MS } from '../jobs/constants.js'
 import type { CancelRequest, JobReplyMessage, OfferRequest, ResultAnnouncement } from '../jobs/messages.js'
 import { sendJobMessage } from '../jobs/wire.js'
 import { BuilderStore, type BuilderJob, type BuilderJobState } from './builder-store.js'
@@ -154,12 +154,20 @@ export class Builder {
   private async execute (job: BuilderJob, controller: AbortController): Promise<void> {
     const { author } = job
     const { id, round } = job.spec
+    let deferred: NodeJS.Timeout | undefined
+    const send = (state: BuilderJobState, attempt: number, line: string): void => {
+      void sendJobMessage(this.init.node, peerIdFromString(author), { type: 'status', job: id, round, state: state as 'fetching', attempt, line: line.slice(0, MAX_PROGRESS_CHARS) })
+        .catch(err => { this.init.log('status for %s not delivered - %e', id, err) })
+    }
     const onState = (state: BuilderJobState, attempt: number, line: string): void => {
       if (controller.signal.aborted) return
       this.init.store.setState(author, id, state, attempt)
+      clearTimeout(deferred)
       if (state === 'done' || state === 'cancelled') return
-      void sendJobMessage(this.init.node, peerIdFromString(author), { type: 'status', job: id, round, state, attempt, line: line.slice(0, MAX_PROGRESS_CHARS) })
-        .catch(err => { this.init.log('status for %s not delivered - %e', id, err) })
+      // A warm fetch takes tens of milliseconds: its status is only worth a message (which the
+      // author handles while it serves that very fetch) when the fetch turns out to be slow.
+      if (state === 'fetching') deferred = setTimeout(() => { send(state, attempt, line) }, STATUS_DEFER_MS)
+      else send(state, attempt, line)
     }
     try {
       const result = await runJob(job, {

@@ -4,6 +4,8 @@ import type { ObjectStore } from '../git/object-store.js'
 import { bytesToOid, oidToBytes } from '../git/oid.js'
 import { FetcherInbound, type FetcherMessage, type Want } from './messages.js'
 import { MAX_HAVES, MAX_SKIP } from './constants.js'
+import { SMALL_PACK_BYTES, SMALL_PACK_OBJECTS } from '../git/constants.js'
+import { receiveSmallPack } from '../git/small-pack.js'
 import { ObjectMismatchError, ProtocolError, RefusedError } from './errors.js'
 
 export interface FetchProgress {
@@ -78,17 +80,24 @@ export async function fetchAttempt (stream: Stream, store: ObjectStore, wants: s
   while (next?.type === 'pack') {
     const declared = next.objects.map(bytesToOid)
     let pending: FetcherMessage | null = null
+    let finished = false
+    const buffered: Uint8Array[] = []
+    const readData = async (): Promise<Uint8Array | undefined> => {
+      const message = await channel.receive(options)
+      if (message?.type === 'data') return message.bytes
+      pending = message
+      finished = true
+      return undefined
+    }
     async function * packData (): AsyncGenerator<Uint8Array> {
-      while (true) {
-        const message = await channel.receive(options)
-        if (message?.type !== 'data') {
-          pending = message
-          return
-        }
-        yield message.bytes
+      yield * buffered
+      while (!finished) {
+        const bytes = await readData()
+        if (bytes === undefined) return
+        yield bytes
       }
     }
-    await store.receivePack(packData(), async (indexed) => {
+    const check = async (indexed: string[]): Promise<void> => {
       const indexedSet = new Set(indexed)
       const absent = declared.filter(oid => !indexedSet.has(oid))
       if (absent.length > 0) {
@@ -100,7 +109,23 @@ export async function fetchAttempt (stream: Stream, store: ObjectStore, wants: s
       const local = await store.presentSet(extra)
       const foreign = extra.filter(oid => !local.has(oid))
       if (foreign.length > 0) throw new ObjectMismatchError(`the peer sent ${foreign.length} undeclared objects, such as ${foreign[0]}`)
-    }, options.signal)
+    }
+    // A pack of a few objects is read in-process; anything larger, or that turns out larger,
+    // streams through git's index-pack.
+    let small = declared.length <= SMALL_PACK_OBJECTS
+    let bufferedBytes = 0
+    while (small && !finished) {
+      const bytes = await readData()
+      if (bytes === undefined) break
+      buffered.push(bytes)
+      bufferedBytes += bytes.byteLength
+      if (bufferedBytes > SMALL_PACK_BYTES) small = false
+    }
+    if (small) {
+      await receiveSmallPack(store, Buffer.concat(buffered), check)
+    } else {
+      await store.receivePack(packData(), check, options.signal)
+    }
     received += declared.length
     packs++
     report.objects += declared.length

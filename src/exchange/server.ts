@@ -8,6 +8,8 @@ import { bytesToOid, oidToBytes } from '../git/oid.js'
 import { MissingObjectError } from '../git/errors.js'
 import { COLD_DELTA_WINDOW, DATA_FRAME_BYTES, MAX_PREFERRED_BASES, MAX_STATUS_MESSAGE_CHARS, OBJECTS_PER_PACK } from './constants.js'
 import { NotGrantedError } from './errors.js'
+import { SMALL_PACK_OBJECTS } from '../git/constants.js'
+import { buildSmallPack } from '../git/small-pack.js'
 import { authorizeWants } from './authorize.js'
 import type { FetcherMessage, RefusalCode, Want } from './messages.js'
 
@@ -57,11 +59,26 @@ export async function serveWant (channel: MessageChannel<Want, FetcherMessage>, 
     throw err
   }
 
+  const bases = authorized.haves.slice(0, MAX_PREFERRED_BASES)
+  // A few objects: the pack is made here, with deltas against the haves' objects at the same
+  // paths; starting pack-objects would cost more than the work.
+  if (entries.length > 0 && entries.length <= Math.min(SMALL_PACK_OBJECTS, context.objectsPerPack ?? OBJECTS_PER_PACK)) {
+    const pack = await buildSmallPack(store, entries)
+    if (pack !== undefined) {
+      await channel.send({ type: 'accept', objects: entries.length, packs: 1 }, context)
+      await channel.send({ type: 'pack', objects: entries.map(entry => oidToBytes(entry.oid)) }, context)
+      for (let offset = 0; offset < pack.length; offset += DATA_FRAME_BYTES) {
+        await channel.send({ type: 'data', bytes: pack.subarray(offset, offset + DATA_FRAME_BYTES) }, context)
+      }
+      await channel.send({ type: 'done' }, context)
+      context.log('served %d objects in one pack made in-process', entries.length)
+      return { objects: entries.length, packs: 1 }
+    }
+  }
   const perPack = context.objectsPerPack ?? OBJECTS_PER_PACK
   const packs: ClosureEntry[][] = []
   for (let i = 0; i < entries.length; i += perPack) packs.push(entries.slice(i, i + perPack))
   await channel.send({ type: 'accept', objects: entries.length, packs: packs.length }, context)
-  const bases = authorized.haves.slice(0, MAX_PREFERRED_BASES)
   const deltaWindow = bases.length === 0 ? COLD_DELTA_WINDOW : undefined
   // The next pack is prepared while the current one is sent: pack-objects does its delta
   // search before it writes a byte, and that time overlaps the transfer.

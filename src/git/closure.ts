@@ -11,6 +11,8 @@ export interface ClosureEntry {
   oid: string
   /** Path of the object in its tree ('' for roots); pack-objects uses it to find delta bases. */
   path: string
+  /** An object of the same kind at the same path in a have (the receiver holds it): a delta base. */
+  base?: string
 }
 
 export interface Closure {
@@ -108,7 +110,7 @@ export async function walkClosure (
         throw new MissingObjectError(item.oid)
       }
       if (object.type !== 'tree') throw new MalformedObjectError(`${item.oid} is a ${object.type}, not a tree`)
-      if (!skip.has(item.oid)) closure.trees.push({ oid: item.oid, path: item.path })
+      if (!skip.has(item.oid)) closure.trees.push({ oid: item.oid, path: item.path, ...(item.bases[0] !== undefined ? { base: item.bases[0] } : {}) })
       const baseEntries = item.bases.map(base => entriesByName(objects.get(base)))
       // Any id in a base tree is held by the receiver, whatever its name: a rename costs nothing.
       const baseOids = new Set(baseEntries.flatMap(base => [...base.values()].map(entry => entry.oid)))
@@ -125,7 +127,8 @@ export async function walkClosure (
           next.push({ oid: entry.oid, bases, path })
         } else if (!seen.has(entry.oid)) {
           seen.add(entry.oid)
-          if (!skip.has(entry.oid)) closure.blobs.push({ oid: entry.oid, path })
+          const base = baseEntries.map(b => b.get(entry.name)).find(same => same?.kind === 'blob')?.oid
+          if (!skip.has(entry.oid)) closure.blobs.push({ oid: entry.oid, path, ...(base !== undefined ? { base } : {}) })
         }
       }
     }

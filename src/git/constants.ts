@@ -32,3 +32,9 @@ export const BINARY_SNIFF_BYTES = 8000
 
 /** Largest total length of path arguments given to one git command (bytes), well under any ARG_MAX. */
 export const MAX_PATH_ARGUMENT_BYTES = 64 * 1024
+
+/** Packs of at most this many objects are built and read in-process instead of by git. */
+export const SMALL_PACK_OBJECTS = 64
+
+/** …and of at most this many bytes of object content (and of pack data, received). */
+export const SMALL_PACK_BYTES = 1024 * 1024

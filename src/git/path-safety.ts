@@ -1,5 +1,21 @@
 import { UnsafePathError } from './errors.js'
 
+/** Code points HFS+ ignores when it compares names (git's is_hfs_dotgit list). */
+const HFS_IGNORABLE = /[\u200c-\u200f\u202a-\u202e\u206a-\u206f\ufeff]/g
+
+/**
+ * True when a filesystem could resolve `name` (raw bytes as latin1) to the .git directory, by
+ * git's own rules: `.git` in any case; on NTFS also with trailing dots or spaces, an alternate
+ * data stream (`.git::$INDEX_ALLOCATION`) or as the 8.3 short name `git~1`; on HFS+ also with
+ * ignorable Unicode code points inside (`.g\u200cit`).
+ */
+function namesDotGit (name: string): boolean {
+  const ntfs = /^(?:\.git|git~1)[. ]*(?::.*)?$/i
+  if (ntfs.test(name)) return true
+  const utf8 = Buffer.from(name, 'latin1').toString('utf8')
+  return utf8.replace(HFS_IGNORABLE, '').toLowerCase() === '.git'
+}
+
 /**
  * Checks one tree entry name received from a peer before anything is written to a working tree.
  * Names are binary strings (latin1: one char per byte) exactly as stored in the tree.
@@ -23,8 +39,7 @@ export function checkEntryName (name: string): void {
   if (name.includes('\0')) {
     throw new UnsafePathError(name, 'contains NUL')
   }
-  const folded = name.toLowerCase().replace(/[. ]+$/, '')
-  if (folded === '.git' || folded === 'git~1') {
+  if (namesDotGit(name)) {
     throw new UnsafePathError(name, 'names the .git directory')
   }
 }

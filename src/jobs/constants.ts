@@ -66,6 +66,9 @@ export const MAX_TEST_COMMAND_CHARS = 4096
 /** Length of a job name, id or prefix a user types. */
 export const MAX_JOB_QUERY_CHARS = 100
 
+/** A builder reports `fetching` only when the fetch is still running after this long. */
+export const STATUS_DEFER_MS = 100
+
 /** Concurrent job-message streams per connection, each way. */
 export const MAX_JOB_STREAMS = 64
 

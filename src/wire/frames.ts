@@ -68,6 +68,8 @@ export class FrameReader {
 
   /** The next frame's body, or null when the stream ended cleanly between frames. */
   async read (options: { signal?: AbortSignal } = {}): Promise<Uint8Array | null> {
+    // A cancelled reader stops even when frames are already buffered.
+    options.signal?.throwIfAborted()
     while (true) {
       // A reset or aborted stream is dead: frames still buffered from it are not handed out.
       if (this.failure !== undefined) throw this.failure

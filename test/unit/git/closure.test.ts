@@ -116,7 +116,9 @@ describe('walkClosure', () => {
     expect(closureSet(closure)).toEqual(repo.revListObjects([next], [base]))
     expect(closure.haves).toEqual([base])
     expect(closure.trees.map(entry => entry.path).sort()).toEqual(['', 'src', 'src/lib', 'src/lib/deep'])
-    expect(closure.blobs).toEqual([{ oid: repo.revParse(`${next}:src/lib/deep/x.ts`), path: 'src/lib/deep/x.ts' }])
+    // each changed object names the object at its path in the have, for a delta against it
+    expect(closure.blobs).toEqual([{ oid: repo.revParse(`${next}:src/lib/deep/x.ts`), path: 'src/lib/deep/x.ts', base: repo.revParse(`${base}:src/lib/deep/x.ts`) }])
+    expect(closure.trees.find(entry => entry.path === 'src/lib')?.base).toBe(repo.revParse(`${base}:src/lib`))
   })
 
   it('incremental: an added directory, a deleted file and a mode change', async () => {

@@ -49,6 +49,10 @@ describe('checkEntryName', () => {
     ['/etc', 'absolute'],
     ['../x', 'escaping path'],
     ['.git/config', 'path into .git'],
+    ['.git::$INDEX_ALLOCATION', 'NTFS alternate data stream'],
+    ['git~1:stream', 'NTFS short name with a stream'],
+    [utf8AsLatin1('.g\u200cit'), 'HFS+ ignorable code point'],
+    [utf8AsLatin1('.GI\ufeffT'), 'HFS+ ignorable code point, upper case'],
     ['a\0b', 'NUL'],
     ['\0', 'lone NUL']
   ])('rejects %j (%s)', (name) => {
