@@ -1,23 +1,24 @@
-import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import type { Logger } from '@libp2p/interface'
+import type { Logger, PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { GitmeshNode } from '../net/node.js'
 import type { TrustStore } from '../store/trust-store.js'
 import type { GrantStore } from '../store/grant-store.js'
 import { snapshotWorkingTree } from '../git/snapshot.js'
 import { locateRepository } from '../git/repository.js'
-import { bytesToOid, oidToBytes } from '../git/oid.js'
-import { MAX_NAME_CHARS, MAX_PROMPT_CHARS, SCHEDULE_INTERVAL_MS } from '../jobs/constants.js'
+import { MAX_AFTER, MAX_FANOUT, MAX_NAME_CHARS, MAX_PROMPT_CHARS, SCHEDULE_INTERVAL_MS } from '../jobs/constants.js'
+import { findCycle } from '../jobs/dependencies.js'
+import { checkOwnsGlobs } from '../jobs/ownership.js'
+import { Scheduler, type BuilderLoad } from './scheduler.js'
+import { Leases } from './leases.js'
+import { takeResult } from './results.js'
 import { InvalidPromptError, JobStateError } from '../jobs/errors.js'
 import { ACTIVE_STATES, type Job } from '../jobs/job.js'
 import { JobStore } from '../jobs/job-store.js'
-import type { JobReplyMessage, ResultAnnouncement, StatusUpdate } from '../jobs/messages.js'
+import type { HandbackRequest, JobReplyMessage, LeaseRequest, ResultAnnouncement, StatusUpdate } from '../jobs/messages.js'
 import { loadJobSettings } from '../jobs/project-config.js'
 import { askNamer, deriveName, isValidName, uniqueName } from '../jobs/naming.js'
-import { verifyResult } from '../jobs/signing.js'
 import { sendJobMessage } from '../jobs/wire.js'
-import { encodeCbor } from '../wire/codec.js'
 import { Review } from './review.js'
 
 export interface AuthorInit {
@@ -36,6 +37,11 @@ export interface OfferParams {
   name?: string
   attempts?: number
   test?: string
+  priority?: number
+  after?: string[]
+  owns?: string[]
+  fanout?: number
+  builders?: string[]
 }
 
 const STATE_ORDER: Record<string, number> = { offered: 0, fetching: 1, generating: 2, testing: 3 }
@@ -45,10 +51,7 @@ function progressRank (attempt: number, state: string): number {
   return attempt * 10 + (STATE_ORDER[state] ?? 0)
 }
 
-/** A stable key for a repository path, so builders keep one cache per author repository. */
-export function repoKey (repo: string): string {
-  return createHash('sha256').update(repo).digest('hex').slice(0, 16)
-}
+export { repoKey } from './repo-key.js'
 
 /**
  * The author side of jobs: snapshot and queue a prompt, place queued jobs on trusted builders,
@@ -56,14 +59,16 @@ export function repoKey (repo: string): string {
  * Emits 'job' with the updated Job on every change.
  */
 export class Author extends EventEmitter<{ job: [Job] }> {
-  private scheduler?: NodeJS.Timeout
-  private scheduling = false
-  private rescheduled = false
+  private ticker?: NodeJS.Timeout
+  private readonly scheduler: Scheduler
+  private readonly leases: Leases
   readonly review: Review
 
   constructor (private readonly init: AuthorInit) {
     super()
     this.review = new Review(init.jobs, init.log, job => this.changed(job))
+    this.leases = new Leases(init.jobs, (job, reason) => { this.lost(job, reason) })
+    this.scheduler = new Scheduler({ ...init, changed: job => this.changed(job), onPlaced: job => { this.leases.grant(job) } })
   }
 
   get jobs (): JobStore {
@@ -72,18 +77,29 @@ export class Author extends EventEmitter<{ job: [Job] }> {
 
   async start (): Promise<void> {
     await this.review.recover()
-    this.scheduler = setInterval(() => { this.schedule() }, SCHEDULE_INTERVAL_MS)
-    this.scheduler.unref()
+    this.leases.start()
+    this.ticker = setInterval(() => { this.schedule() }, SCHEDULE_INTERVAL_MS)
+    this.ticker.unref()
     this.init.node.addEventListener('peer:connect', this.onConnect)
+    this.init.node.addEventListener('peer:disconnect', this.onDisconnect)
     this.schedule()
   }
 
   stop (): void {
-    clearInterval(this.scheduler)
+    clearInterval(this.ticker)
+    this.leases.stop()
     this.init.node.removeEventListener('peer:connect', this.onConnect)
+    this.init.node.removeEventListener('peer:disconnect', this.onDisconnect)
   }
 
-  private readonly onConnect = (): void => { this.schedule() }
+  private readonly onConnect = (evt: CustomEvent<PeerId>): void => {
+    this.scheduler.invalidate(evt.detail.toString())
+    this.schedule()
+  }
+
+  private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    this.leases.disconnected(evt.detail.toString())
+  }
 
   private changed (job: Job): Job {
     this.emit('job', job)
@@ -105,7 +121,9 @@ export class Author extends EventEmitter<{ job: [Job] }> {
     ])
     const name = params.name !== undefined ? params.name : uniqueName(named, n => this.init.jobs.nameTaken(n))
     if (params.name !== undefined && this.init.jobs.nameTaken(name)) throw new InvalidPromptError(`a job named ${name} already exists`)
+    const scheduling = this.checkScheduling(name, params)
     const job = this.init.jobs.create({
+      ...scheduling,
       name,
       repo,
       prompt,
@@ -120,6 +138,27 @@ export class Author extends EventEmitter<{ job: [Job] }> {
     return job
   }
 
+  /** Validates the scheduling options of a job; a dependency cycle is refused here, at offer time. */
+  private checkScheduling (name: string, params: OfferParams): { priority: number, after: string[], owns: string[], fanout: number, builders: string[] } {
+    const after = [...new Set(params.after ?? [])]
+    const owns = params.owns ?? []
+    const builders = params.builders ?? []
+    const priority = params.priority ?? 0
+    const fanout = params.fanout ?? 1
+    if (!Number.isInteger(priority) || priority < -1000 || priority > 1000) throw new InvalidPromptError('priority must be a whole number between -1000 and 1000')
+    if (!Number.isInteger(fanout) || fanout < 1 || fanout > MAX_FANOUT) throw new InvalidPromptError(`fanout must be a whole number between 1 and ${MAX_FANOUT}`)
+    if (after.length > MAX_AFTER) throw new InvalidPromptError(`at most ${MAX_AFTER} dependencies`)
+    for (const dependency of after) {
+      if (!isValidName(dependency)) throw new InvalidPromptError(`after: ${JSON.stringify(dependency)} is not a job name`)
+    }
+    if (after.includes(name)) throw new InvalidPromptError(`${name} cannot depend on itself`)
+    checkOwnsGlobs(owns)
+    const byName = new Map(this.init.jobs.list().map(job => [job.name, job]))
+    const cycle = findCycle(name, after, byName)
+    if (cycle !== undefined) throw new InvalidPromptError(`the dependencies would form a cycle: ${cycle.join(' → ')}`)
+    return { priority, after, owns, fanout, builders }
+  }
+
   private async nameFor (prompt: string): Promise<string> {
     if (this.init.namer !== undefined) {
       const named = await askNamer(this.init.namer, prompt)
@@ -128,81 +167,31 @@ export class Author extends EventEmitter<{ job: [Job] }> {
     return deriveName(prompt)
   }
 
-  /** Places queued jobs on builders; runs one pass at a time, and again if asked meanwhile. */
+  /** Places waiting jobs on builders (see Scheduler). */
   schedule (): void {
-    if (this.scheduling) {
-      this.rescheduled = true
-      return
-    }
-    this.scheduling = true
-    void this.schedulePass().catch(err => { this.init.log.error('scheduling failed - %e', err) }).finally(() => {
-      this.scheduling = false
-      if (this.rescheduled) {
-        this.rescheduled = false
-        this.schedule()
+    this.scheduler.schedule()
+  }
+
+  /** What a builder last said about its slots, running and queued jobs, and tags. */
+  builderLoad (peerId: string): BuilderLoad | undefined {
+    return this.scheduler.load(peerId)
+  }
+
+  /** Every trusted builder with its last known load and the jobs of ours it holds. */
+  builderLoads (): Array<{ peerId: string, slots: number | null, running: number | null, queued: number | null, tags: string[], reachable: boolean | null, jobs: string[] }> {
+    const active = this.init.jobs.inStates(ACTIVE_STATES)
+    return this.init.trust.list().filter(peer => peer.roles.includes('builder')).map(peer => {
+      const load = this.scheduler.load(peer.peerId)
+      return {
+        peerId: peer.peerId,
+        slots: load?.slots ?? null,
+        running: load?.running ?? null,
+        queued: load?.queued ?? null,
+        tags: load?.tags ?? [],
+        reachable: load?.reachable ?? null,
+        jobs: active.filter(job => job.builder === peer.peerId).map(job => job.name)
       }
     })
-  }
-
-  private async schedulePass (): Promise<void> {
-    const queued = this.init.jobs.inStates(['queued'])
-    if (queued.length === 0) return
-    const builders = this.init.trust.list().filter(peer => peer.roles.includes('builder')).map(peer => peer.peerId)
-    if (builders.length === 0) return
-    const full = new Set<string>()
-    for (const job of queued) {
-      const load = new Map(builders.map(b => [b, 0]))
-      for (const active of this.init.jobs.inStates(ACTIVE_STATES)) {
-        if (active.builder !== undefined && load.has(active.builder)) load.set(active.builder, load.get(active.builder)! + 1)
-      }
-      const connected = new Set(this.init.node.getConnections().map(c => c.remotePeer.toString()))
-      const order = builders.filter(b => !full.has(b)).sort((a, b) =>
-        (load.get(a)! - load.get(b)!) || (Number(connected.has(b)) - Number(connected.has(a))))
-      let placed = false
-      for (const builder of order) {
-        // Recorded before the offer goes out: a result may arrive before the reply does, and a
-        // crash in between must not leave a job the builder runs but the author does not expect.
-        this.init.jobs.update(job.id, { state: 'offered', builder, progress: undefined })
-        const reply = await this.sendOffer(job, builder)
-        if (reply?.type === 'ok') {
-          this.changed(this.init.jobs.get(job.id)!)
-          placed = true
-          break
-        }
-        const current = this.init.jobs.get(job.id)
-        if (current?.state === 'offered' && current.builder === builder) this.init.jobs.update(job.id, { state: 'queued', builder: undefined })
-        this.init.grants.revoke(builder, job.snapshot, job.repo)
-        if (reply !== undefined) full.add(builder)
-      }
-      if (!placed && full.size >= builders.length) return
-    }
-  }
-
-  private async sendOffer (job: Job, builder: string): Promise<JobReplyMessage | undefined> {
-    // The grant comes first: the builder fetches S as soon as it has the offer.
-    this.init.grants.add(builder, job.snapshot, job.repo)
-    try {
-      const reply = await sendJobMessage(this.init.node, peerIdFromString(builder), {
-        type: 'offer',
-        job: {
-          id: job.id,
-          name: job.name,
-          round: job.round,
-          prompt: job.prompt,
-          snapshot: oidToBytes(job.snapshot),
-          repo: repoKey(job.repo),
-          test: job.test,
-          attempts: job.attemptsBudget,
-          generateTimeoutMs: job.generateTimeoutMs,
-          testTimeoutMs: job.testTimeoutMs
-        }
-      })
-      if (reply.type === 'decline') this.init.log('builder %s declined %s: %s', builder, job.name, reply.message)
-      return reply
-    } catch (err) {
-      this.init.log('could not offer %s to %s - %e', job.name, builder, err)
-      return undefined
-    }
   }
 
   handleStatus (message: StatusUpdate, from: string): JobReplyMessage {
@@ -216,48 +205,37 @@ export class Author extends EventEmitter<{ job: [Job] }> {
     return { type: 'ok' }
   }
 
-  /**
-   * Takes in a signed result: verified, B's new objects fetched from the builder (haves: S),
-   * refs/gitmesh/results/<name> set, receipt recorded. Acknowledged only once all that is stored,
-   * so a builder keeps re-announcing until the result is safe here.
-   */
   async handleResult (result: ResultAnnouncement, from: string): Promise<JobReplyMessage> {
-    if (result.builder !== from || !await verifyResult(result)) {
-      return { type: 'decline', code: 'bad-request', message: 'the result is not signed by the peer that sent it' }
-    }
-    const job = this.init.jobs.get(result.job)
-    if (job === undefined || job.round !== result.round || job.builder !== from || !ACTIVE_STATES.includes(job.state)) {
-      // Late, superseded or cancelled: acknowledge so the builder stops, and keep nothing.
-      this.init.log('ignoring a result for %s round %d from %s', result.job, result.round, from)
-      return { type: 'ok' }
-    }
-    const attempts = result.attempts.map(a => ({ ...a, round: job.round, ms: a.generateMs + a.testMs }))
-    if (result.commit === undefined) {
-      this.changed(this.init.jobs.recordFailure(job.id, job.round, result.error ?? 'the builder made no result', attempts))
-      return { type: 'ok' }
-    }
-    const commit = bytesToOid(result.commit)
-    try {
-      await this.init.node.services.exchange.fetch(peerIdFromString(from), [commit], job.repo, { haves: [job.snapshot] })
-      await this.init.node.services.exchange.openStore(job.repo).then(async store => { await store.updateRef(`refs/gitmesh/results/${job.name}`, commit) })
-    } catch (err) {
-      this.init.log.error('could not fetch the result of %s from %s - %e', job.name, from, err)
-      return { type: 'decline', code: 'retry', message: 'the result could not be fetched yet' }
-    }
-    // The receipt is the signed message itself, re-encoded as received: anyone can verify it later.
-    const receipt = Buffer.from(encodeCbor(result)).toString('base64')
-    const updated = this.init.jobs.recordResult(job.id, job.round, {
-      commit,
-      passed: result.passed,
-      builder: from,
-      summary: result.summary,
-      committedAt: result.committedAt,
-      receivedAt: Date.now(),
-      receipt
-    }, attempts)
-    this.changed(updated)
-    this.init.log('result of %s: %s (%s)', job.name, commit, result.passed ? 'tests passed' : 'tests failed')
+    const reply = await takeResult({ node: this.init.node, jobs: this.init.jobs, log: this.init.log, changed: job => this.changed(job) }, result, from)
+    // A builder that finished a job has room again.
+    this.scheduler.invalidate(from)
+    this.schedule()
+    return reply
+  }
+
+  handleLease (message: LeaseRequest, from: string): JobReplyMessage {
+    this.leases.renew(message, from)
     return { type: 'ok' }
+  }
+
+  /** A builder that is shutting down gives a job back: it is offered elsewhere at once. */
+  handleHandback (message: HandbackRequest, from: string): JobReplyMessage {
+    const job = this.init.jobs.get(message.job)
+    if (job?.builder === from && job.round === message.round && ACTIVE_STATES.includes(job.state)) {
+      this.changed(this.init.jobs.update(job.id, { state: 'queued', builder: undefined, attempt: 0, progress: undefined, reason: `handed back by …${from.slice(-6)}: ${message.reason}` }))
+      this.scheduler.invalidate(from)
+      this.schedule()
+    }
+    return { type: 'ok' }
+  }
+
+  private lost (job: Job, reason: string): void {
+    const current = this.init.jobs.get(job.id)
+    if (current === undefined || !ACTIVE_STATES.includes(current.state) || current.builder !== job.builder) return
+    this.init.log('%s is lost: %s', job.name, reason)
+    if (job.builder !== undefined) this.scheduler.invalidate(job.builder)
+    this.changed(this.init.jobs.update(job.id, { state: 'lost', builder: undefined, attempt: 0, progress: undefined, reason }))
+    this.schedule()
   }
 
   /** Stops a job wherever it is; a builder holding it is told, and a late result is ignored. */

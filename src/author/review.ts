@@ -60,7 +60,10 @@ export class Review {
     return this.changed(merged)
   }
 
-  async accept (job: Job): Promise<Job> {
+  async accept (job: Job, options: { force?: boolean } = {}): Promise<Job> {
+    if ((job.outsideOwns?.length ?? 0) > 0 && options.force !== true) {
+      throw new JobStateError(`${job.name} changed paths outside what it owns (${job.outsideOwns!.slice(0, 5).join(', ')}${job.outsideOwns!.length > 5 ? ', …' : ''}): accept it with --force, or reject it`)
+    }
     if (job.state === 'returned') {
       const merged = await this.merge(job)
       if (merged.merge !== undefined && merged.merge.conflicts.length > 0) {

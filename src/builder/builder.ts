@@ -5,7 +5,7 @@ import type { GitmeshNode } from '../net/node.js'
 import type { TrustStore } from '../store/trust-store.js'
 import type { GrantStore } from '../store/grant-store.js'
 import { bytesToOid } from '../git/oid.js'
-import { ANNOUNCE_INTERVAL_MS, BUILDER_QUEUE_LIMIT, MAX_PROGRESS_CHARS, RESULT_DELIVERY_TIMEOUT_MS, STATUS_DEFER_MS } from '../jobs/constants.js'
+import { ANNOUNCE_INTERVAL_MS, BUILDER_QUEUE_LIMIT, HANDBACK_TIMEOUT_MS, LEASE_RENEW_MS, MAX_PROGRESS_CHARS, RESULT_DELIVERY_TIMEOUT_MS, STATUS_DEFER_MS } from '../jobs/constants.js'
 import type { CancelRequest, JobReplyMessage, OfferRequest, ResultAnnouncement } from '../jobs/messages.js'
 import { sendJobMessage } from '../jobs/wire.js'
 import { BuilderStore, type BuilderJob, type BuilderJobState } from './builder-store.js'
@@ -27,6 +27,8 @@ export interface BuilderInit {
   slots?: number
   /** The generator command. */
   generate: string
+  /** Labels authors can ask for (`builders: [gpu]`). */
+  tags?: string[]
 }
 
 /**
@@ -57,6 +59,9 @@ export class Builder {
   readonly slots: number
   private readonly running = new Map<string, AbortController>()
   private announcer?: NodeJS.Timeout
+  private leaser?: NodeJS.Timeout
+  /** The author whose job started last: the next start goes to another author if one waits. */
+  private lastAuthor?: string
   private announcing = false
   private stopped = false
   private readonly worktrees: WorktreePool
@@ -85,16 +90,48 @@ export class Builder {
     this.pump()
     this.announcer = setInterval(() => { void this.announceAll() }, ANNOUNCE_INTERVAL_MS)
     this.announcer.unref()
+    this.leaser = setInterval(() => { void this.renewLeases() }, LEASE_RENEW_MS)
+    this.leaser.unref()
     this.init.node.addEventListener('peer:connect', this.onConnect)
     void this.announceAll()
   }
 
+  /**
+   * A graceful stop hands every job it holds back to its author (who offers it elsewhere at
+   * once), so nothing waits for this builder to return. A crash cannot: then the author's lease
+   * on the job runs out instead.
+   */
   async stop (): Promise<void> {
     this.stopped = true
     clearInterval(this.announcer)
+    clearInterval(this.leaser)
     this.init.node.removeEventListener('peer:connect', this.onConnect)
     for (const controller of this.running.values()) controller.abort(new Error('the builder is stopping'))
+    const held = this.init.store.inStates(['queued', 'fetching', 'generating', 'testing'])
+    await Promise.all(held.map(async job => {
+      this.init.store.setState(job.author, job.spec.id, 'cancelled')
+      await sendJobMessage(this.init.node, peerIdFromString(job.author), { type: 'handback', job: job.spec.id, round: job.spec.round, reason: 'the builder is shutting down' }, { signal: AbortSignal.timeout(HANDBACK_TIMEOUT_MS) })
+        .catch(err => { this.init.log('could not hand %s back - %e', job.spec.id, err) })
+    }))
     await this.worktrees.drain().catch(() => {})
+  }
+
+  handleLoad (from: string): JobReplyMessage {
+    if (!this.init.trust.hasRole(from, 'author')) return { type: 'decline', code: 'not-author', message: 'this builder does not take jobs from you: it must trust you with --role author' }
+    return { type: 'ok', ...this.load(), tags: this.init.tags ?? [] }
+  }
+
+  /** Tells each author which of its jobs this builder holds, renewing their leases. */
+  private async renewLeases (): Promise<void> {
+    const byAuthor = new Map<string, Array<{ job: string, round: number }>>()
+    for (const job of this.init.store.inStates(['queued', 'fetching', 'generating', 'testing'])) {
+      const list = byAuthor.get(job.author) ?? []
+      list.push({ job: job.spec.id, round: job.spec.round })
+      byAuthor.set(job.author, list)
+    }
+    await Promise.all([...byAuthor].map(async ([author, jobs]) => {
+      await sendJobMessage(this.init.node, peerIdFromString(author), { type: 'lease', jobs }).catch(err => { this.init.log('lease renewal for %s failed - %e', author, err) })
+    }))
   }
 
   private readonly onConnect = (): void => { void this.announceAll() }
@@ -115,7 +152,7 @@ export class Builder {
         this.init.store.markUnacked(from, message.job.id)
         queueMicrotask(() => { void this.announceAll() })
       }
-      return { type: 'ok', ...this.load() }
+      return { type: 'ok', ...this.load(), tags: this.init.tags ?? [] }
     }
     const { queued } = this.init.store.counts()
     if (queued >= BUILDER_QUEUE_LIMIT) return { type: 'decline', code: 'full', message: `${queued} jobs are already waiting here` }
@@ -123,7 +160,7 @@ export class Builder {
     this.init.store.put(from, { ...message.job, snapshot: bytesToOid(message.job.snapshot) })
     this.init.log('accepted job %s (%s) from %s', message.job.name, message.job.id, from)
     queueMicrotask(() => { this.pump() })
-    return { type: 'ok', ...this.load() }
+    return { type: 'ok', ...this.load(), tags: this.init.tags ?? [] }
   }
 
   handleCancel (message: CancelRequest, from: string): JobReplyMessage {
@@ -138,10 +175,11 @@ export class Builder {
   /** Starts queued jobs while slots are free, oldest first. */
   private pump (): void {
     if (this.stopped) return
-    for (const job of this.init.store.inStates(['queued'])) {
-      if (this.running.size >= this.slots) return
+    while (this.running.size < this.slots) {
+      const job = this.nextJob()
+      if (job === undefined) return
       const key = this.key(job.author, job.spec.id)
-      if (this.running.has(key)) continue
+      this.lastAuthor = job.author
       const controller = new AbortController()
       this.running.set(key, controller)
       void this.execute(job, controller).finally(() => {
@@ -149,6 +187,20 @@ export class Builder {
         this.pump()
       })
     }
+  }
+
+  /**
+   * The next queued job: fair across authors (the one after the author served last, in turn),
+   * and within an author the highest priority, then the oldest.
+   */
+  private nextJob (): BuilderJob | undefined {
+    const waiting = this.init.store.inStates(['queued']).filter(job => !this.running.has(this.key(job.author, job.spec.id)))
+    if (waiting.length === 0) return undefined
+    const authors = [...new Set(waiting.map(job => job.author))].sort()
+    const after = this.lastAuthor === undefined ? -1 : authors.findIndex(author => author > this.lastAuthor!)
+    const author = after === -1 ? authors[0]! : authors[after]!
+    return waiting.filter(job => job.author === author)
+      .sort((a, b) => (b.spec.priority ?? 0) - (a.spec.priority ?? 0) || a.createdAt - b.createdAt)[0]
   }
 
   private async execute (job: BuilderJob, controller: AbortController): Promise<void> {

@@ -30,6 +30,8 @@ export interface DaemonOptions {
     slots?: number
     /** @default the built-in fenced-block generator */
     generate?: string
+    /** Labels authors can ask for with `builders:`. */
+    tags?: string[]
   }
 }
 
@@ -83,11 +85,12 @@ export class Daemon {
           workDir: path.join(home.dir, 'builder'),
           log: logger.forComponent('gitmesh:builder'),
           slots: options.builder.slots,
+          tags: options.builder.tags,
           generate: options.builder.generate ?? builtinGenerator()
         })
       const jobs = new JobsService(node, author, builder, logger.forComponent('gitmesh:jobs'))
       await jobs.start()
-      const methods = { ...controlMethods({ node, trust, grants, builder }), ...jobMethods(author) }
+      const methods = { ...controlMethods({ node, trust, grants, builder, author }), ...jobMethods(author) }
       control = new ControlServer(home.socketPath, methods, logger.forComponent('gitmesh:control'))
       await control.start()
       const daemon = new Daemon(home, node, db, control, trust, jobs, author)

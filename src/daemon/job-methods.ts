@@ -2,7 +2,9 @@ import path from 'node:path'
 import { z } from 'zod'
 import type { Author } from '../author/author.js'
 import type { Job } from '../jobs/job.js'
-import { MAX_ATTEMPTS, MAX_JOB_QUERY_CHARS, MAX_PROMPT_CHARS, MAX_TEST_COMMAND_CHARS } from '../jobs/constants.js'
+import { MAX_AFTER, MAX_ATTEMPTS, MAX_FANOUT, MAX_JOB_QUERY_CHARS, MAX_OWNS_GLOBS, MAX_PROMPT_CHARS, MAX_TAGS, MAX_TAG_CHARS, MAX_TEST_COMMAND_CHARS } from '../jobs/constants.js'
+import { ownsOverlap } from '../jobs/ownership.js'
+import { ACTIVE_STATES } from '../jobs/job.js'
 import { parseMessage } from '../wire/channel.js'
 import { InvalidRequestError } from './errors.js'
 import type { ControlMethod } from './control-server.js'
@@ -16,6 +18,16 @@ function params<T> (schema: z.ZodType<T>, value: unknown): T {
 }
 
 /** The JSON a job is shown as (docs/cli.md lists the keys); logs only when asked. */
+/** Running jobs of the same repository whose `owns:` may overlap this one's (only for running jobs). */
+function overlapping (author: Author, job: Job): string[] {
+  if (!RUNNING.includes(job.state)) return []
+  return author.jobs.inStates(RUNNING)
+    .filter(other => other.id !== job.id && other.repo === job.repo && ownsOverlap(job.owns, other.owns))
+    .map(other => other.name)
+}
+
+const RUNNING: readonly Job['state'][] = [...ACTIVE_STATES, 'queued', 'lost']
+
 export function jobView (author: Author, job: Job, withLogs = false): Record<string, unknown> {
   const attempts = author.jobs.attempts(job.id).map(a => ({
     round: a.round,
@@ -48,6 +60,15 @@ export function jobView (author: Author, job: Job, withLogs = false): Record<str
       ? null
       : { w0: job.merge.w0, paths: job.merge.paths, conflicts: job.merge.conflicts, testPassed: job.merge.testPassed ?? null, ...(withLogs ? { testOutput: job.merge.testOutput ?? '' } : {}) },
     acceptedCommit: job.acceptedCommit ?? null,
+    priority: job.priority,
+    after: job.after,
+    owns: job.owns,
+    fanout: job.fanout,
+    builders: job.builders,
+    blockedBy: job.blockedBy ?? null,
+    outsideOwns: job.outsideOwns ?? [],
+    candidates: author.jobs.candidates(job.id, job.round).map(c => ({ number: c.number, commit: c.commit, passed: c.passed, builder: c.builder, receivedAt: c.receivedAt })),
+    overlaps: overlapping(author, job),
     createdAt: job.createdAt,
     updatedAt: job.updatedAt
   }
@@ -64,7 +85,12 @@ export function jobMethods (author: Author): Record<string, ControlMethod> {
         prompt: z.string().max(MAX_PROMPT_CHARS),
         name: z.string().max(MAX_JOB_QUERY_CHARS).optional(),
         attempts: z.number().int().min(1).max(MAX_ATTEMPTS).optional(),
-        test: z.string().min(1).max(MAX_TEST_COMMAND_CHARS).optional()
+        test: z.string().min(1).max(MAX_TEST_COMMAND_CHARS).optional(),
+        priority: z.number().int().min(-1000).max(1000).optional(),
+        after: z.array(z.string().max(MAX_JOB_QUERY_CHARS)).max(MAX_AFTER).optional(),
+        owns: z.array(z.string().min(1).max(1024)).max(MAX_OWNS_GLOBS).optional(),
+        fanout: z.number().int().min(1).max(MAX_FANOUT).optional(),
+        builders: z.array(z.string().min(1).max(MAX_TAG_CHARS * 2)).max(MAX_TAGS).optional()
       }), raw)
       return jobView(author, await author.offer(p))
     },
@@ -82,9 +108,11 @@ export function jobMethods (author: Author): Record<string, ControlMethod> {
     },
 
     accept: async (raw) => {
-      const p = params(jobQuery, raw)
-      return jobView(author, await author.review.accept(author.jobs.find(p.job)))
+      const p = params(jobQuery.extend({ force: z.boolean().optional() }), raw)
+      return jobView(author, await author.review.accept(author.jobs.find(p.job), { force: p.force === true }))
     },
+
+    builders: async () => author.builderLoads(),
 
     reject: async (raw) => {
       const p = params(jobQuery.extend({ message: z.string().max(MAX_PROMPT_CHARS).optional() }), raw)

@@ -6,6 +6,7 @@ import type { GitmeshNode } from '../net/node.js'
 import { ROLES, type TrustStore } from '../store/trust-store.js'
 import type { GrantStore } from '../store/grant-store.js'
 import type { Builder } from '../builder/builder.js'
+import type { Author } from '../author/author.js'
 import { ObjectStore } from '../git/object-store.js'
 import { isOid } from '../git/oid.js'
 import { parseMessage } from '../wire/channel.js'
@@ -19,6 +20,8 @@ export interface MethodContext {
   grants: GrantStore
   /** Present when this node runs jobs. */
   builder?: Builder
+  /** This node's author side: what it knows of its builders' loads. */
+  author?: Author
 }
 
 const peerIdText = z.string().refine(text => {
@@ -53,7 +56,11 @@ export function controlMethods (ctx: MethodContext): Record<string, ControlMetho
       connected: connections.length > 0,
       addrs: [...new Set([...peer.addrs, ...connections.map(c => c.remoteAddr.toString())])],
       lastRttMs: peer.lastRttMs ?? null,
-      lastSeenAt: peer.lastSeenAt ?? null
+      lastSeenAt: peer.lastSeenAt ?? null,
+      // For builders: their last advertised slots, running and queued jobs, and tags.
+      ...(peer.roles.includes('builder')
+        ? (() => { const load = ctx.author?.builderLoad(peerId); return { slots: load?.slots ?? null, running: load?.running ?? null, queued: load?.queued ?? null, tags: load?.tags ?? [] } })()
+        : {})
     }
   }
 

@@ -74,3 +74,31 @@ export const MAX_JOB_STREAMS = 64
 
 /** How long a builder waits for the author to take a result (the author fetches B meanwhile). */
 export const RESULT_DELIVERY_TIMEOUT_MS = 10 * 60_000
+
+/** `owns:` globs per job. */
+export const MAX_OWNS_GLOBS = 64
+
+/** `after:` dependencies per job. */
+export const MAX_AFTER = 64
+
+/** Builders a job fans out to at once. */
+export const MAX_FANOUT = 8
+
+/** Queued jobs the author places on a builder beyond its free slots. */
+export const BUILDER_QUEUE_SLACK = 2
+
+/** How long a builder's advertised load is trusted before it is asked again. */
+export const LOAD_TTL_MS = 1_000
+
+/** How often a builder renews the lease of each job it holds. */
+export const LEASE_RENEW_MS = 2_000
+
+/** A job whose builder has not renewed it for this long is lost, and offered elsewhere. */
+export const LEASE_MS = 10_000
+
+/** Time a stopping builder gives each author to take a job back. */
+export const HANDBACK_TIMEOUT_MS = 2_000
+
+/** Tags per builder, and their length. */
+export const MAX_TAGS = 32
+export const MAX_TAG_CHARS = 64

@@ -22,15 +22,25 @@ interface JobRow {
   result: string | null
   merge: string | null
   accepted_commit: string | null
+  priority: number
+  after: string
+  owns: string
+  fanout: number
+  builders: string
+  blocked_by: string | null
+  outside_owns: string | null
   created_at: number
   updated_at: number
 }
 
-export type NewJob = Pick<Job, 'name' | 'repo' | 'prompt' | 'snapshot' | 'test' | 'attemptsBudget' | 'generateTimeoutMs' | 'testTimeoutMs'>
+export type NewJob = Pick<Job, 'name' | 'repo' | 'prompt' | 'snapshot' | 'test' | 'attemptsBudget' | 'generateTimeoutMs' | 'testTimeoutMs'> &
+  Partial<Pick<Job, 'priority' | 'after' | 'owns' | 'fanout' | 'builders'>>
 
-export type JobPatch = Partial<Pick<Job, 'state' | 'reason' | 'builder' | 'attempt' | 'progress' | 'round' | 'prompt' | 'snapshot' | 'acceptedCommit'>> & {
+export type JobPatch = Partial<Pick<Job, 'state' | 'reason' | 'builder' | 'attempt' | 'progress' | 'round' | 'prompt' | 'snapshot' | 'acceptedCommit' | 'priority' | 'after' | 'owns' | 'fanout' | 'builders' | 'attemptsBudget'>> & {
   result?: JobResult | null
   merge?: MergeRecord | null
+  blockedBy?: Job['blockedBy'] | null
+  outsideOwns?: string[] | null
 }
 
 /** Jobs this node authored, in its database; every change is one transaction. */
@@ -45,9 +55,11 @@ export class JobStore {
   create (job: NewJob): Job {
     const now = Date.now()
     const id = JobStore.newId()
-    this.db.prepare(`INSERT INTO jobs (id, name, repo, prompt, snapshot, state, test_command, attempts_budget, generate_timeout_ms, test_timeout_ms, created_at, updated_at)
-      VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)`)
-      .run(id, job.name, job.repo, job.prompt, job.snapshot, job.test, job.attemptsBudget, job.generateTimeoutMs, job.testTimeoutMs, now, now)
+    this.db.prepare(`INSERT INTO jobs (id, name, repo, prompt, snapshot, state, test_command, attempts_budget, generate_timeout_ms, test_timeout_ms,
+        priority, after, owns, fanout, builders, created_at, updated_at)
+      VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+      .run(id, job.name, job.repo, job.prompt, job.snapshot, job.test, job.attemptsBudget, job.generateTimeoutMs, job.testTimeoutMs,
+        job.priority ?? 0, JSON.stringify(job.after ?? []), JSON.stringify(job.owns ?? []), job.fanout ?? 1, JSON.stringify(job.builders ?? []), now, now)
     return this.get(id)!
   }
 
@@ -94,6 +106,14 @@ export class JobStore {
     if (patch.prompt !== undefined) set('prompt', patch.prompt)
     if (patch.snapshot !== undefined) set('snapshot', patch.snapshot)
     if ('acceptedCommit' in patch) set('accepted_commit', patch.acceptedCommit ?? null)
+    if (patch.priority !== undefined) set('priority', patch.priority)
+    if (patch.after !== undefined) set('after', JSON.stringify(patch.after))
+    if (patch.owns !== undefined) set('owns', JSON.stringify(patch.owns))
+    if (patch.fanout !== undefined) set('fanout', patch.fanout)
+    if (patch.builders !== undefined) set('builders', JSON.stringify(patch.builders))
+    if (patch.attemptsBudget !== undefined) set('attempts_budget', patch.attemptsBudget)
+    if ('blockedBy' in patch) set('blocked_by', patch.blockedBy === null || patch.blockedBy === undefined ? null : JSON.stringify(patch.blockedBy))
+    if ('outsideOwns' in patch) set('outside_owns', patch.outsideOwns === null || patch.outsideOwns === undefined ? null : JSON.stringify(patch.outsideOwns))
     if ('result' in patch) set('result', patch.result === null || patch.result === undefined ? null : JSON.stringify(patch.result))
     if ('merge' in patch) set('merge', patch.merge === null || patch.merge === undefined ? null : JSON.stringify(patch.merge))
     set('updated_at', Date.now())
@@ -110,6 +130,25 @@ export class JobStore {
       for (const attempt of attempts) insert.run(id, round, attempt.number, attempt.passed ? 1 : 0, attempt.generateMs, attempt.testMs, attempt.log)
       return this.update(id, { state: 'returned', result, reason: undefined, progress: undefined })
     })
+  }
+
+  /**
+   * Keeps a result as a candidate of the job's round (numbered in arrival order from 1);
+   * returns its number. A builder's second result for the same round replaces its first.
+   */
+  addCandidate (id: string, round: number, result: JobResult): number {
+    return transaction(this.db, () => {
+      const existing = this.db.prepare('SELECT number FROM candidates WHERE job_id = ? AND round = ? AND builder = ?').get(id, round, result.builder) as { number: number } | undefined
+      const number = existing?.number ?? ((this.db.prepare('SELECT COALESCE(MAX(number), 0) AS n FROM candidates WHERE job_id = ? AND round = ?').get(id, round) as { n: number }).n + 1)
+      this.db.prepare('INSERT OR REPLACE INTO candidates (job_id, round, builder, number, result) VALUES (?, ?, ?, ?, ?)').run(id, round, result.builder, number, JSON.stringify(result))
+      return number
+    })
+  }
+
+  /** The candidates of a job's current round, in arrival order. */
+  candidates (id: string, round: number): Array<JobResult & { number: number }> {
+    const rows = this.db.prepare('SELECT number, result FROM candidates WHERE job_id = ? AND round = ? ORDER BY number').all(id, round) as Array<{ number: number, result: string }>
+    return rows.map(row => ({ ...(JSON.parse(row.result) as JobResult), number: row.number }))
   }
 
   /** Records a job that ended without a result, with the attempts its builder reported. */
@@ -155,6 +194,13 @@ function fromRow (row: JobRow): Job {
     result: row.result === null ? undefined : JSON.parse(row.result) as JobResult,
     merge: row.merge === null ? undefined : JSON.parse(row.merge) as MergeRecord,
     acceptedCommit: row.accepted_commit ?? undefined,
+    priority: row.priority,
+    after: JSON.parse(row.after) as string[],
+    owns: JSON.parse(row.owns) as string[],
+    fanout: row.fanout,
+    builders: JSON.parse(row.builders) as string[],
+    blockedBy: row.blocked_by === null ? undefined : JSON.parse(row.blocked_by) as Job['blockedBy'],
+    outsideOwns: row.outside_owns === null ? undefined : JSON.parse(row.outside_owns) as string[],
     createdAt: row.created_at,
     updatedAt: row.updated_at
   }

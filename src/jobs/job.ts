@@ -1,6 +1,6 @@
 /** The job model shared by the author's store, the control API and the CLI. */
 
-export const JOB_STATES = ['queued', 'offered', 'fetching', 'generating', 'testing', 'returned', 'merged', 'accepted', 'rejected', 'failed', 'cancelled'] as const
+export const JOB_STATES = ['queued', 'offered', 'fetching', 'generating', 'testing', 'lost', 'returned', 'merged', 'accepted', 'rejected', 'failed', 'cancelled'] as const
 export type JobState = typeof JOB_STATES[number]
 
 /** States in which a builder holds the job. */
@@ -64,6 +64,20 @@ export interface Job {
   result?: JobResult
   merge?: MergeRecord
   acceptedCommit?: string
+  /** Higher runs first among queued jobs. */
+  priority: number
+  /** Names of jobs that must be accepted before this one is offered. */
+  after: string[]
+  /** Path globs the job may change; empty: any path. */
+  owns: string[]
+  /** How many builders get the job at once. */
+  fanout: number
+  /** Peer ids or tags the job may run on; empty: any builder. */
+  builders: string[]
+  /** Why the job is held back: a dependency not accepted yet, or one that failed. */
+  blockedBy?: { job: string, reason: string }
+  /** Paths the result changed outside `owns`: it cannot be accepted without --force. */
+  outsideOwns?: string[]
   createdAt: number
   updatedAt: number
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { MAX_TEST_COMMAND_CHARS, MAX_ATTEMPT_LOG_BYTES, MAX_ATTEMPTS, MAX_COMMAND_TIMEOUT_MS, MAX_NAME_CHARS, MAX_PROGRESS_CHARS, MAX_PROMPT_CHARS, MAX_SUMMARY_CHARS } from './constants.js'
+import { MAX_TAGS, MAX_TAG_CHARS, MAX_TEST_COMMAND_CHARS, MAX_ATTEMPT_LOG_BYTES, MAX_ATTEMPTS, MAX_COMMAND_TIMEOUT_MS, MAX_NAME_CHARS, MAX_PROGRESS_CHARS, MAX_PROMPT_CHARS, MAX_SUMMARY_CHARS } from './constants.js'
 
 /**
  * Messages of /gitmesh/jobs/1.0.0. Every exchange is one request and one reply on a fresh stream:
@@ -23,11 +23,18 @@ export const JobSpecSchema = z.strictObject({
   test: z.string().min(1).max(MAX_TEST_COMMAND_CHARS),
   attempts: z.number().int().min(1).max(MAX_ATTEMPTS),
   generateTimeoutMs: z.number().int().positive().max(MAX_COMMAND_TIMEOUT_MS),
-  testTimeoutMs: z.number().int().positive().max(MAX_COMMAND_TIMEOUT_MS)
+  testTimeoutMs: z.number().int().positive().max(MAX_COMMAND_TIMEOUT_MS),
+  priority: z.number().int().min(-1000).max(1000).optional()
 })
 
 export const OfferMessage = z.strictObject({ type: z.literal('offer'), job: JobSpecSchema })
 export const CancelMessage = z.strictObject({ type: z.literal('cancel'), job: jobId, round })
+/** author → builder: how loaded are you, and what are your tags? */
+export const LoadMessage = z.strictObject({ type: z.literal('load') })
+/** builder → author: the jobs of yours I hold; their leases are renewed. */
+export const LeaseMessage = z.strictObject({ type: z.literal('lease'), jobs: z.array(z.strictObject({ job: jobId, round })).max(10_000) })
+/** builder → author: I will not run this job (I am shutting down); offer it elsewhere. */
+export const HandbackMessage = z.strictObject({ type: z.literal('handback'), job: jobId, round, reason: z.string().max(MAX_SUMMARY_CHARS) })
 
 export const BUILDER_STATES = ['queued', 'fetching', 'generating', 'testing'] as const
 export const StatusMessage = z.strictObject({
@@ -63,10 +70,16 @@ export const ResultBodySchema = z.strictObject({
 export const ResultMessage = ResultBodySchema.extend({ signature: bytes.refine(value => value.byteLength <= 256, 'signature too long') })
 
 export const REPLY_CODES = ['not-author', 'not-builder', 'full', 'unknown-job', 'retry', 'bad-request', 'internal'] as const
-export const OkReply = z.strictObject({ type: z.literal('ok'), slots: count.optional(), running: count.optional(), queued: count.optional() })
+export const OkReply = z.strictObject({
+  type: z.literal('ok'),
+  slots: count.optional(),
+  running: count.optional(),
+  queued: count.optional(),
+  tags: z.array(z.string().min(1).max(MAX_TAG_CHARS)).max(MAX_TAGS).optional()
+})
 export const DeclineReply = z.strictObject({ type: z.literal('decline'), code: z.enum(REPLY_CODES), message: z.string().max(512) })
 
-export const JobRequest = z.discriminatedUnion('type', [OfferMessage, CancelMessage, StatusMessage, ResultMessage])
+export const JobRequest = z.discriminatedUnion('type', [OfferMessage, CancelMessage, StatusMessage, ResultMessage, LoadMessage, LeaseMessage, HandbackMessage])
 export const JobReply = z.discriminatedUnion('type', [OkReply, DeclineReply])
 
 export type JobSpec = z.infer<typeof JobSpecSchema>
@@ -74,6 +87,8 @@ export type JobRequestMessage = z.infer<typeof JobRequest>
 export type JobReplyMessage = z.infer<typeof JobReply>
 export type OfferRequest = z.infer<typeof OfferMessage>
 export type CancelRequest = z.infer<typeof CancelMessage>
+export type LeaseRequest = z.infer<typeof LeaseMessage>
+export type HandbackRequest = z.infer<typeof HandbackMessage>
 export type StatusUpdate = z.infer<typeof StatusMessage>
 export type ResultBody = z.infer<typeof ResultBodySchema>
 export type ResultAnnouncement = z.infer<typeof ResultMessage>

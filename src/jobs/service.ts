@@ -38,6 +38,12 @@ export class JobsService {
         return this.author.handleStatus(message, from)
       case 'result':
         return await this.author.handleResult(message, from)
+      case 'load':
+        return this.builder?.handleLoad(from) ?? { type: 'decline', code: 'not-builder', message: 'this node does not run jobs' }
+      case 'lease':
+        return this.author.handleLease(message, from)
+      case 'handback':
+        return this.author.handleHandback(message, from)
     }
   }
 }

@@ -76,7 +76,24 @@ const MIGRATIONS: string[] = [
    );
    CREATE INDEX builder_jobs_by_state ON builder_jobs (state, created_at);`,
   // The process group of a job's running command, so a builder restarted after a crash can end it.
-  'ALTER TABLE builder_jobs ADD COLUMN pgid INTEGER'
+  'ALTER TABLE builder_jobs ADD COLUMN pgid INTEGER',
+  // Scheduling: priority, dependencies, ownership, fan-out and builder choice per job.
+  `ALTER TABLE jobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE jobs ADD COLUMN after TEXT NOT NULL DEFAULT '[]';
+   ALTER TABLE jobs ADD COLUMN owns TEXT NOT NULL DEFAULT '[]';
+   ALTER TABLE jobs ADD COLUMN fanout INTEGER NOT NULL DEFAULT 1;
+   ALTER TABLE jobs ADD COLUMN builders TEXT NOT NULL DEFAULT '[]';
+   ALTER TABLE jobs ADD COLUMN blocked_by TEXT;
+   ALTER TABLE jobs ADD COLUMN outside_owns TEXT;`,
+  // Every result a job received (fan-out, or a late one from a lost builder), in arrival order.
+  `CREATE TABLE candidates (
+     job_id TEXT NOT NULL,
+     round INTEGER NOT NULL,
+     builder TEXT NOT NULL,
+     number INTEGER NOT NULL,
+     result TEXT NOT NULL,
+     PRIMARY KEY (job_id, round, builder)
+   );`
 ]
 
 /** Runs `work` in one transaction: all of it is written, or none of it. */

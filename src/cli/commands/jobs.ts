@@ -4,6 +4,7 @@ import path from 'node:path'
 import type { Command } from 'commander'
 import { commandContext, type CommandContext } from '../context.js'
 import { pc, table, UsageError } from '../output.js'
+import { collect } from '../options.js'
 import { EXIT } from '../exit-codes.js'
 import { ENDED_STATES, type JobState } from '../../jobs/job.js'
 
@@ -24,6 +25,13 @@ export interface JobView {
   result: { commit: string, passed: boolean, builder: string, summary: string } | null
   merge: { w0: string, paths: string[], conflicts: string[], testPassed: boolean | null, testOutput?: string } | null
   acceptedCommit: string | null
+  priority: number
+  after: string[]
+  owns: string[]
+  blockedBy: { job: string, reason: string } | null
+  outsideOwns: string[]
+  candidates: Array<{ number: number, commit: string, passed: boolean, builder: string }>
+  overlaps: string[]
   createdAt: number
 }
 
@@ -47,14 +55,35 @@ export function age (since: number): string {
 const shortPeer = (peer: string | null): string => peer === null ? '-' : `…${peer.slice(-6)}`
 
 function resultText (job: JobView): string {
+  if (job.blockedBy !== null && job.result === null) return pc.dim(job.blockedBy.reason)
+  if (job.state === 'lost') return pc.yellow(job.reason ?? 'lost')
   if (job.result === null) return job.state === 'failed' ? pc.red(job.reason ?? 'failed') : '-'
+  if (job.outsideOwns.length > 0) return `${job.result.commit.slice(0, 10)} ${pc.yellow(`outside owns: ${job.outsideOwns.length} paths`)}`
   return `${job.result.commit.slice(0, 10)} ${job.result.passed ? pc.green('tests pass') : pc.red('tests fail')}`
+}
+
+export interface BuilderView {
+  peerId: string
+  slots: number | null
+  running: number | null
+  queued: number | null
+  tags: string[]
+  reachable: boolean | null
+  jobs: string[]
+}
+
+/** One line per builder: its load as it last advertised it, and which of our jobs it holds. */
+export function buildersLines (builders: BuilderView[]): string[] {
+  return builders.map(b => {
+    const load = b.reachable === false ? pc.dim('unreachable') : b.slots === null ? pc.dim('not asked yet') : `${b.running}/${b.slots} busy, ${b.queued} queued`
+    return `builder ${shortPeer(b.peerId)}  ${load}${b.tags.length > 0 ? `  [${b.tags.join(', ')}]` : ''}${b.jobs.length > 0 ? `  ${pc.dim(b.jobs.join(', '))}` : ''}`
+  })
 }
 
 export function jobsTable (jobs: JobView[]): string {
   if (jobs.length === 0) return 'no jobs yet: offer one with `gitmesh offer -m "…"`'
   return table(['name', 'state', 'builder', 'attempt', 'age', 'result'], jobs.map(job => [
-    job.name,
+    job.overlaps.length > 0 ? `${job.name} ${pc.yellow(`⚠ owns overlap: ${job.overlaps.join(', ')}`)}` : job.name,
     (STATE_COLORS[job.state] ?? ((t: string) => t))(job.state),
     shortPeer(job.builder),
     job.attempt === 0 ? '-' : `${job.attempt}/${job.attemptsBudget}`,
@@ -96,14 +125,20 @@ export function registerJobCommands (program: Command): void {
     .option('--name <name>', 'name the job (kebab-case); default: derived from the prompt')
     .option('--attempts <n>', 'attempt budget (overrides gitmesh.json)', value => Number.parseInt(value, 10))
     .option('--test <command>', 'test command (overrides gitmesh.json)')
+    .option('--after <name>', 'wait until this job is accepted (repeatable)', collect)
+    .option('--owns <glob>', 'paths the job may change (repeatable); a result outside them needs accept --force', collect)
+    .option('--priority <n>', 'higher runs first (-1000 to 1000, default 0)', value => Number.parseInt(value, 10))
+    .option('--fanout <k>', 'offer the job to k builders at once', value => Number.parseInt(value, 10))
+    .option('--builder <peer-id-or-tag>', 'run only on these builders (repeatable)', collect)
     .option('--wait', 'wait until the job ends; exit 6 if it failed or its tests fail')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', `
 Examples:
   gitmesh offer -m "write a function to validate email addresses"
   gitmesh offer -f prompts/email.md --name email-validation --attempts 5 --wait
-  gitmesh offer -m "fix the flaky date test" --test "npm test -- dates" --json`)
-    .action(async (opts: { repo: string, message?: string, file?: string, name?: string, attempts?: number, test?: string, wait?: boolean }, command: Command) => {
+  gitmesh offer -m "fix the flaky date test" --test "npm test -- dates" --json
+  gitmesh offer -f prompts/api.md --after data-model --owns 'src/api/**' --priority 5 --builder gpu`)
+    .action(async (opts: { repo: string, message?: string, file?: string, name?: string, attempts?: number, test?: string, wait?: boolean, after?: string[], owns?: string[], priority?: number, fanout?: number, builder?: string[] }, command: Command) => {
       const ctx = commandContext(command)
       if ((opts.message === undefined) === (opts.file === undefined)) throw new UsageError('give the prompt with exactly one of -m TEXT or -f FILE')
       if (opts.attempts !== undefined && (!Number.isInteger(opts.attempts) || opts.attempts < 1)) throw new UsageError('--attempts must be a positive whole number')
@@ -115,7 +150,20 @@ Examples:
           throw new UsageError(`cannot read the prompt file ${opts.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
         }
       }
-      const job = await ctx.call<JobView>('offer', { repo: path.resolve(opts.repo), prompt, name: opts.name, attempts: opts.attempts, test: opts.test })
+      if (opts.priority !== undefined && !Number.isInteger(opts.priority)) throw new UsageError('--priority must be a whole number')
+      if (opts.fanout !== undefined && (!Number.isInteger(opts.fanout) || opts.fanout < 1)) throw new UsageError('--fanout must be a positive whole number')
+      const job = await ctx.call<JobView>('offer', {
+        repo: path.resolve(opts.repo),
+        prompt,
+        name: opts.name,
+        attempts: opts.attempts,
+        test: opts.test,
+        after: opts.after,
+        owns: opts.owns,
+        priority: opts.priority,
+        fanout: opts.fanout,
+        builders: opts.builder
+      })
       if (opts.wait !== true) {
         ctx.out.result({ id: job.id, name: job.name, state: job.state, snapshot: job.snapshot }, () => `offered ${pc.bold(job.name)} (${job.id})`)
         return
@@ -140,10 +188,14 @@ Examples:
         const jobs = await ctx.call<JobView[]>('jobs')
         if (ctx.out.json) {
           ctx.out.result(jobs, () => '')
-        } else if (opts.watch === true && process.stdout.isTTY) {
-          process.stdout.write(`\x1b[H\x1b[2J${jobsTable(jobs)}\n${pc.dim(`${new Date().toLocaleTimeString()} · ctrl-c to stop`)}\n`)
+          return
+        }
+        const builders = buildersLines(await ctx.call<BuilderView[]>('builders'))
+        const text = [jobsTable(jobs), ...builders].join('\n')
+        if (opts.watch === true && process.stdout.isTTY) {
+          process.stdout.write(`\x1b[H\x1b[2J${text}\n${pc.dim(`${new Date().toLocaleTimeString()} · ctrl-c to stop`)}\n`)
         } else {
-          process.stdout.write(jobsTable(jobs) + '\n')
+          process.stdout.write(text + '\n')
         }
       }
       await draw()
@@ -181,7 +233,13 @@ Examples:
           `builder     ${job.builder ?? '-'}`,
           `round       ${job.round}${job.attempt > 0 ? `, attempt ${job.attempt}/${job.attemptsBudget}` : ''}`
         ]
+        if (job.priority !== 0) lines.push(`priority    ${job.priority}`)
+        if (job.after.length > 0) lines.push(`after       ${job.after.join(', ')}`)
+        if (job.owns.length > 0) lines.push(`owns        ${job.owns.join(' ')}`)
+        if (job.blockedBy !== null) lines.push(`blocked     ${job.blockedBy.reason}`)
         if (job.result !== null) lines.push(`result      ${job.result.commit} (${job.result.passed ? 'tests pass' : 'tests fail'}): ${job.result.summary}`)
+        if (job.outsideOwns.length > 0) lines.push(pc.yellow(`outside owns ${job.outsideOwns.join(', ')} (accept needs --force)`))
+        if (job.candidates.length > 1) lines.push(...job.candidates.map(c => `candidate   #${c.number} ${c.commit.slice(0, 10)} ${c.passed ? 'tests pass' : 'tests fail'} from ${shortPeer(c.builder)} (gitmesh diff ${job.name}#${c.number})`))
         if (job.merge !== null) lines.push(`merged      ${job.merge.paths.length} paths, ${job.merge.conflicts.length} conflicts${job.merge.conflicts.length > 0 ? `: ${job.merge.conflicts.join(', ')}` : ''}, tests ${job.merge.testPassed === true ? 'pass' : job.merge.testPassed === false ? 'fail' : 'running'} here`)
         if (job.acceptedCommit !== null) lines.push(`accepted    ${job.acceptedCommit}`)
         lines.push('', 'prompt:', ...job.prompt.split('\n').map(line => `  ${line}`))
@@ -198,15 +256,22 @@ Examples:
 
   program.command('diff')
     .description('show the change S → B of a job, in git\'s diff format')
-    .argument('<job>', 'name, id, or a unique prefix of either')
-    .addHelpText('after', '\nExamples:\n  gitmesh diff validate-email\n  gitmesh diff validate-email | less -R')
+    .argument('<job>', 'name, id, or a unique prefix of either; JOB#N for its Nth candidate result')
+    .addHelpText('after', '\nExamples:\n  gitmesh diff validate-email\n  gitmesh diff validate-email#2     the second result that arrived for it\n  gitmesh diff validate-email | less -R')
     .action(async (query: string, _opts, command: Command) => {
       const ctx = commandContext(command)
-      const job = await ctx.call<JobView>('show', { job: query })
-      if (job.result === null) throw new UsageError(`${job.name} has no result yet (it is ${job.state})`)
+      const [name, candidateText] = query.split('#')
+      const job = await ctx.call<JobView>('show', { job: name })
+      let commit = job.result?.commit
+      if (candidateText !== undefined) {
+        const candidate = job.candidates.find(c => String(c.number) === candidateText)
+        if (candidate === undefined) throw new UsageError(`${job.name} has no candidate #${candidateText} (it has ${job.candidates.length})`)
+        commit = candidate.commit
+      }
+      if (commit === undefined) throw new UsageError(`${job.name} has no result yet (it is ${job.state})`)
       const color = process.stdout.isTTY && process.env.NO_COLOR === undefined ? 'always' : 'never'
       const code = await new Promise<number>((resolve, reject) => {
-        const child = spawn('git', ['--no-pager', 'diff', `--color=${color}`, job.snapshot, job.result!.commit], { cwd: job.repo, stdio: 'inherit' })
+        const child = spawn('git', ['--no-pager', 'diff', `--color=${color}`, job.snapshot, commit], { cwd: job.repo, stdio: 'inherit' })
         child.on('error', reject)
         child.on('close', c => { resolve(c ?? 1) })
       })
@@ -234,11 +299,12 @@ Examples:
   program.command('accept')
     .description('commit exactly the job\'s change on top of HEAD; your own uncommitted edits stay uncommitted')
     .argument('<job>', 'name, id, or a unique prefix of either')
+    .option('--force', 'accept even though the result changed paths outside the job\'s owns')
     .option('--json', 'print the job as JSON')
-    .addHelpText('after', '\nExamples:\n  gitmesh accept validate-email\n  gitmesh accept validate-email --json | jq -r .acceptedCommit')
-    .action(async (query: string, _opts, command: Command) => {
+    .addHelpText('after', '\nExamples:\n  gitmesh accept validate-email\n  gitmesh accept validate-email --force\n  gitmesh accept validate-email --json | jq -r .acceptedCommit')
+    .action(async (query: string, opts: { force?: boolean }, command: Command) => {
       const ctx = commandContext(command)
-      const job = await ctx.call<JobView>('accept', { job: query })
+      const job = await ctx.call<JobView>('accept', { job: query, force: opts.force === true })
       ctx.out.result(job, () => `accepted ${pc.bold(job.name)} as ${job.acceptedCommit}`)
     })
 

@@ -31,12 +31,16 @@ export function registerNodeCommands (program: Command): void {
     .option('--builder', 'run jobs for peers trusted as authors')
     .option('--slots <n>', 'jobs run at once (default: half the cores, at least 1)', value => Number.parseInt(value, 10))
     .option('--generate <command>', 'the generator command (default: the built-in fenced-block generator)')
+    .option('--tag <tag>', 'a label authors can ask for with `--builder TAG` (repeatable)', collect)
     .option('--json', 'print the ready line as JSON')
     .addHelpText('after', '\nExamples:\n  gitmesh daemon\n  gitmesh daemon --listen /ip4/0.0.0.0/tcp/4100 --peer /ip4/192.168.1.20/tcp/4100/p2p/12D3KooW...\n  gitmesh daemon --builder --slots 4 --generate \'claude -p < "$GITMESH_PROMPT_FILE"\'\n  (docs/generators.md: plugging in coding agents)')
-    .action(async (opts: { listen?: string[], peer?: string[], builder?: boolean, slots?: number, generate?: string }, command: Command) => {
+    .action(async (opts: { listen?: string[], peer?: string[], builder?: boolean, slots?: number, generate?: string, tag?: string[] }, command: Command) => {
       const { home, out } = commandContext(command)
       if (opts.slots !== undefined && (!Number.isInteger(opts.slots) || opts.slots < 1)) throw new UsageError('--slots must be a positive whole number')
-      if (opts.builder !== true && (opts.slots !== undefined || opts.generate !== undefined)) throw new UsageError('--slots and --generate need --builder')
+      if (opts.builder !== true && (opts.slots !== undefined || opts.generate !== undefined || opts.tag !== undefined)) throw new UsageError('--slots, --generate and --tag need --builder')
+      for (const tag of opts.tag ?? []) {
+        if (!/^[a-z0-9][a-z0-9._-]{0,63}$/i.test(tag)) throw new UsageError(`--tag ${JSON.stringify(tag)}: letters, digits, '.', '_' and '-', at most 64`)
+      }
       const { multiaddr } = await import('@multiformats/multiaddr')
       for (const [flag, values] of [['--listen', opts.listen], ['--peer', opts.peer]] as const) {
         for (const value of values ?? []) {
@@ -48,7 +52,7 @@ export function registerNodeCommands (program: Command): void {
         }
       }
       const { Daemon } = await import('../../daemon/daemon.js')
-      const daemon = await Daemon.start(home, { listen: opts.listen, peers: opts.peer, builder: opts.builder === true ? { slots: opts.slots, generate: opts.generate } : undefined })
+      const daemon = await Daemon.start(home, { listen: opts.listen, peers: opts.peer, builder: opts.builder === true ? { slots: opts.slots, generate: opts.generate, tags: opts.tag } : undefined })
       const ready = { event: 'ready', peerId: daemon.node.peerId.toString(), addrs: daemon.addrs, socket: home.socketPath }
       // One line either way: scripts wait for it, and with --json it is a JSON object on one line.
       process.stdout.write((out.json ? JSON.stringify(ready) : `gitmesh daemon ready: peer ${ready.peerId} listening on ${ready.addrs.join(' ')}`) + '\n')

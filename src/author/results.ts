@@ -1,0 +1,88 @@
+import type { Logger } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { GitmeshNode } from '../net/node.js'
+import { bytesToOid } from '../git/oid.js'
+import { changedPaths } from '../git/apply-change.js'
+import { ACTIVE_STATES, type Job, type JobResult } from '../jobs/job.js'
+import type { JobStore } from '../jobs/job-store.js'
+import type { JobReplyMessage, ResultAnnouncement } from '../jobs/messages.js'
+import { pathsOutside } from '../jobs/ownership.js'
+import { verifyResult } from '../jobs/signing.js'
+import { sendJobMessage } from '../jobs/wire.js'
+import { encodeCbor } from '../wire/codec.js'
+
+export interface ResultContext {
+  node: GitmeshNode
+  jobs: JobStore
+  log: Logger
+  changed: (job: Job) => Job
+}
+
+/** States in which a job still waits for a result of its round. */
+const AWAITING: readonly Job['state'][] = [...ACTIVE_STATES, 'lost', 'queued']
+
+/**
+ * Takes in a signed result: verified; B's new objects fetched from the builder (haves: S) and a
+ * ref set; kept as a candidate of the job's round. The job's own builder's result, or the first
+ * passing one from any builder that ran the round (fan-out, or a builder that was lost and came
+ * back), becomes the job's result; any other stays a candidate. Acknowledged only once stored, so
+ * a builder keeps re-announcing until the result is safe here.
+ */
+export async function takeResult (ctx: ResultContext, result: ResultAnnouncement, from: string): Promise<JobReplyMessage> {
+  if (result.builder !== from || !await verifyResult(result)) {
+    return { type: 'decline', code: 'bad-request', message: 'the result is not signed by the peer that sent it' }
+  }
+  const job = ctx.jobs.get(result.job)
+  if (job === undefined || job.round !== result.round || job.state === 'cancelled') {
+    // Unknown, superseded or cancelled: acknowledge so the builder stops, and keep nothing.
+    ctx.log('ignoring a result for %s round %d from %s', result.job, result.round, from)
+    return { type: 'ok' }
+  }
+  const holder = job.builder === from && ACTIVE_STATES.includes(job.state)
+  const attempts = result.attempts.map(a => ({ ...a, round: job.round, ms: a.generateMs + a.testMs }))
+  if (result.commit === undefined) {
+    if (holder) ctx.changed(ctx.jobs.recordFailure(job.id, job.round, result.error ?? 'the builder made no result', attempts))
+    return { type: 'ok' }
+  }
+  const commit = bytesToOid(result.commit)
+  const exchange = ctx.node.services.exchange
+  let outside: string[]
+  let number: number
+  const received: JobResult = {
+    commit,
+    passed: result.passed,
+    builder: from,
+    summary: result.summary,
+    committedAt: result.committedAt,
+    receivedAt: 0,
+    // The receipt is the signed message itself, re-encoded as received: anyone can verify it later.
+    receipt: Buffer.from(encodeCbor(result)).toString('base64')
+  }
+  try {
+    await exchange.fetch(peerIdFromString(from), [commit], job.repo, { haves: [job.snapshot] })
+    const store = await exchange.openStore(job.repo)
+    outside = pathsOutside((await changedPaths(job.repo, job.snapshot, commit)).map(change => change.path), job.owns)
+    received.receivedAt = Date.now()
+    number = ctx.jobs.addCandidate(job.id, job.round, received)
+    await store.updateRef(`refs/gitmesh/candidates/${job.name}/${number}`, commit)
+    const becomes = AWAITING.includes(job.state) && (holder || result.passed)
+    if (becomes) await store.updateRef(`refs/gitmesh/results/${job.name}`, commit)
+    if (!becomes) {
+      ctx.log('kept a result of %s from %s as candidate #%d', job.name, from, number)
+      ctx.changed(ctx.jobs.get(job.id)!)
+      return { type: 'ok' }
+    }
+  } catch (err) {
+    ctx.log.error('could not fetch the result of %s from %s - %e', job.name, from, err)
+    return { type: 'decline', code: 'retry', message: 'the result could not be fetched yet' }
+  }
+  ctx.jobs.update(job.id, { outsideOwns: outside.length > 0 ? outside : null })
+  const updated = ctx.jobs.recordResult(job.id, job.round, received, attempts)
+  ctx.changed(ctx.jobs.update(updated.id, { builder: from }))
+  // Another builder still running this round (it was lost, then placed elsewhere) can stop.
+  if (job.builder !== undefined && job.builder !== from && ACTIVE_STATES.includes(job.state)) {
+    void sendJobMessage(ctx.node, peerIdFromString(job.builder), { type: 'cancel', job: job.id, round: job.round }).catch(() => {})
+  }
+  ctx.log('result of %s: %s (%s)', job.name, commit, result.passed ? 'tests passed' : 'tests failed')
+  return { type: 'ok' }
+}

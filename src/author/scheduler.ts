@@ -1,0 +1,194 @@
+import type { Logger } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { GitmeshNode } from '../net/node.js'
+import type { TrustStore } from '../store/trust-store.js'
+import type { GrantStore } from '../store/grant-store.js'
+import { oidToBytes } from '../git/oid.js'
+import { BUILDER_QUEUE_SLACK, LOAD_TTL_MS, MESSAGE_TIMEOUT_MS } from '../jobs/constants.js'
+import { dependencyStatus } from '../jobs/dependencies.js'
+import type { Job } from '../jobs/job.js'
+import type { JobStore } from '../jobs/job-store.js'
+import type { JobReplyMessage } from '../jobs/messages.js'
+import { sendJobMessage } from '../jobs/wire.js'
+import { repoKey } from './repo-key.js'
+
+/** What a builder last said about itself. */
+export interface BuilderLoad {
+  slots: number
+  running: number
+  queued: number
+  tags: string[]
+  /** When this was learned (ms since the epoch). */
+  at: number
+  /** False when the builder could not be asked (down, unreachable, or not a builder). */
+  reachable: boolean
+}
+
+/** How long an unreachable builder is left alone before it is asked again. */
+const UNREACHABLE_RETRY_MS = 5 * LOAD_TTL_MS
+
+export interface SchedulerInit {
+  node: GitmeshNode
+  trust: TrustStore
+  grants: GrantStore
+  jobs: JobStore
+  log: Logger
+  /** Called with every job the scheduler changes. */
+  changed: (job: Job) => Job
+  /** Called when a builder took a job (its lease starts). */
+  onPlaced: (job: Job) => void
+}
+
+/** True when a job's `builders:` list (peer ids or tags) admits this builder. */
+export function builderMatches (wanted: readonly string[], peerId: string, tags: readonly string[]): boolean {
+  return wanted.length === 0 || wanted.some(item => item === peerId || tags.includes(item))
+}
+
+/**
+ * Places waiting jobs on builders: highest priority first, only when every `after:` dependency
+ * is accepted (a dependency that failed blocks its dependents for good), on a builder that
+ * matches the job, with the most free slots (ties: lowest round-trip time), and never more on a
+ * builder than its slots plus a small queue.
+ */
+export class Scheduler {
+  private readonly loads = new Map<string, BuilderLoad>()
+  private running = false
+  private again = false
+
+  constructor (private readonly init: SchedulerInit) {}
+
+  load (peerId: string): BuilderLoad | undefined {
+    return this.loads.get(peerId)
+  }
+
+  /** Runs one pass at a time, and another if asked meanwhile. */
+  schedule (): void {
+    if (this.running) {
+      this.again = true
+      return
+    }
+    this.running = true
+    void this.pass().catch(err => { this.init.log.error('scheduling failed - %e', err) }).finally(() => {
+      this.running = false
+      if (this.again) {
+        this.again = false
+        this.schedule()
+      }
+    })
+  }
+
+  /** Forgets what a builder said, so it is asked again (it connected, or a job of it ended). */
+  invalidate (peerId: string): void {
+    this.loads.delete(peerId)
+  }
+
+  private async pass (): Promise<void> {
+    const jobs = this.init.jobs.list()
+    const waiting = jobs.filter(job => job.state === 'queued' || job.state === 'lost')
+      .sort((a, b) => b.priority - a.priority || a.createdAt - b.createdAt)
+    if (waiting.length === 0) return
+    const byName = new Map(jobs.map(job => [job.name, job]))
+    const ready: Job[] = []
+    for (const job of waiting) {
+      const status = dependencyStatus(job, byName)
+      if (status.dead) {
+        this.init.changed(this.init.jobs.update(job.id, { state: 'failed', reason: `blocked: ${status.blockedBy!.reason}`, blockedBy: status.blockedBy }))
+      } else if (!status.ready) {
+        if (JSON.stringify(job.blockedBy) !== JSON.stringify(status.blockedBy)) this.init.changed(this.init.jobs.update(job.id, { blockedBy: status.blockedBy }))
+      } else {
+        if (job.blockedBy !== undefined) this.init.changed(this.init.jobs.update(job.id, { blockedBy: null }))
+        ready.push(job)
+      }
+    }
+    if (ready.length === 0) return
+    const builders = this.init.trust.list().filter(peer => peer.roles.includes('builder')).map(peer => peer.peerId)
+    await this.refresh(builders)
+    for (const job of ready) {
+      const eligible = builders
+        .filter(b => { const load = this.loads.get(b); return load?.reachable === true && builderMatches(job.builders, b, load.tags) })
+        .filter(b => { const load = this.loads.get(b)!; return load.running + load.queued < load.slots + BUILDER_QUEUE_SLACK })
+        .sort((a, b) => free(this.loads.get(b)!) - free(this.loads.get(a)!) || rtt(this.init.trust, a) - rtt(this.init.trust, b))
+      for (const builder of eligible) {
+        if (await this.place(job, builder)) break
+      }
+    }
+  }
+
+  /** Asks every builder whose load is stale (in parallel) how loaded it is. */
+  private async refresh (builders: string[]): Promise<void> {
+    const now = Date.now()
+    await Promise.all(builders.map(async builder => {
+      const known = this.loads.get(builder)
+      if (known !== undefined && now - known.at < (known.reachable ? LOAD_TTL_MS : UNREACHABLE_RETRY_MS)) return
+      try {
+        const reply = await sendJobMessage(this.init.node, peerIdFromString(builder), { type: 'load' }, { signal: AbortSignal.timeout(MESSAGE_TIMEOUT_MS / 5) })
+        this.remember(builder, reply)
+      } catch (err) {
+        this.init.log('builder %s did not answer - %e', builder, err)
+        this.loads.set(builder, { slots: 0, running: 0, queued: 0, tags: [], at: Date.now(), reachable: false })
+      }
+    }))
+  }
+
+  private remember (builder: string, reply: JobReplyMessage): void {
+    if (reply.type !== 'ok' || reply.slots === undefined) {
+      this.loads.set(builder, { slots: 0, running: 0, queued: 0, tags: [], at: Date.now(), reachable: false })
+      return
+    }
+    this.loads.set(builder, { slots: reply.slots, running: reply.running ?? 0, queued: reply.queued ?? 0, tags: reply.tags ?? [], at: Date.now(), reachable: true })
+  }
+
+  /** Offers one job to one builder; true when it took it. */
+  private async place (job: Job, builder: string): Promise<boolean> {
+    // Recorded before the offer goes out: a result may arrive before the reply does, and a crash
+    // in between must not leave a job the builder runs but the author does not expect.
+    this.init.jobs.update(job.id, { state: 'offered', builder, progress: undefined })
+    // The grant comes first too: the builder fetches S as soon as it has the offer.
+    this.init.grants.add(builder, job.snapshot, job.repo)
+    let reply: JobReplyMessage | undefined
+    try {
+      reply = await sendJobMessage(this.init.node, peerIdFromString(builder), {
+        type: 'offer',
+        job: {
+          id: job.id,
+          name: job.name,
+          round: job.round,
+          prompt: job.prompt,
+          snapshot: oidToBytes(job.snapshot),
+          repo: repoKey(job.repo),
+          test: job.test,
+          attempts: job.attemptsBudget,
+          generateTimeoutMs: job.generateTimeoutMs,
+          testTimeoutMs: job.testTimeoutMs,
+          priority: job.priority
+        }
+      })
+    } catch (err) {
+      this.init.log('could not offer %s to %s - %e', job.name, builder, err)
+      this.loads.set(builder, { slots: 0, running: 0, queued: 0, tags: [], at: Date.now(), reachable: false })
+    }
+    if (reply?.type === 'ok') {
+      this.remember(builder, reply)
+      const placed = this.init.changed(this.init.jobs.get(job.id)!)
+      this.init.onPlaced(placed)
+      return true
+    }
+    if (reply?.type === 'decline') {
+      this.init.log('builder %s declined %s: %s', builder, job.name, reply.message)
+      this.loads.set(builder, { ...(this.loads.get(builder) ?? { slots: 0, running: 0, queued: 0, tags: [] }), at: Date.now(), reachable: reply.code === 'full' })
+      if (reply.code === 'full') { const load = this.loads.get(builder)!; load.queued = load.slots + BUILDER_QUEUE_SLACK }
+    }
+    const current = this.init.jobs.get(job.id)
+    if (current?.state === 'offered' && current.builder === builder) this.init.jobs.update(job.id, { state: job.state, builder: undefined })
+    this.init.grants.revoke(builder, job.snapshot, job.repo)
+    return false
+  }
+}
+
+function free (load: BuilderLoad): number {
+  return load.slots - load.running - load.queued
+}
+
+function rtt (trust: TrustStore, peerId: string): number {
+  return trust.get(peerId)?.lastRttMs ?? Number.MAX_SAFE_INTEGER
+}
