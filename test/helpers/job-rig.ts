@@ -5,6 +5,10 @@ import path from 'node:path'
 import { CLI_PATH, runCliJson, startDaemon, type DaemonProcess } from '../../src/demo/processes.js'
 
 export interface JobView {
+  blockedBy: { job: string, reason: string } | null
+  outsideOwns: string[]
+  candidates: Array<{ number: number, commit: string, passed: boolean, builder: string }>
+  overlaps: string[]
   id: string
   name: string
   state: string
@@ -105,6 +109,19 @@ export class JobRig {
     throw new Error(`job ${job} stayed ${last?.state} (wanted ${states.join('/')})`)
   }
 
+  /** Starts another builder in its own home, trusted both ways. */
+  async addBuilder (args: string[]): Promise<DaemonProcess> {
+    const home = path.join(this.root, `builder-${this.extra.length + 2}`)
+    await runCliJson(home, ['init'])
+    const builder = await startDaemon(home, ['--builder', ...args])
+    await runCliJson(this.authorHome, ['trust', builder.peerId, '--role', 'builder', '--addr', builder.addrs[0]!])
+    await runCliJson(home, ['trust', this.author.peerId, '--role', 'author', '--addr', this.author.addrs[0]!])
+    this.extra.push(builder)
+    return builder
+  }
+
+  readonly extra: DaemonProcess[] = []
+
   /** Restarts a daemon on the same address, as a user restarting it would. */
   async restart (which: 'author' | 'builder', kill = false): Promise<void> {
     const daemon = this[which]
@@ -115,7 +132,7 @@ export class JobRig {
   }
 
   async stop (): Promise<void> {
-    await Promise.all([this.author?.stop(), this.builder?.stop()])
+    await Promise.all([this.author?.stop(), this.builder?.stop(), ...this.extra.map(async b => await b.stop())])
     await rm(this.root, { recursive: true, force: true })
   }
 }

@@ -1,0 +1,125 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { runCli } from '../../src/demo/processes.js'
+import { blockingGenerator, git, JobRig, type JobView } from '../helpers/job-rig.js'
+
+const block = (file: string, content: string): string => `\`\`\`txt path=${file}\n${content}\n\`\`\`\n`
+
+interface BuilderView { peerId: string, slots: number | null, running: number | null, queued: number | null }
+
+describe('parallel work across builders', () => {
+  let rig: JobRig | undefined
+  const scratch: string[] = []
+  afterEach(async () => {
+    await rig?.stop()
+    rig = undefined
+    for (const dir of scratch.splice(0)) await rm(dir, { recursive: true, force: true })
+  })
+
+  async function generatorDir (): Promise<ReturnType<typeof blockingGenerator>> {
+    const dir = await mkdtemp(path.join(tmpdir(), 'gitmesh-gen-'))
+    scratch.push(dir)
+    return blockingGenerator(dir)
+  }
+
+  it('places jobs on three builders with different slot counts, never past their slots, all busy while work waits', async () => {
+    const generator = await generatorDir()
+    rig = await JobRig.start(['--slots', '1', '--generate', generator.command])
+    await rig.addBuilder(['--slots', '2', '--generate', generator.command])
+    await rig.addBuilder(['--slots', '3', '--generate', generator.command])
+    const jobs: JobView[] = []
+    for (let i = 0; i < 8; i++) jobs.push(await rig.offer(`job ${i}\n\n${block(`out/${i}.txt`, String(i))}`, ['--name', `job-${i}`]))
+    // 6 slots in all: 6 run, 2 wait (as queued here or in a builder's small queue)
+    const deadline = Date.now() + 30_000
+    let generating = 0
+    while (Date.now() < deadline) {
+      const all = await rig.cli<JobView[]>(['jobs'])
+      generating = all.filter(job => job.state === 'generating').length
+      if (generating === 6) break
+      await new Promise(resolve => setTimeout(resolve, 100))
+    }
+    expect(generating).toBe(6)
+    const all = await rig.cli<JobView[]>(['jobs'])
+    const perBuilder = new Map<string, number>()
+    for (const job of all.filter(j => j.state === 'generating')) perBuilder.set(job.builder!, (perBuilder.get(job.builder!) ?? 0) + 1)
+    const peers = await rig.cli<Array<{ peerId: string, slots?: number | null }>>(['peers'])
+    for (const [builder, count] of perBuilder) {
+      const slots = peers.find(p => p.peerId === builder)?.slots
+      expect(slots).not.toBeNull()
+      expect(count).toBeLessThanOrEqual(slots!)
+    }
+    const builders = await rig.cli<BuilderView[]>(['peers'])
+    expect(builders.filter(b => b.slots !== undefined).map(b => b.slots).sort()).toEqual([1, 2, 3])
+    await writeFile(generator.release, '')
+    for (const job of jobs) expect((await rig.waitFor(job.name, ['returned'], 60_000)).result?.passed).toBe(true)
+  }, 120_000)
+
+  it('keeps dependency order, blocks the dependents of a failed job for good, and refuses a cycle', async () => {
+    rig = await JobRig.start()
+    const second = await rig.offer(`second\n\n${block('second.txt', 'two')}`, ['--name', 'second', '--after', 'first'])
+    expect((await rig.show(second.name)).blockedBy?.reason).toContain('first')
+    const first = await rig.offer(`first\n\n${block('first.txt', 'one')}`, ['--name', 'first'])
+    await rig.waitFor(first.name, ['returned'])
+    expect((await rig.show(second.name)).state).toBe('queued')
+    await rig.cli(['accept', first.name])
+    const done = await rig.waitFor(second.name, ['returned'])
+    expect(done.result?.passed).toBe(true)
+    // the second job was built on a snapshot taken before the first was accepted: its result
+    // holds only its own change
+    expect(git(rig.repo, 'diff', '--name-only', done.snapshot, done.result!.commit)).toBe('second.txt')
+
+    const doomed = await rig.offer(`doomed\n\n${block('d.txt', 'd')}`, ['--name', 'doomed'])
+    const dependent = await rig.offer(`dependent\n\n${block('e.txt', 'e')}`, ['--name', 'dependent', '--after', 'doomed'])
+    await rig.waitFor(doomed.name, ['returned'])
+    await rig.cli(['reject', doomed.name])
+    const blocked = await rig.waitFor(dependent.name, ['failed'])
+    expect(blocked.blockedBy).toMatchObject({ job: 'doomed' })
+    expect(blocked.reason).toContain('rejected')
+
+    await rig.offer(`x\n\n${block('x.txt', 'x')}`, ['--name', 'cycle-x', '--after', 'cycle-y'])
+    const refused = await runCli(rig.authorHome, ['offer', '--repo', rig.repo, '--name', 'cycle-y', '--after', 'cycle-x', '-m', `y\n\n${block('y.txt', 'y')}`])
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toContain('cycle')
+  }, 120_000)
+
+  it('marks a result that changes paths outside its owns; accept needs --force', async () => {
+    rig = await JobRig.start()
+    const job = await rig.offer(`stray\n\n${block('src/ok.txt', 'fine')}${block('elsewhere.txt', 'stray')}`, ['--name', 'stray', '--owns', 'src/**'])
+    const returned = await rig.waitFor(job.name, ['returned'])
+    expect(returned.outsideOwns).toEqual(['elsewhere.txt'])
+    const refused = await runCli(rig.authorHome, ['accept', job.name])
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toContain('--force')
+    const accepted = await rig.cli<JobView>(['accept', job.name, '--force'])
+    expect(accepted.state).toBe('accepted')
+  }, 90_000)
+
+  it('a builder killed with kill -9 loses its job to another builder; its late result is still kept as a candidate', async () => {
+    const slow = await generatorDir()
+    rig = await JobRig.start(['--generate', slow.command])
+    const job = await rig.offer(`survive\n\n${block('survive.txt', 'ok')}`, ['--name', 'survive'])
+    await rig.waitFor(job.name, ['generating'])
+    const first = rig.builder.peerId
+    const firstListen = rig.builder.addrs[0]!.replace(/\/p2p\/.*$/, '')
+    await rig.builder.kill()
+    await rig.waitFor(job.name, ['lost', 'queued', 'offered', 'fetching', 'generating', 'testing', 'returned'])
+    // a second builder, with the built-in generator, takes it over and finishes it
+    const second = await rig.addBuilder([])
+    const returned = await rig.waitFor(job.name, ['returned'], 60_000)
+    expect(returned.result?.builder).toBe(second.peerId)
+    // the first builder comes back; its job runs again, and its result is kept as a candidate
+    const { startDaemon } = await import('../../src/demo/processes.js')
+    rig.builder = await startDaemon(rig.builderHome, ['--builder', '--generate', slow.command], firstListen)
+    await writeFile(slow.release, '')
+    const deadline = Date.now() + 60_000
+    let candidates = returned.candidates
+    while (Date.now() < deadline && !candidates.some(c => c.builder === first)) {
+      candidates = (await rig.show(job.name)).candidates
+      await new Promise(resolve => setTimeout(resolve, 100))
+    }
+    expect(candidates.map(c => c.builder)).toContain(first)
+    expect((await rig.show(job.name)).result?.builder).toBe(second.peerId)
+  }, 150_000)
+})
