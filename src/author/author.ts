@@ -10,7 +10,7 @@ import { MAX_AFTER, MAX_FANOUT, MAX_NAME_CHARS, MAX_PROMPT_CHARS, SCHEDULE_INTER
 import { findCycle } from '../jobs/dependencies.js'
 import { checkOwnsGlobs } from '../jobs/ownership.js'
 import { Scheduler, type BuilderLoad } from './scheduler.js'
-import { Leases } from './leases.js'
+import { holders, Leases } from './leases.js'
 import { takeResult } from './results.js'
 import { InvalidPromptError, JobStateError } from '../jobs/errors.js'
 import { ACTIVE_STATES, type Job } from '../jobs/job.js'
@@ -67,8 +67,8 @@ export class Author extends EventEmitter<{ job: [Job] }> {
   constructor (private readonly init: AuthorInit) {
     super()
     this.review = new Review(init.jobs, init.log, job => this.changed(job))
-    this.leases = new Leases(init.jobs, (job, reason) => { this.lost(job, reason) })
-    this.scheduler = new Scheduler({ ...init, changed: job => this.changed(job), onPlaced: job => { this.leases.grant(job) } })
+    this.leases = new Leases(init.jobs, (job, builder, reason) => { this.lost(job, builder, reason) })
+    this.scheduler = new Scheduler({ ...init, changed: job => this.changed(job), onPlaced: (job, builder) => { this.leases.grant(job, builder) } })
   }
 
   get jobs (): JobStore {
@@ -221,20 +221,37 @@ export class Author extends EventEmitter<{ job: [Job] }> {
   /** A builder that is shutting down gives a job back: it is offered elsewhere at once. */
   handleHandback (message: HandbackRequest, from: string): JobReplyMessage {
     const job = this.init.jobs.get(message.job)
-    if (job?.builder === from && job.round === message.round && ACTIVE_STATES.includes(job.state)) {
-      this.changed(this.init.jobs.update(job.id, { state: 'queued', builder: undefined, attempt: 0, progress: undefined, reason: `handed back by …${from.slice(-6)}: ${message.reason}` }))
-      this.scheduler.invalidate(from)
-      this.schedule()
+    if (job !== undefined && job.round === message.round && ACTIVE_STATES.includes(job.state) && holders(job).includes(from)) {
+      const reason = `handed back by …${from.slice(-6)}: ${message.reason}`
+      if (job.builder === from && job.extraBuilders.length === 0) {
+        this.changed(this.init.jobs.update(job.id, { state: 'queued', builder: undefined, attempt: 0, progress: undefined, reason }))
+        this.scheduler.invalidate(from)
+        this.schedule()
+      } else {
+        this.lost(job, from, reason)
+      }
     }
     return { type: 'ok' }
   }
 
-  private lost (job: Job, reason: string): void {
+  /**
+   * A builder lost a job. One of its fan-out builders carries on if there is one (the job is not
+   * lost); otherwise the job is `lost` and offered elsewhere. A late result from that builder is
+   * still kept as a candidate.
+   */
+  private lost (job: Job, builder: string, reason: string): void {
     const current = this.init.jobs.get(job.id)
-    if (current === undefined || !ACTIVE_STATES.includes(current.state) || current.builder !== job.builder) return
-    this.init.log('%s is lost: %s', job.name, reason)
-    if (job.builder !== undefined) this.scheduler.invalidate(job.builder)
-    this.changed(this.init.jobs.update(job.id, { state: 'lost', builder: undefined, attempt: 0, progress: undefined, reason }))
+    if (current === undefined || !ACTIVE_STATES.includes(current.state) || !holders(current).includes(builder)) return
+    this.init.log('%s is lost on %s: %s', job.name, builder, reason)
+    this.scheduler.invalidate(builder)
+    if (current.builder !== builder) {
+      this.changed(this.init.jobs.update(job.id, { extraBuilders: current.extraBuilders.filter(b => b !== builder) }))
+    } else if (current.extraBuilders.length > 0) {
+      const [next, ...rest] = current.extraBuilders
+      this.changed(this.init.jobs.update(job.id, { builder: next, extraBuilders: rest, attempt: 0, progress: undefined }))
+    } else {
+      this.changed(this.init.jobs.update(job.id, { state: 'lost', builder: undefined, attempt: 0, progress: undefined, reason }))
+    }
     this.schedule()
   }
 
@@ -242,10 +259,10 @@ export class Author extends EventEmitter<{ job: [Job] }> {
   async cancel (job: Job): Promise<Job> {
     if (!['queued', ...ACTIVE_STATES].includes(job.state)) throw new JobStateError(`${job.name} is ${job.state}: only a queued or running job can be cancelled`)
     const cancelled = this.changed(this.init.jobs.update(job.id, { state: 'cancelled', reason: 'cancelled by the author', progress: undefined }))
-    if (job.builder !== undefined && job.state !== 'queued') {
-      await sendJobMessage(this.init.node, peerIdFromString(job.builder), { type: 'cancel', job: job.id, round: job.round })
-        .catch(err => { this.init.log('could not tell %s to cancel %s - %e', job.builder, job.name, err) })
-    }
+    await Promise.all(holders(job).map(async builder => {
+      await sendJobMessage(this.init.node, peerIdFromString(builder), { type: 'cancel', job: job.id, round: job.round })
+        .catch(err => { this.init.log('could not tell %s to cancel %s - %e', builder, job.name, err) })
+    }))
     return cancelled
   }
 
@@ -261,7 +278,7 @@ export class Author extends EventEmitter<{ job: [Job] }> {
     const snapshot = await snapshotWorkingTree(job.repo)
     const prompt = `${job.prompt}\n\n${extension.trim()}`
     const updated = this.changed(this.init.jobs.update(job.id, {
-      state: 'queued', round: job.round + 1, prompt, snapshot: snapshot.commit, builder: undefined, attempt: 0, progress: undefined, result: null, merge: null, reason: undefined
+      state: 'queued', round: job.round + 1, prompt, snapshot: snapshot.commit, builder: undefined, extraBuilders: [], attempt: 0, progress: undefined, result: null, merge: null, reason: undefined
     }))
     this.schedule()
     return updated

@@ -3,22 +3,33 @@ import { ACTIVE_STATES, type Job } from '../jobs/job.js'
 import type { JobStore } from '../jobs/job-store.js'
 import type { LeaseRequest } from '../jobs/messages.js'
 
+/** Every builder holding a job's current round: its builder, then its fan-out. */
+export function holders (job: Job): string[] {
+  return job.builder === undefined ? [] : [job.builder, ...job.extraBuilders]
+}
+
 /**
- * Leases on jobs held by builders. A builder renews the leases of the jobs it holds every
- * LEASE_RENEW_MS; a job whose lease runs out (LEASE_MS), or whose builder disconnects, is lost:
- * `onLost` is told, and the job is offered elsewhere. Leases live in memory: after the author
- * restarts, every job on a builder gets a fresh lease, so a builder that is still there
- * re-attaches with its next renewal.
+ * Leases on jobs held by builders, one per job and builder. A builder renews the leases of the
+ * jobs it holds every LEASE_RENEW_MS; a lease that runs out (LEASE_MS), or a builder that
+ * disconnects, loses the job on that builder: `onLost` is told, and the job is offered elsewhere.
+ * Leases live in memory: after the author restarts, every holder gets a fresh lease, so a builder
+ * that is still there re-attaches with its next renewal.
  */
 export class Leases {
   private readonly until = new Map<string, number>()
   private timer?: NodeJS.Timeout
 
-  constructor (private readonly jobs: JobStore, private readonly onLost: (job: Job, reason: string) => void) {}
+  constructor (private readonly jobs: JobStore, private readonly onLost: (job: Job, builder: string, reason: string) => void) {}
+
+  private key (id: string, builder: string): string {
+    return `${id}/${builder}`
+  }
 
   start (): void {
     const fresh = Date.now() + LEASE_MS
-    for (const job of this.jobs.inStates(ACTIVE_STATES)) this.until.set(job.id, fresh)
+    for (const job of this.jobs.inStates(ACTIVE_STATES)) {
+      for (const builder of holders(job)) this.until.set(this.key(job.id, builder), fresh)
+    }
     this.timer = setInterval(() => { this.expire() }, LEASE_RENEW_MS)
     this.timer.unref()
   }
@@ -28,8 +39,8 @@ export class Leases {
   }
 
   /** A builder took the job: its lease starts now. */
-  grant (job: Job): void {
-    this.until.set(job.id, Date.now() + LEASE_MS)
+  grant (job: Job, builder: string): void {
+    this.until.set(this.key(job.id, builder), Date.now() + LEASE_MS)
   }
 
   /** Renews every listed job the sender holds in the listed round. */
@@ -37,28 +48,30 @@ export class Leases {
     const until = Date.now() + LEASE_MS
     for (const { job: id, round } of message.jobs) {
       const job = this.jobs.get(id)
-      if (job?.builder === from && job.round === round && ACTIVE_STATES.includes(job.state)) this.until.set(id, until)
+      if (job !== undefined && job.round === round && ACTIVE_STATES.includes(job.state) && holders(job).includes(from)) this.until.set(this.key(id, from), until)
     }
   }
 
-  /** The builder disconnected: every job it holds is lost at once. */
+  /** The builder disconnected: every job it holds is lost there at once. */
   disconnected (peerId: string): void {
     for (const job of this.jobs.inStates(ACTIVE_STATES)) {
-      if (job.builder === peerId) this.lose(job, `builder …${peerId.slice(-6)} disconnected`)
+      if (holders(job).includes(peerId)) this.lose(job, peerId, `builder …${peerId.slice(-6)} disconnected`)
     }
   }
 
   private expire (): void {
     const now = Date.now()
     for (const job of this.jobs.inStates(ACTIVE_STATES)) {
-      const until = this.until.get(job.id) ?? now + LEASE_MS
-      if (!this.until.has(job.id)) this.until.set(job.id, until)
-      if (now > until) this.lose(job, `builder …${job.builder?.slice(-6) ?? '?'} stopped renewing its lease`)
+      for (const builder of holders(job)) {
+        const key = this.key(job.id, builder)
+        if (!this.until.has(key)) this.until.set(key, now + LEASE_MS)
+        if (now > this.until.get(key)!) this.lose(job, builder, `builder …${builder.slice(-6)} stopped renewing its lease`)
+      }
     }
   }
 
-  private lose (job: Job, reason: string): void {
-    this.until.delete(job.id)
-    this.onLost(job, reason)
+  private lose (job: Job, builder: string, reason: string): void {
+    this.until.delete(this.key(job.id, builder))
+    this.onLost(job, builder, reason)
   }
 }

@@ -10,6 +10,7 @@ import { pathsOutside } from '../jobs/ownership.js'
 import { verifyResult } from '../jobs/signing.js'
 import { sendJobMessage } from '../jobs/wire.js'
 import { encodeCbor } from '../wire/codec.js'
+import { holders } from './leases.js'
 
 export interface ResultContext {
   node: GitmeshNode
@@ -38,10 +39,16 @@ export async function takeResult (ctx: ResultContext, result: ResultAnnouncement
     ctx.log('ignoring a result for %s round %d from %s', result.job, result.round, from)
     return { type: 'ok' }
   }
-  const holder = job.builder === from && ACTIVE_STATES.includes(job.state)
+  const holding = holders(job)
+  const holder = holding.includes(from) && ACTIVE_STATES.includes(job.state)
   const attempts = result.attempts.map(a => ({ ...a, round: job.round, ms: a.generateMs + a.testMs }))
   if (result.commit === undefined) {
-    if (holder) ctx.changed(ctx.jobs.recordFailure(job.id, job.round, result.error ?? 'the builder made no result', attempts))
+    if (holder && holding.length === 1) {
+      ctx.changed(ctx.jobs.recordFailure(job.id, job.round, result.error ?? 'the builder made no result', attempts))
+    } else if (holder) {
+      // Fan-out: this builder is out; the others carry on.
+      ctx.changed(ctx.jobs.update(job.id, job.builder === from ? { builder: job.extraBuilders[0], extraBuilders: job.extraBuilders.slice(1) } : { extraBuilders: job.extraBuilders.filter(b => b !== from) }))
+    }
     return { type: 'ok' }
   }
   const commit = bytesToOid(result.commit)
@@ -65,7 +72,9 @@ export async function takeResult (ctx: ResultContext, result: ResultAnnouncement
     received.receivedAt = Date.now()
     number = ctx.jobs.addCandidate(job.id, job.round, received)
     await store.updateRef(`refs/gitmesh/candidates/${job.name}/${number}`, commit)
-    const becomes = AWAITING.includes(job.state) && (holder || result.passed)
+    // The first passing result is proposed; a failing one only once every holder has reported.
+    const reported = new Set(ctx.jobs.candidates(job.id, job.round).map(c => c.builder))
+    const becomes = AWAITING.includes(job.state) && (result.passed || (holder && holding.every(b => reported.has(b))))
     if (becomes) await store.updateRef(`refs/gitmesh/results/${job.name}`, commit)
     if (!becomes) {
       ctx.log('kept a result of %s from %s as candidate #%d', job.name, from, number)
@@ -78,10 +87,12 @@ export async function takeResult (ctx: ResultContext, result: ResultAnnouncement
   }
   ctx.jobs.update(job.id, { outsideOwns: outside.length > 0 ? outside : null })
   const updated = ctx.jobs.recordResult(job.id, job.round, received, attempts)
-  ctx.changed(ctx.jobs.update(updated.id, { builder: from }))
-  // Another builder still running this round (it was lost, then placed elsewhere) can stop.
-  if (job.builder !== undefined && job.builder !== from && ACTIVE_STATES.includes(job.state)) {
-    void sendJobMessage(ctx.node, peerIdFromString(job.builder), { type: 'cancel', job: job.id, round: job.round }).catch(() => {})
+  ctx.changed(ctx.jobs.update(updated.id, { builder: from, extraBuilders: [] }))
+  // Other builders still running this round (fan-out, or it was lost and placed elsewhere) can stop.
+  if (ACTIVE_STATES.includes(job.state)) {
+    for (const builder of holding.filter(b => b !== from)) {
+      void sendJobMessage(ctx.node, peerIdFromString(builder), { type: 'cancel', job: job.id, round: job.round }).catch(() => {})
+    }
   }
   ctx.log('result of %s: %s (%s)', job.name, commit, result.passed ? 'tests passed' : 'tests failed')
   return { type: 'ok' }

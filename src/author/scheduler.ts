@@ -6,7 +6,7 @@ import type { GrantStore } from '../store/grant-store.js'
 import { oidToBytes } from '../git/oid.js'
 import { BUILDER_QUEUE_SLACK, LOAD_TTL_MS, MESSAGE_TIMEOUT_MS } from '../jobs/constants.js'
 import { dependencyStatus } from '../jobs/dependencies.js'
-import type { Job } from '../jobs/job.js'
+import { ACTIVE_STATES, type Job } from '../jobs/job.js'
 import type { JobStore } from '../jobs/job-store.js'
 import type { JobReplyMessage } from '../jobs/messages.js'
 import { sendJobMessage } from '../jobs/wire.js'
@@ -36,7 +36,7 @@ export interface SchedulerInit {
   /** Called with every job the scheduler changes. */
   changed: (job: Job) => Job
   /** Called when a builder took a job (its lease starts). */
-  onPlaced: (job: Job) => void
+  onPlaced: (job: Job, builder: string) => void
 }
 
 /** True when a job's `builders:` list (peer ids or tags) admits this builder. */
@@ -86,7 +86,9 @@ export class Scheduler {
     const jobs = this.init.jobs.list()
     const waiting = jobs.filter(job => job.state === 'queued' || job.state === 'lost')
       .sort((a, b) => b.priority - a.priority || a.createdAt - b.createdAt)
-    if (waiting.length === 0) return
+    // Fan-out: a running job short of its k builders takes more, as capacity allows.
+    const spreading = jobs.filter(job => ACTIVE_STATES.includes(job.state) && job.builder !== undefined && 1 + job.extraBuilders.length < job.fanout)
+    if (waiting.length === 0 && spreading.length === 0) return
     const byName = new Map(jobs.map(job => [job.name, job]))
     const ready: Job[] = []
     for (const job of waiting) {
@@ -100,16 +102,25 @@ export class Scheduler {
         ready.push(job)
       }
     }
-    if (ready.length === 0) return
+    if (ready.length === 0 && spreading.length === 0) return
     const builders = this.init.trust.list().filter(peer => peer.roles.includes('builder')).map(peer => peer.peerId)
     await this.refresh(builders)
+    const eligible = (job: Job): string[] => builders
+      .filter(b => b !== job.builder && !job.extraBuilders.includes(b))
+      .filter(b => { const load = this.loads.get(b); return load?.reachable === true && builderMatches(job.builders, b, load.tags) })
+      .filter(b => { const load = this.loads.get(b)!; return load.running + load.queued < load.slots + BUILDER_QUEUE_SLACK })
+      .sort((a, b) => free(this.loads.get(b)!) - free(this.loads.get(a)!) || rtt(this.init.trust, a) - rtt(this.init.trust, b))
     for (const job of ready) {
-      const eligible = builders
-        .filter(b => { const load = this.loads.get(b); return load?.reachable === true && builderMatches(job.builders, b, load.tags) })
-        .filter(b => { const load = this.loads.get(b)!; return load.running + load.queued < load.slots + BUILDER_QUEUE_SLACK })
-        .sort((a, b) => free(this.loads.get(b)!) - free(this.loads.get(a)!) || rtt(this.init.trust, a) - rtt(this.init.trust, b))
-      for (const builder of eligible) {
+      for (const builder of eligible(job)) {
         if (await this.place(job, builder)) break
+      }
+    }
+    for (const job of [...ready.map(j => this.init.jobs.get(j.id)!), ...spreading]) {
+      if (!ACTIVE_STATES.includes(job.state) || job.builder === undefined) continue
+      let current = job
+      for (const builder of eligible(current)) {
+        if (1 + current.extraBuilders.length >= current.fanout) break
+        if (await this.place(current, builder, true)) current = this.init.jobs.get(job.id)!
       }
     }
   }
@@ -138,11 +149,15 @@ export class Scheduler {
     this.loads.set(builder, { slots: reply.slots, running: reply.running ?? 0, queued: reply.queued ?? 0, tags: reply.tags ?? [], at: Date.now(), reachable: true })
   }
 
-  /** Offers one job to one builder; true when it took it. */
-  private async place (job: Job, builder: string): Promise<boolean> {
+  /**
+   * Offers one job to one builder; true when it took it. `extra`: the job already runs on another
+   * builder, and this one is one more of its fan-out.
+   */
+  private async place (job: Job, builder: string, extra = false): Promise<boolean> {
     // Recorded before the offer goes out: a result may arrive before the reply does, and a crash
     // in between must not leave a job the builder runs but the author does not expect.
-    this.init.jobs.update(job.id, { state: 'offered', builder, progress: undefined })
+    if (extra) this.init.jobs.update(job.id, { extraBuilders: [...job.extraBuilders, builder] })
+    else this.init.jobs.update(job.id, { state: 'offered', builder, progress: undefined })
     // The grant comes first too: the builder fetches S as soon as it has the offer.
     this.init.grants.add(builder, job.snapshot, job.repo)
     let reply: JobReplyMessage | undefined
@@ -170,7 +185,7 @@ export class Scheduler {
     if (reply?.type === 'ok') {
       this.remember(builder, reply)
       const placed = this.init.changed(this.init.jobs.get(job.id)!)
-      this.init.onPlaced(placed)
+      this.init.onPlaced(placed, builder)
       return true
     }
     if (reply?.type === 'decline') {
@@ -179,7 +194,8 @@ export class Scheduler {
       if (reply.code === 'full') { const load = this.loads.get(builder)!; load.queued = load.slots + BUILDER_QUEUE_SLACK }
     }
     const current = this.init.jobs.get(job.id)
-    if (current?.state === 'offered' && current.builder === builder) this.init.jobs.update(job.id, { state: job.state, builder: undefined })
+    if (extra && current !== undefined) this.init.jobs.update(job.id, { extraBuilders: current.extraBuilders.filter(b => b !== builder) })
+    if (!extra && current?.state === 'offered' && current.builder === builder) this.init.jobs.update(job.id, { state: job.state, builder: undefined })
     this.init.grants.revoke(builder, job.snapshot, job.repo)
     return false
   }

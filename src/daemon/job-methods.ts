@@ -65,6 +65,7 @@ export function jobView (author: Author, job: Job, withLogs = false): Record<str
     owns: job.owns,
     fanout: job.fanout,
     builders: job.builders,
+    fanoutBuilders: job.extraBuilders,
     blockedBy: job.blockedBy ?? null,
     outsideOwns: job.outsideOwns ?? [],
     candidates: author.jobs.candidates(job.id, job.round).map(c => ({ number: c.number, commit: c.commit, passed: c.passed, builder: c.builder, receivedAt: c.receivedAt })),

@@ -29,6 +29,7 @@ interface JobRow {
   builders: string
   blocked_by: string | null
   outside_owns: string | null
+  extra_builders: string
   created_at: number
   updated_at: number
 }
@@ -36,7 +37,7 @@ interface JobRow {
 export type NewJob = Pick<Job, 'name' | 'repo' | 'prompt' | 'snapshot' | 'test' | 'attemptsBudget' | 'generateTimeoutMs' | 'testTimeoutMs'> &
   Partial<Pick<Job, 'priority' | 'after' | 'owns' | 'fanout' | 'builders'>>
 
-export type JobPatch = Partial<Pick<Job, 'state' | 'reason' | 'builder' | 'attempt' | 'progress' | 'round' | 'prompt' | 'snapshot' | 'acceptedCommit' | 'priority' | 'after' | 'owns' | 'fanout' | 'builders' | 'attemptsBudget'>> & {
+export type JobPatch = Partial<Pick<Job, 'state' | 'reason' | 'builder' | 'attempt' | 'progress' | 'round' | 'prompt' | 'snapshot' | 'acceptedCommit' | 'priority' | 'after' | 'owns' | 'fanout' | 'builders' | 'attemptsBudget' | 'extraBuilders'>> & {
   result?: JobResult | null
   merge?: MergeRecord | null
   blockedBy?: Job['blockedBy'] | null
@@ -111,6 +112,7 @@ export class JobStore {
     if (patch.owns !== undefined) set('owns', JSON.stringify(patch.owns))
     if (patch.fanout !== undefined) set('fanout', patch.fanout)
     if (patch.builders !== undefined) set('builders', JSON.stringify(patch.builders))
+    if (patch.extraBuilders !== undefined) set('extra_builders', JSON.stringify(patch.extraBuilders))
     if (patch.attemptsBudget !== undefined) set('attempts_budget', patch.attemptsBudget)
     if ('blockedBy' in patch) set('blocked_by', patch.blockedBy === null || patch.blockedBy === undefined ? null : JSON.stringify(patch.blockedBy))
     if ('outsideOwns' in patch) set('outside_owns', patch.outsideOwns === null || patch.outsideOwns === undefined ? null : JSON.stringify(patch.outsideOwns))
@@ -199,6 +201,7 @@ function fromRow (row: JobRow): Job {
     owns: JSON.parse(row.owns) as string[],
     fanout: row.fanout,
     builders: JSON.parse(row.builders) as string[],
+    extraBuilders: JSON.parse(row.extra_builders) as string[],
     blockedBy: row.blocked_by === null ? undefined : JSON.parse(row.blocked_by) as Job['blockedBy'],
     outsideOwns: row.outside_owns === null ? undefined : JSON.parse(row.outside_owns) as string[],
     createdAt: row.created_at,

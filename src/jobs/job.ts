@@ -74,6 +74,8 @@ export interface Job {
   fanout: number
   /** Peer ids or tags the job may run on; empty: any builder. */
   builders: string[]
+  /** Fan-out: the builders besides `builder` running this round. */
+  extraBuilders: string[]
   /** Why the job is held back: a dependency not accepted yet, or one that failed. */
   blockedBy?: { job: string, reason: string }
   /** Paths the result changed outside `owns`: it cannot be accepted without --force. */

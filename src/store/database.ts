@@ -93,7 +93,9 @@ const MIGRATIONS: string[] = [
      number INTEGER NOT NULL,
      result TEXT NOT NULL,
      PRIMARY KEY (job_id, round, builder)
-   );`
+   );`,
+  // Fan-out: the builders besides `builder` that run the same round of a job.
+  `ALTER TABLE jobs ADD COLUMN extra_builders TEXT NOT NULL DEFAULT '[]'`
 ]
 
 /** Runs `work` in one transaction: all of it is written, or none of it. */

@@ -96,6 +96,29 @@ describe('parallel work across builders', () => {
     expect(accepted.state).toBe('accepted')
   }, 90_000)
 
+  it('fans a job out to two builders: every result is a candidate, and the first passing one is proposed', async () => {
+    const slow = await generatorDir()
+    rig = await JobRig.start(['--generate', slow.command])
+    // the second builder's generator always breaks the tests, and fast
+    const failing = await rig.addBuilder(['--generate', 'echo broken > fail.txt'])
+    const job = await rig.offer(`twice\n\n${block('twice.txt', 'two')}`, ['--name', 'twice', '--fanout', '2', '--attempts', '1'])
+    // the failing result arrives first: kept as candidate #1, the job still runs on the other builder
+    const deadline = Date.now() + 30_000
+    let view = await rig.show(job.name)
+    while (Date.now() < deadline && view.candidates.length === 0) {
+      view = await rig.show(job.name)
+      await new Promise(resolve => setTimeout(resolve, 100))
+    }
+    expect(view.candidates).toEqual([expect.objectContaining({ number: 1, passed: false, builder: failing.peerId })])
+    expect(view.state).not.toBe('returned')
+    await writeFile(slow.release, '')
+    const returned = await rig.waitFor(job.name, ['returned'], 60_000)
+    expect(returned.result).toMatchObject({ passed: true, builder: rig.builder.peerId })
+    expect(returned.candidates.map(c => c.number)).toEqual([1, 2])
+    const first = await runCli(rig.authorHome, ['diff', `${job.name}#1`])
+    expect(first.stdout).toContain('+broken')
+  }, 120_000)
+
   it('a builder killed with kill -9 loses its job to another builder; its late result is still kept as a candidate', async () => {
     const slow = await generatorDir()
     rig = await JobRig.start(['--generate', slow.command])
