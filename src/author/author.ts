@@ -13,7 +13,7 @@ import { Scheduler, type BuilderLoad } from './scheduler.js'
 import { holders, Leases } from './leases.js'
 import { takeResult } from './results.js'
 import { InvalidPromptError, JobStateError } from '../jobs/errors.js'
-import { ACTIVE_STATES, type Job } from '../jobs/job.js'
+import { ACTIVE_STATES, type Job, type JobState } from '../jobs/job.js'
 import { JobStore } from '../jobs/job-store.js'
 import type { HandbackRequest, JobReplyMessage, LeaseRequest, ResultAnnouncement, StatusUpdate } from '../jobs/messages.js'
 import { loadJobSettings } from '../jobs/project-config.js'
@@ -136,6 +136,48 @@ export class Author extends EventEmitter<{ job: [Job] }> {
     this.changed(job)
     this.schedule()
     return job
+  }
+
+  /**
+   * A task from a watched prompt file: offered as a new job the first time; afterwards each save
+   * is a new round of the same job (its history kept), cancelling the round that was running.
+   */
+  async submitTask (params: OfferParams & { name: string }): Promise<{ job: Job, replaced?: JobState }> {
+    const existing = this.init.jobs.findByName(params.name)
+    if (existing === undefined) return { job: await this.offer(params) }
+    const repo = (await locateRepository(params.repo)).workTree!
+    if (existing.repo !== repo) throw new InvalidPromptError(`a job named ${params.name} belongs to ${existing.repo}`)
+    if (existing.state === 'merged') throw new JobStateError(`${existing.name} is merged and under review: accept or reject it before saving a new version`)
+    const prompt = params.prompt.trim()
+    if (prompt.length === 0) throw new InvalidPromptError('the prompt is empty')
+    const settings = await loadJobSettings(repo, { test: params.test, attempts: params.attempts })
+    const scheduling = this.checkScheduling(existing.name, params)
+    if (['queued', 'lost', ...ACTIVE_STATES].includes(existing.state)) {
+      await Promise.all(holders(existing).map(async builder => {
+        await sendJobMessage(this.init.node, peerIdFromString(builder), { type: 'cancel', job: existing.id, round: existing.round }).catch(() => {})
+      }))
+    }
+    const snapshot = await snapshotWorkingTree(repo)
+    const job = this.changed(this.init.jobs.update(existing.id, {
+      ...scheduling,
+      state: 'queued',
+      round: existing.round + 1,
+      prompt,
+      snapshot: snapshot.commit,
+      test: settings.test,
+      attemptsBudget: settings.attempts,
+      builder: undefined,
+      extraBuilders: [],
+      attempt: 0,
+      progress: undefined,
+      result: null,
+      merge: null,
+      blockedBy: null,
+      outsideOwns: null,
+      reason: undefined
+    }))
+    this.schedule()
+    return { job, replaced: existing.state }
   }
 
   /** Validates the scheduling options of a job; a dependency cycle is refused here, at offer time. */

@@ -5,6 +5,7 @@ import { registerNodeCommands } from './commands/node.js'
 import { registerTrustCommands } from './commands/trust.js'
 import { registerObjectCommands } from './commands/objects.js'
 import { registerJobCommands } from './commands/jobs.js'
+import { registerWatchCommand } from './commands/watch.js'
 import { EXIT, exitCodeFor } from './exit-codes.js'
 import { printError } from './output.js'
 
@@ -29,6 +30,7 @@ registerNodeCommands(program)
 registerTrustCommands(program)
 registerObjectCommands(program)
 registerJobCommands(program)
+registerWatchCommand(program)
 
 try {
   await program.parseAsync(process.argv)

@@ -115,6 +115,23 @@ export function jobMethods (author: Author): Record<string, ControlMethod> {
 
     builders: async () => author.builderLoads(),
 
+    /** A task from a watched prompt file: a new job, or a new round of the job of that name. */
+    'submit-task': async (raw) => {
+      const p = params(z.object({
+        repo: absolutePath,
+        prompt: z.string().max(MAX_PROMPT_CHARS),
+        name: z.string().min(1).max(MAX_JOB_QUERY_CHARS),
+        attempts: z.number().int().min(1).max(MAX_ATTEMPTS).optional(),
+        priority: z.number().int().min(-1000).max(1000).optional(),
+        after: z.array(z.string().max(MAX_JOB_QUERY_CHARS)).max(MAX_AFTER).optional(),
+        owns: z.array(z.string().min(1).max(1024)).max(MAX_OWNS_GLOBS).optional(),
+        fanout: z.number().int().min(1).max(MAX_FANOUT).optional(),
+        builders: z.array(z.string().min(1).max(MAX_TAG_CHARS * 2)).max(MAX_TAGS).optional()
+      }), raw)
+      const { job, replaced } = await author.submitTask(p)
+      return { ...jobView(author, job), replaced: replaced ?? null }
+    },
+
     reject: async (raw) => {
       const p = params(jobQuery.extend({ message: z.string().max(MAX_PROMPT_CHARS).optional() }), raw)
       return jobView(author, await author.reject(author.jobs.find(p.job), p.message))

@@ -37,7 +37,7 @@ interface JobRow {
 export type NewJob = Pick<Job, 'name' | 'repo' | 'prompt' | 'snapshot' | 'test' | 'attemptsBudget' | 'generateTimeoutMs' | 'testTimeoutMs'> &
   Partial<Pick<Job, 'priority' | 'after' | 'owns' | 'fanout' | 'builders'>>
 
-export type JobPatch = Partial<Pick<Job, 'state' | 'reason' | 'builder' | 'attempt' | 'progress' | 'round' | 'prompt' | 'snapshot' | 'acceptedCommit' | 'priority' | 'after' | 'owns' | 'fanout' | 'builders' | 'attemptsBudget' | 'extraBuilders'>> & {
+export type JobPatch = Partial<Pick<Job, 'state' | 'reason' | 'builder' | 'attempt' | 'progress' | 'round' | 'prompt' | 'snapshot' | 'acceptedCommit' | 'priority' | 'after' | 'owns' | 'fanout' | 'builders' | 'attemptsBudget' | 'extraBuilders' | 'test'>> & {
   result?: JobResult | null
   merge?: MergeRecord | null
   blockedBy?: Job['blockedBy'] | null
@@ -66,6 +66,11 @@ export class JobStore {
 
   get (id: string): Job | undefined {
     const row = this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined
+    return row === undefined ? undefined : fromRow(row)
+  }
+
+  findByName (name: string): Job | undefined {
+    const row = this.db.prepare('SELECT * FROM jobs WHERE name = ?').get(name) as JobRow | undefined
     return row === undefined ? undefined : fromRow(row)
   }
 
@@ -113,6 +118,7 @@ export class JobStore {
     if (patch.fanout !== undefined) set('fanout', patch.fanout)
     if (patch.builders !== undefined) set('builders', JSON.stringify(patch.builders))
     if (patch.extraBuilders !== undefined) set('extra_builders', JSON.stringify(patch.extraBuilders))
+    if (patch.test !== undefined) set('test_command', patch.test)
     if (patch.attemptsBudget !== undefined) set('attempts_budget', patch.attemptsBudget)
     if ('blockedBy' in patch) set('blocked_by', patch.blockedBy === null || patch.blockedBy === undefined ? null : JSON.stringify(patch.blockedBy))
     if ('outsideOwns' in patch) set('outside_owns', patch.outsideOwns === null || patch.outsideOwns === undefined ? null : JSON.stringify(patch.outsideOwns))

@@ -1,0 +1,93 @@
+import { mkdir, stat } from 'node:fs/promises'
+import path from 'node:path'
+import type { Command } from 'commander'
+import { commandContext } from '../context.js'
+import { pc } from '../output.js'
+import type { JobView } from './jobs.js'
+
+/** A task's job name: its front matter's, else its file's name as kebab-case. */
+function taskName (file: string, given: string | undefined): string {
+  if (given !== undefined) return given
+  const base = path.basename(file).replace(/\.[^.]*$/, '')
+  return base.toLowerCase().normalize('NFKD').replace(/[\u0300-\u036f]/g, '').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 48) || 'task'
+}
+
+export function registerWatchCommand (program: Command): void {
+  program.command('watch')
+    .description('offer each prompt file of a folder as a task when it is saved (default .gitmesh/prompts/), until interrupted')
+    .argument('[path]', 'a prompt file or a folder of them (default: .gitmesh/prompts in the repository)')
+    .option('--repo <dir>', 'the repository', '.')
+    .option('--json', 'print one JSON object per event')
+    .addHelpText('after', `
+A prompt file is Markdown with optional YAML front matter:
+
+  ---
+  name: email-validation
+  after: [user-model]
+  owns: ["src/email/**"]
+  priority: 5
+  fanout: 2
+  attempts: 3
+  builders: [gpu]
+  ---
+  Write a function to validate email addresses …
+
+Saving a file (only when its content changed) snapshots the working tree and offers it; saving it
+again while its job runs cancels that round and offers the new version as the next round.
+
+Examples:
+  gitmesh watch
+  gitmesh watch prompts/ --repo ~/src/app
+  gitmesh watch .gitmesh/prompts/email.md --json`)
+    .action(async (target: string | undefined, opts: { repo: string }, command: Command) => {
+      const ctx = commandContext(command)
+      const { PromptWatcher, DEFAULT_PROMPTS_DIR } = await import('../../watch/index.js')
+      const { locateRepository } = await import('../../git/repository.js')
+      const repo = (await locateRepository(opts.repo)).workTree!
+      const watched = path.resolve(target ?? path.join(repo, DEFAULT_PROMPTS_DIR))
+      if (target === undefined) await mkdir(watched, { recursive: true })
+      else await stat(watched)
+      // Fails now, with exit code 3, if no daemon runs: before anything is watched.
+      await ctx.call('id')
+      const say = (event: Record<string, unknown>, text: string): void => {
+        process.stdout.write((ctx.out.json ? JSON.stringify(event) : `${pc.dim(new Date().toLocaleTimeString())} ${text}`) + '\n')
+      }
+      const relative = (file: string): string => path.relative(process.cwd(), file) || file
+      const watcher = new PromptWatcher({
+        path: watched,
+        onTask: async (task) => {
+          const name = taskName(task.file, task.name)
+          try {
+            const job = await ctx.call<JobView & { replaced: string | null }>('submit-task', {
+              repo,
+              prompt: task.prompt,
+              name,
+              attempts: task.attempts,
+              priority: task.priority,
+              after: task.after,
+              owns: task.owns,
+              fanout: task.fanout,
+              builders: task.builders
+            })
+            const verb = job.replaced === null ? 'offered' : ['queued', 'lost', 'offered', 'fetching', 'generating', 'testing'].includes(job.replaced) ? `re-offered (round ${job.round}, the running round cancelled)` : `re-offered (round ${job.round})`
+            say({ event: job.replaced === null ? 'offered' : 're-offered', file: task.file, job: job.name, id: job.id, round: job.round }, `${verb} ${pc.bold(job.name)} from ${relative(task.file)}`)
+          } catch (err) {
+            say({ event: 'error', file: task.file, message: (err as Error).message }, `${pc.red('error')} ${relative(task.file)}: ${(err as Error).message}`)
+          }
+        },
+        onError: (err, file) => {
+          say({ event: 'error', file, message: err.message }, `${pc.red('error')} ${err.message.startsWith(file) ? err.message : `${relative(file)}: ${err.message}`}`)
+        },
+        onRemove: file => { say({ event: 'removed', file }, `${relative(file)} removed (its job is left as it is)`) },
+        onUnchanged: file => { say({ event: 'unchanged', file }, pc.dim(`${relative(file)} saved without changes`)) }
+      })
+      await watcher.start()
+      say({ event: 'watching', path: watched, repo }, `watching ${relative(watched)} (ctrl-c to stop)`)
+      await new Promise<void>(resolve => {
+        const stop = (): void => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve() }
+        process.on('SIGINT', stop)
+        process.on('SIGTERM', stop)
+      })
+      await watcher.stop()
+    })
+}
