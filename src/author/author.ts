@@ -4,7 +4,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { GitmeshNode } from '../net/node.js'
 import type { TrustStore } from '../store/trust-store.js'
 import type { GrantStore } from '../store/grant-store.js'
-import { snapshotWorkingTree } from '../git/snapshot.js'
+import { snapshotWorkingTree, type Snapshot } from '../git/snapshot.js'
 import { locateRepository } from '../git/repository.js'
 import { MAX_AFTER, MAX_FANOUT, MAX_NAME_CHARS, MAX_PROMPT_CHARS, SCHEDULE_INTERVAL_MS } from '../jobs/constants.js'
 import { findCycle } from '../jobs/dependencies.js'
@@ -44,6 +44,16 @@ export interface OfferParams {
   builders?: string[]
 }
 
+interface Waiting<T> { promise: Promise<T>, resolve: (value: T) => void, reject: (err: unknown) => void }
+
+function waiting<T> (): Waiting<T> {
+  let resolve!: (value: T) => void
+  let reject!: (err: unknown) => void
+  const promise = new Promise<T>((res, rej) => { resolve = res; reject = rej })
+  promise.catch(() => {})
+  return { promise, resolve, reject }
+}
+
 const STATE_ORDER: Record<string, number> = { offered: 0, fetching: 1, generating: 2, testing: 3 }
 
 /** Orders a builder's progress: later attempts after earlier ones, and within one the states in turn. */
@@ -60,6 +70,7 @@ export { repoKey } from './repo-key.js'
  */
 export class Author extends EventEmitter<{ job: [Job] }> {
   private ticker?: NodeJS.Timeout
+  private readonly snapshots = new Map<string, { running?: Promise<Snapshot>, next?: Waiting<Snapshot> }>()
   private readonly scheduler: Scheduler
   private readonly leases: Leases
   readonly review: Review
@@ -116,7 +127,7 @@ export class Author extends EventEmitter<{ job: [Job] }> {
     const repo = located.workTree!
     const settings = await loadJobSettings(repo, { test: params.test, attempts: params.attempts })
     const [snapshot, named] = await Promise.all([
-      snapshotWorkingTree(repo),
+      this.snapshot(repo),
       params.name !== undefined ? Promise.resolve(params.name) : this.nameFor(prompt)
     ])
     const name = params.name !== undefined ? params.name : uniqueName(named, n => this.init.jobs.nameTaken(n))
@@ -157,7 +168,7 @@ export class Author extends EventEmitter<{ job: [Job] }> {
         await sendJobMessage(this.init.node, peerIdFromString(builder), { type: 'cancel', job: existing.id, round: existing.round }).catch(() => {})
       }))
     }
-    const snapshot = await snapshotWorkingTree(repo)
+    const snapshot = await this.snapshot(repo)
     const job = this.changed(this.init.jobs.update(existing.id, {
       ...scheduling,
       state: 'queued',
@@ -178,6 +189,35 @@ export class Author extends EventEmitter<{ job: [Job] }> {
     }))
     this.schedule()
     return { job, replaced: existing.state }
+  }
+
+  /**
+   * A snapshot of the working tree taken after this call began. Offers that arrive while a
+   * snapshot of the same repository is being taken share the next one (which starts when that
+   * one ends, so it still sees everything saved before they arrived): 24 prompts offered at
+   * once take two snapshots, not 24.
+   */
+  private async snapshot (repo: string): Promise<Snapshot> {
+    const state = this.snapshots.get(repo) ?? {}
+    this.snapshots.set(repo, state)
+    if (state.running === undefined) {
+      state.running = snapshotWorkingTree(repo).finally(() => { this.startNextSnapshot(repo) })
+      return await state.running
+    }
+    state.next ??= waiting<Snapshot>()
+    return await state.next.promise
+  }
+
+  private startNextSnapshot (repo: string): void {
+    const state = this.snapshots.get(repo)!
+    const waiting = state.next
+    state.next = undefined
+    if (waiting === undefined) {
+      state.running = undefined
+      return
+    }
+    state.running = snapshotWorkingTree(repo).finally(() => { this.startNextSnapshot(repo) })
+    state.running.then(waiting.resolve, waiting.reject)
   }
 
   /** Validates the scheduling options of a job; a dependency cycle is refused here, at offer time. */

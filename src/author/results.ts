@@ -68,7 +68,8 @@ export async function takeResult (ctx: ResultContext, result: ResultAnnouncement
   try {
     await exchange.fetch(peerIdFromString(from), [commit], job.repo, { haves: [job.snapshot] })
     const store = await exchange.openStore(job.repo)
-    outside = pathsOutside((await changedPaths(job.repo, job.snapshot, commit)).map(change => change.path), job.owns)
+    // Which paths the result touched matters only when the job owns some.
+    outside = job.owns.length === 0 ? [] : pathsOutside((await changedPaths(job.repo, job.snapshot, commit)).map(change => change.path), job.owns)
     received.receivedAt = Date.now()
     number = ctx.jobs.addCandidate(job.id, job.round, received)
     await store.updateRef(`refs/gitmesh/candidates/${job.name}/${number}`, commit)

@@ -11,6 +11,7 @@ import { allowFetchByCommitId, gitUrl, startGitDaemon, timeGitCloneDepth1, timeG
 import { startCountingProxy, type CountingProxy } from './counting-proxy.js'
 import { startGitDaemonNoDelay } from './git-daemon-nodelay.js'
 import { measureJobLatency, measureWorktree } from './jobs.js'
+import { measureParallel, measurePlacement } from './parallel.js'
 import { formatBytes, formatMs, formatRatio, median, timed } from './stats.js'
 
 /**
@@ -229,10 +230,14 @@ async function main (): Promise<void> {
     process.stdout.write(`\nworktree for a ${worktree.files}-file snapshot: gitmesh ${formatMs(worktree.gitmeshMs)}, git worktree add ${formatMs(worktree.gitMs)}, ${formatRatio(worktree.gitmeshMs, worktree.gitMs)} (target ≤ 1.0×)\n`)
     const latency = await measureJobLatency(author, synthetic.dir, Number(args.jobs), synthetic.files)
     process.stdout.write(`jobs on a warm builder (one-file change, median of ${latency.jobs}): offer → generator started ${formatMs(latency.offerToGeneratorMs)} (target ≤ 100 ms); result committed → visible at the author ${formatMs(latency.resultVisibleMs)} (target ≤ 100 ms)\n`)
+    const parallel = await measureParallel()
+    process.stdout.write(`parallel efficiency: ${parallel.jobs} jobs sleeping ${parallel.sleepMs / 1000} s on ${parallel.builders} builders × ${parallel.slotsEach} slots took ${formatMs(parallel.ms)} against an ideal ${formatMs(parallel.idealMs)}: ${(parallel.efficiency * 100).toFixed(1)} % (target ≥ 90 %)\n`)
+    const placement = await measurePlacement()
+    process.stdout.write(`placement cost: an offer takes ${formatMs(placement.emptyQueueMs)} with no queue, ${formatMs(placement.fullQueueMs)} with ${placement.queued} jobs queued (${formatRatio(placement.fullQueueMs, placement.emptyQueueMs)})\n`)
     const memory = { idleRssMb, authorRssMb: await rssMb(author.child.pid!), builderRssMb: await rssMb(builder.child.pid!) }
     process.stdout.write(`\ndaemon memory: idle ${idleRssMb.toFixed(0)} MB RSS (target ≤ 120 MB); after the runs author ${memory.authorRssMb.toFixed(0)} MB, builder ${memory.builderRssMb.toFixed(0)} MB\n`)
 
-    const report = { date: new Date().toISOString(), node: process.version, runs: runsCount, results, worktree, jobs: latency, memory }
+    const report = { date: new Date().toISOString(), node: process.version, runs: runsCount, results, worktree, jobs: latency, parallel, placement, memory }
     await mkdir(path.dirname(path.resolve(args.out!)), { recursive: true })
     await writeFile(path.resolve(args.out!), JSON.stringify(report, null, 2) + '\n')
     process.stdout.write(`figures written to ${args.out}\n`)

@@ -5,11 +5,11 @@ import type { GitmeshNode } from '../net/node.js'
 import type { TrustStore } from '../store/trust-store.js'
 import type { GrantStore } from '../store/grant-store.js'
 import { bytesToOid } from '../git/oid.js'
-import { ANNOUNCE_INTERVAL_MS, BUILDER_QUEUE_LIMIT, HANDBACK_TIMEOUT_MS, LEASE_RENEW_MS, MAX_PROGRESS_CHARS, RESULT_DELIVERY_TIMEOUT_MS, STATUS_DEFER_MS } from '../jobs/constants.js'
+import { ANNOUNCE_INTERVAL_MS, BUILDER_QUEUE_LIMIT, HANDBACK_TIMEOUT_MS, PREFETCH_TIMEOUT_MS, LEASE_RENEW_MS, MAX_PROGRESS_CHARS, RESULT_DELIVERY_TIMEOUT_MS, STATUS_DEFER_MS } from '../jobs/constants.js'
 import type { CancelRequest, JobReplyMessage, OfferRequest, ResultAnnouncement } from '../jobs/messages.js'
 import { sendJobMessage } from '../jobs/wire.js'
 import { BuilderStore, type BuilderJob, type BuilderJobState } from './builder-store.js'
-import { cacheRepoPath, runJob } from './job-runner.js'
+import { cacheRepoPath, ensureBareRepository, runJob } from './job-runner.js'
 import { WorktreePool } from './worktree.js'
 import { readFileSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
@@ -121,6 +121,13 @@ export class Builder {
     return { type: 'ok', ...this.load(), tags: this.init.tags ?? [] }
   }
 
+  private prefetch (author: string, repoKey: string, snapshot: string): void {
+    const repo = cacheRepoPath(this.init.workDir, author, repoKey)
+    void ensureBareRepository(repo)
+      .then(async () => await this.init.node.services.exchange.fetch(peerIdFromString(author), [snapshot], repo, { signal: AbortSignal.timeout(PREFETCH_TIMEOUT_MS) }))
+      .catch(err => { this.init.log('prefetch of %s failed (the job will fetch it) - %e', snapshot, err) })
+  }
+
   /** Tells each author which of its jobs this builder holds, renewing their leases. */
   private async renewLeases (): Promise<void> {
     const byAuthor = new Map<string, Array<{ job: string, round: number }>>()
@@ -160,6 +167,8 @@ export class Builder {
     this.init.store.put(from, { ...message.job, snapshot: bytesToOid(message.job.snapshot) })
     this.init.log('accepted job %s (%s) from %s', message.job.name, message.job.id, from)
     queueMicrotask(() => { this.pump() })
+    // A job that waits for a slot has its snapshot fetched meanwhile, so it starts at once.
+    if (this.running.size >= this.slots) this.prefetch(from, message.job.repo, bytesToOid(message.job.snapshot))
     return { type: 'ok', ...this.load(), tags: this.init.tags ?? [] }
   }
 

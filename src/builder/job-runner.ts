@@ -156,10 +156,11 @@ export async function runJob (job: BuilderJob, ctx: RunnerContext): Promise<Resu
 }
 
 /** Creates the bare cache repository unless it exists (checked by its HEAD, not by asking git, which would find an enclosing repository). */
-async function ensureBareRepository (dir: string): Promise<void> {
+export async function ensureBareRepository (dir: string): Promise<void> {
   try {
     await access(path.join(dir, 'HEAD'))
   } catch {
+    await mkdir(dir, { recursive: true })
     await runGit(['init', '-q', '--bare', dir], { cwd: path.dirname(dir) })
   }
 }

@@ -35,10 +35,13 @@ export interface DaemonOptions {
   }
 }
 
-/** The built-in generator, run with this Node.js: `gitmesh generate-blocks`. */
+/**
+ * The built-in generator, run with this Node.js: the same as `gitmesh generate-blocks`, started
+ * through its own small entry point (dist/generators/main.js) so each attempt starts fast.
+ */
 export function builtinGenerator (): string {
-  const cli = fileURLToPath(new URL('../cli/main.js', import.meta.url))
-  return `'${process.execPath.replaceAll("'", "'\\''")}' '${cli.replaceAll("'", "'\\''")}' generate-blocks`
+  const entry = fileURLToPath(new URL('../generators/main.js', import.meta.url))
+  return `'${process.execPath.replaceAll("'", "'\\''")}' '${entry.replaceAll("'", "'\\''")}'`
 }
 
 /** The composition root: one node, its stores and its control socket, started and stopped together. */

@@ -96,6 +96,9 @@ export const LEASE_RENEW_MS = 2_000
 /** A job whose builder has not renewed it for this long is lost, and offered elsewhere. */
 export const LEASE_MS = 10_000
 
+/** Bound on a builder's fetch of a queued job's snapshot ahead of its start. */
+export const PREFETCH_TIMEOUT_MS = 10 * 60_000
+
 /** Time a stopping builder gives each author to take a job back. */
 export const HANDBACK_TIMEOUT_MS = 2_000
 

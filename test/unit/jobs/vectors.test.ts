@@ -16,7 +16,7 @@ import { cborTags, cborToDiagnostic } from '../wire/cbor-diagnostic.js'
 interface Vector {
   name: string
   description: string
-  /** Which schema applies: JobRequest (offer, cancel, status, result) or JobReply (ok, decline). */
+  /** Which schema applies: JobRequest (offer, cancel, status, result, load, lease, handback) or JobReply (ok, decline). */
   schema: 'request' | 'reply'
   hex: string
   diagnostic: string
@@ -91,7 +91,7 @@ describe('the vector file', () => {
 
   it('has a valid vector for every message type, every status state and every decline code', () => {
     const messages = valid.map(v => decodeAndValidate(v) as { type: string, state?: string, code?: string, commit?: unknown })
-    expect(new Set(messages.map(m => m.type))).toEqual(new Set(['offer', 'cancel', 'status', 'result', 'ok', 'decline']))
+    expect(new Set(messages.map(m => m.type))).toEqual(new Set(['offer', 'cancel', 'status', 'result', 'load', 'lease', 'handback', 'ok', 'decline']))
     expect(new Set(messages.filter(m => m.type === 'status').map(m => m.state))).toEqual(new Set(BUILDER_STATES))
     expect(new Set(messages.filter(m => m.type === 'decline').map(m => m.code))).toEqual(new Set(REPLY_CODES))
     const results = messages.filter(m => m.type === 'result')
@@ -99,10 +99,31 @@ describe('the vector file', () => {
     expect(results.some(m => m.commit !== undefined)).toBe(true)
   })
 
+  it('has valid vectors for every optional key: an offer with and without priority (a negative one too), an ok with and without load and tags', () => {
+    const messages = valid.map(v => decodeAndValidate(v) as { type: string, job?: { priority?: number }, slots?: number, tags?: string[], jobs?: unknown[] })
+    const offers = messages.filter(m => m.type === 'offer')
+    expect(offers.some(m => m.job?.priority === undefined)).toBe(true)
+    expect(offers.some(m => m.job?.priority !== undefined && m.job.priority > 0)).toBe(true)
+    expect(offers.some(m => m.job?.priority !== undefined && m.job.priority < 0)).toBe(true)
+    const oks = messages.filter(m => m.type === 'ok')
+    expect(oks.some(m => m.slots === undefined && m.tags === undefined)).toBe(true)
+    expect(oks.some(m => m.slots !== undefined && m.tags === undefined)).toBe(true)
+    expect(oks.some(m => (m.tags?.length ?? 0) > 0)).toBe(true)
+    expect(oks.some(m => m.tags !== undefined && m.tags.length === 0)).toBe(true)
+    expect(messages.some(m => m.type === 'lease' && (m.jobs?.length ?? 0) > 1)).toBe(true)
+  })
+
   it('has the invalid vectors the brief and the protocol text promise', () => {
     const names = new Set(invalid.map(v => v.name))
     for (const name of ['offer-bad-job-id', 'status-unknown-state', 'offer-extra-key', 'offer-prompt-wrong-type', 'result-missing-signature', 'result-committedAt-uint64', 'unknown-type', 'duplicate-key']) {
       expect(names, name).toContain(name)
+    }
+  })
+
+  it('has invalid vectors for each message and key added for parallel work: load, lease, handback, priority, tags', () => {
+    const places = new Set(invalid.filter(v => v.where !== 'cbor').map(v => `${(decodeCbor(bytesOf(v)) as { type?: string }).type ?? '?'} ${v.where ?? ''}`))
+    for (const place of ['load ', 'lease jobs', 'lease jobs.0.round', 'handback reason', 'offer job.priority', 'ok tags', 'ok tags.0']) {
+      expect(places, place).toContain(place)
     }
   })
 
