@@ -110,11 +110,19 @@ export class Scheduler {
       .filter(b => { const load = this.loads.get(b); return load?.reachable === true && builderMatches(job.builders, b, load.tags) })
       .filter(b => { const load = this.loads.get(b)!; return load.running + load.queued < load.slots + BUILDER_QUEUE_SLACK })
       .sort((a, b) => free(this.loads.get(b)!) - free(this.loads.get(a)!) || rtt(this.init.trust, a) - rtt(this.init.trust, b))
+    // Choose a builder for every ready job first, counting each choice against the builder's
+    // load, then send the offers at once: placing 12 jobs costs one round trip, not 12. A job
+    // whose builder declines waits for the next pass.
+    const chosen: Array<[Job, string]> = []
     for (const job of ready) {
-      for (const builder of eligible(job)) {
-        if (await this.place(job, builder)) break
-      }
+      const builder = eligible(job)[0]
+      if (builder === undefined) continue
+      const load = this.loads.get(builder)!
+      load.queued++
+      chosen.push([job, builder])
     }
+    const declined = await Promise.all(chosen.map(async ([job, builder]) => await this.place(job, builder) ? undefined : job))
+    if (declined.some(job => job !== undefined)) this.again = true
     for (const job of [...ready.map(j => this.init.jobs.get(j.id)!), ...spreading]) {
       if (!ACTIVE_STATES.includes(job.state) || job.builder === undefined) continue
       let current = job

@@ -252,6 +252,11 @@ export class Builder {
         this.init.grants.add(author, bytesToOid(result.commit), repo)
       }
       this.init.store.saveResult(author, id, result)
+      // The slot is free once the result is stored: announcing is the outbox's business, and
+      // the next job need not wait for the author's reply.
+      const key = this.key(author, id)
+      if (this.running.get(key) === controller) this.running.delete(key)
+      this.pump()
       await this.announce(author, result)
     } catch (err) {
       if (!controller.signal.aborted) this.init.log.error('job %s failed - %e', id, err)

@@ -114,6 +114,12 @@ export class Exchange implements Startable {
     return await opening
   }
 
+  /** True when refs/gitmesh/fetched/<oid> names each oid (the ref cache can hold other refs' commits). */
+  private async refsPointAt (store: ObjectStore, oids: string[]): Promise<boolean> {
+    const infos = await store.infoMany(oids.map(oid => `refs/gitmesh/fetched/${oid}`))
+    return infos.every((info, i) => info?.oid === oids[i])
+  }
+
   /** A stream to the peer, or PeerUnreachableError saying why there is none. */
   private async openStream (peer: PeerId, signal: AbortSignal): Promise<Stream> {
     try {
@@ -177,6 +183,12 @@ export class Exchange implements Startable {
     const signal = AbortSignal.any([AbortSignal.timeout(FETCH_TIMEOUT_MS), ...(options.signal !== undefined ? [options.signal] : [])])
     const store = await this.openStore(into, true)
     {
+      // A want that already has its refs/gitmesh/fetched/ ref is complete here: that ref is set
+      // only once a whole closure is stored. Nothing to ask for.
+      const fetchedRefs = new Set(await store.gitmeshCommits(Number.MAX_SAFE_INTEGER))
+      if (wants.every(oid => fetchedRefs.has(oid)) && await this.refsPointAt(store, wants)) {
+        return { objects: 0, bytes: 0, roundTrips: 0, ms: Math.round(performance.now() - started), refs: wants.map(oid => `refs/gitmesh/fetched/${oid}`), shallow: [] }
+      }
       const haves = (options.haves ?? await defaultHaves(store)).filter(oid => !wants.includes(oid))
       const report: AttemptReport = { objects: 0, bytes: 0, roundTrips: 0 }
       const attempts = this.init.fetchAttempts ?? FETCH_ATTEMPTS
