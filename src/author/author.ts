@@ -44,6 +44,14 @@ export interface OfferParams {
   builders?: string[]
 }
 
+function sameTask (job: Job, params: OfferParams): boolean {
+  const same = (a: readonly string[], b: readonly string[] | undefined): boolean => JSON.stringify([...a].sort()) === JSON.stringify([...(b ?? [])].sort())
+  return job.prompt === params.prompt.trim() &&
+    same(job.after, params.after) && same(job.owns, params.owns) && same(job.builders, params.builders) &&
+    job.priority === (params.priority ?? 0) && job.fanout === (params.fanout ?? 1) &&
+    (params.attempts === undefined || params.attempts === job.attemptsBudget)
+}
+
 interface Waiting<T> { promise: Promise<T>, resolve: (value: T) => void, reject: (err: unknown) => void }
 
 function waiting<T> (): Waiting<T> {
@@ -70,6 +78,7 @@ export { repoKey } from './repo-key.js'
  */
 export class Author extends EventEmitter<{ job: [Job] }> {
   private ticker?: NodeJS.Timeout
+  private readonly taking = new Map<string, Promise<JobReplyMessage>>()
   private readonly snapshots = new Map<string, { running?: Promise<Snapshot>, next?: Waiting<Snapshot> }>()
   private readonly scheduler: Scheduler
   private readonly leases: Leases
@@ -153,9 +162,12 @@ export class Author extends EventEmitter<{ job: [Job] }> {
    * A task from a watched prompt file: offered as a new job the first time; afterwards each save
    * is a new round of the same job (its history kept), cancelling the round that was running.
    */
-  async submitTask (params: OfferParams & { name: string }): Promise<{ job: Job, replaced?: JobState }> {
+  async submitTask (params: OfferParams & { name: string }): Promise<{ job: Job, replaced?: JobState, unchanged?: boolean }> {
     const existing = this.init.jobs.findByName(params.name)
     if (existing === undefined) return { job: await this.offer(params) }
+    // The same task as the job already has (a watcher restarted, or a save that changed nothing
+    // the job uses): nothing to do.
+    if (sameTask(existing, params)) return { job: existing, unchanged: true }
     const repo = (await locateRepository(params.repo)).workTree!
     if (existing.repo !== repo) throw new InvalidPromptError(`a job named ${params.name} belongs to ${existing.repo}`)
     if (existing.state === 'merged') throw new JobStateError(`${existing.name} is merged and under review: accept or reject it before saving a new version`)
@@ -260,9 +272,11 @@ export class Author extends EventEmitter<{ job: [Job] }> {
   }
 
   /** Every trusted builder with its last known load and the jobs of ours it holds. */
-  builderLoads (): Array<{ peerId: string, slots: number | null, running: number | null, queued: number | null, tags: string[], reachable: boolean | null, jobs: string[] }> {
+  async builderLoads (): Promise<Array<{ peerId: string, slots: number | null, running: number | null, queued: number | null, tags: string[], reachable: boolean | null, jobs: string[] }>> {
     const active = this.init.jobs.inStates(ACTIVE_STATES)
-    return this.init.trust.list().filter(peer => peer.roles.includes('builder')).map(peer => {
+    const builders = this.init.trust.list().filter(peer => peer.roles.includes('builder'))
+    await this.scheduler.refresh(builders.map(peer => peer.peerId))
+    return builders.map(peer => {
       const load = this.scheduler.load(peer.peerId)
       return {
         peerId: peer.peerId,
@@ -288,6 +302,19 @@ export class Author extends EventEmitter<{ job: [Job] }> {
   }
 
   async handleResult (result: ResultAnnouncement, from: string): Promise<JobReplyMessage> {
+    if (!this.init.trust.hasRole(from, 'builder')) return { type: 'decline', code: 'not-builder', message: 'results are taken only from peers trusted as builders' }
+    // The results of one job are taken one at a time: each decides on the job as the last left it.
+    const previous = this.taking.get(result.job) ?? Promise.resolve()
+    const taking = previous.catch(() => {}).then(async () => await this.takeOne(result, from))
+    this.taking.set(result.job, taking)
+    try {
+      return await taking
+    } finally {
+      if (this.taking.get(result.job) === taking) this.taking.delete(result.job)
+    }
+  }
+
+  private async takeOne (result: ResultAnnouncement, from: string): Promise<JobReplyMessage> {
     const reply = await takeResult({ node: this.init.node, jobs: this.init.jobs, log: this.init.log, changed: job => this.changed(job) }, result, from)
     // A builder that finished a job has room again.
     this.scheduler.invalidate(from)
@@ -339,7 +366,7 @@ export class Author extends EventEmitter<{ job: [Job] }> {
 
   /** Stops a job wherever it is; a builder holding it is told, and a late result is ignored. */
   async cancel (job: Job): Promise<Job> {
-    if (!['queued', ...ACTIVE_STATES].includes(job.state)) throw new JobStateError(`${job.name} is ${job.state}: only a queued or running job can be cancelled`)
+    if (!['queued', 'lost', ...ACTIVE_STATES].includes(job.state)) throw new JobStateError(`${job.name} is ${job.state}: only a queued, lost or running job can be cancelled`)
     const cancelled = this.changed(this.init.jobs.update(job.id, { state: 'cancelled', reason: 'cancelled by the author', progress: undefined }))
     await Promise.all(holders(job).map(async builder => {
       await sendJobMessage(this.init.node, peerIdFromString(builder), { type: 'cancel', job: job.id, round: job.round })
@@ -350,17 +377,16 @@ export class Author extends EventEmitter<{ job: [Job] }> {
 
   /** Rejects a result (restoring W0 if it was merged) and, with `extension`, offers the job again. */
   async reject (job: Job, extension?: string): Promise<Job> {
-    const rejected = await this.review.reject(job)
-    if (extension === undefined || extension.trim() === '') return rejected
-    return await this.reoffer(rejected, extension)
+    if (extension === undefined || extension.trim() === '') return await this.review.reject(job)
+    return await this.review.reject(job, async restored => await this.reoffer(restored, extension))
   }
 
   /** Offers a job again, as a new round with its prompt extended and a fresh snapshot. */
   async reoffer (job: Job, extension: string): Promise<Job> {
-    const snapshot = await snapshotWorkingTree(job.repo)
+    const snapshot = await this.snapshot(job.repo)
     const prompt = `${job.prompt}\n\n${extension.trim()}`
     const updated = this.changed(this.init.jobs.update(job.id, {
-      state: 'queued', round: job.round + 1, prompt, snapshot: snapshot.commit, builder: undefined, extraBuilders: [], attempt: 0, progress: undefined, result: null, merge: null, reason: undefined
+      state: 'queued', round: job.round + 1, prompt, snapshot: snapshot.commit, builder: undefined, extraBuilders: [], attempt: 0, progress: undefined, result: null, merge: null, reason: undefined, outsideOwns: null, blockedBy: null
     }))
     this.schedule()
     return updated

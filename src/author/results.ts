@@ -29,6 +29,12 @@ const AWAITING: readonly Job['state'][] = [...ACTIVE_STATES, 'lost', 'queued']
  * back), becomes the job's result; any other stays a candidate. Acknowledged only once stored, so
  * a builder keeps re-announcing until the result is safe here.
  */
+/** The job without `builder` among its holders (the next fan-out builder takes the lead). */
+function withoutHolder (job: Job, builder: string): Partial<Pick<Job, 'builder' | 'extraBuilders'>> {
+  if (job.builder !== builder) return { extraBuilders: job.extraBuilders.filter(b => b !== builder) }
+  return { builder: job.extraBuilders[0], extraBuilders: job.extraBuilders.slice(1) }
+}
+
 export async function takeResult (ctx: ResultContext, result: ResultAnnouncement, from: string): Promise<JobReplyMessage> {
   if (result.builder !== from || !await verifyResult(result)) {
     return { type: 'decline', code: 'bad-request', message: 'the result is not signed by the peer that sent it' }
@@ -39,22 +45,17 @@ export async function takeResult (ctx: ResultContext, result: ResultAnnouncement
     ctx.log('ignoring a result for %s round %d from %s', result.job, result.round, from)
     return { type: 'ok' }
   }
-  const holding = holders(job)
-  const holder = holding.includes(from) && ACTIVE_STATES.includes(job.state)
   const attempts = result.attempts.map(a => ({ ...a, round: job.round, ms: a.generateMs + a.testMs }))
   if (result.commit === undefined) {
-    if (holder && holding.length === 1) {
-      ctx.changed(ctx.jobs.recordFailure(job.id, job.round, result.error ?? 'the builder made no result', attempts))
-    } else if (holder) {
-      // Fan-out: this builder is out; the others carry on.
-      ctx.changed(ctx.jobs.update(job.id, job.builder === from ? { builder: job.extraBuilders[0], extraBuilders: job.extraBuilders.slice(1) } : { extraBuilders: job.extraBuilders.filter(b => b !== from) }))
+    const holding = holders(job)
+    if (holding.includes(from) && ACTIVE_STATES.includes(job.state)) {
+      if (holding.length === 1) ctx.changed(ctx.jobs.recordFailure(job.id, job.round, result.error ?? 'the builder made no result', attempts))
+      else ctx.changed(ctx.jobs.update(job.id, withoutHolder(job, from))) // fan-out: the others carry on
     }
     return { type: 'ok' }
   }
   const commit = bytesToOid(result.commit)
   const exchange = ctx.node.services.exchange
-  let outside: string[]
-  let number: number
   const received: JobResult = {
     commit,
     passed: result.passed,
@@ -65,35 +66,41 @@ export async function takeResult (ctx: ResultContext, result: ResultAnnouncement
     // The receipt is the signed message itself, re-encoded as received: anyone can verify it later.
     receipt: Buffer.from(encodeCbor(result)).toString('base64')
   }
+  let outside: string[]
+  let number: number
   try {
     await exchange.fetch(peerIdFromString(from), [commit], job.repo, { haves: [job.snapshot] })
-    const store = await exchange.openStore(job.repo)
     // Which paths the result touched matters only when the job owns some.
     outside = job.owns.length === 0 ? [] : pathsOutside((await changedPaths(job.repo, job.snapshot, commit)).map(change => change.path), job.owns)
     received.receivedAt = Date.now()
     number = ctx.jobs.addCandidate(job.id, job.round, received)
-    await store.updateRef(`refs/gitmesh/candidates/${job.name}/${number}`, commit)
-    // The first passing result is proposed; a failing one only once every holder has reported.
-    const reported = new Set(ctx.jobs.candidates(job.id, job.round).map(c => c.builder))
-    const becomes = AWAITING.includes(job.state) && (result.passed || (holder && holding.every(b => reported.has(b))))
-    if (becomes) await store.updateRef(`refs/gitmesh/results/${job.name}`, commit)
-    if (!becomes) {
-      ctx.log('kept a result of %s from %s as candidate #%d', job.name, from, number)
-      ctx.changed(ctx.jobs.get(job.id)!)
-      return { type: 'ok' }
-    }
+    await (await exchange.openStore(job.repo)).updateRef(`refs/gitmesh/candidates/${job.name}/${number}`, commit)
   } catch (err) {
     ctx.log.error('could not fetch the result of %s from %s - %e', job.name, from, err)
     return { type: 'decline', code: 'retry', message: 'the result could not be fetched yet' }
   }
-  ctx.jobs.update(job.id, { outsideOwns: outside.length > 0 ? outside : null })
-  const updated = ctx.jobs.recordResult(job.id, job.round, received, attempts)
+  // The decision is made on the job as it is now, after the fetch (results of one job are taken
+  // one at a time): the first passing result is proposed; a failing one only once every builder
+  // holding the round has reported.
+  const now = ctx.jobs.get(job.id)
+  if (now === undefined || now.round !== result.round) return { type: 'ok' }
+  const holding = holders(now)
+  const holder = holding.includes(from) && ACTIVE_STATES.includes(now.state)
+  const reported = new Set(ctx.jobs.candidates(now.id, now.round).map(c => c.builder))
+  const becomes = AWAITING.includes(now.state) && (result.passed || (holder && holding.every(b => reported.has(b))))
+  if (!becomes) {
+    ctx.log('kept a result of %s from %s as candidate #%d', job.name, from, number)
+    // A fan-out builder that has reported is done with the round.
+    ctx.changed(holder ? ctx.jobs.update(now.id, withoutHolder(now, from)) : now)
+    return { type: 'ok' }
+  }
+  await (await exchange.openStore(now.repo)).updateRef(`refs/gitmesh/results/${now.name}`, commit)
+  ctx.jobs.update(now.id, { outsideOwns: outside.length > 0 ? outside : null })
+  const updated = ctx.jobs.recordResult(now.id, now.round, received, attempts)
   ctx.changed(ctx.jobs.update(updated.id, { builder: from, extraBuilders: [] }))
   // Other builders still running this round (fan-out, or it was lost and placed elsewhere) can stop.
-  if (ACTIVE_STATES.includes(job.state)) {
-    for (const builder of holding.filter(b => b !== from)) {
-      void sendJobMessage(ctx.node, peerIdFromString(builder), { type: 'cancel', job: job.id, round: job.round }).catch(() => {})
-    }
+  for (const builder of holding.filter(b => b !== from)) {
+    void sendJobMessage(ctx.node, peerIdFromString(builder), { type: 'cancel', job: now.id, round: now.round }).catch(() => {})
   }
   ctx.log('result of %s: %s (%s)', job.name, commit, result.passed ? 'tests passed' : 'tests failed')
   return { type: 'ok' }

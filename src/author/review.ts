@@ -80,7 +80,7 @@ export class Review {
   }
 
   /** Restores W0 (when merged) and marks the job rejected. */
-  async reject (job: Job): Promise<Job> {
+  async reject (job: Job, then?: (restored: Job) => Promise<Job>): Promise<Job> {
     return await this.serialized(job.repo, async () => {
       const current = this.jobs.get(job.id)!
       if (current.state !== 'merged' && current.state !== 'returned') throw new JobStateError(`${current.name} is ${current.state}: only a returned or merged job can be rejected`)
@@ -90,6 +90,9 @@ export class Review {
         const { before } = await restorePaths(current.repo, current.merge.w0, current.merge.paths)
         await writeRef(await locateRepository(current.repo), `refs/gitmesh/before-reject/${current.name}`, before)
       }
+      // `then` (a re-offer) replaces the `rejected` state in one step: dependents never see a
+      // rejection that is not final.
+      if (then !== undefined) return await then(current)
       return this.changed(this.jobs.update(current.id, { state: 'rejected' }))
     })
   }

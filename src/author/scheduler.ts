@@ -87,7 +87,10 @@ export class Scheduler {
     const waiting = jobs.filter(job => job.state === 'queued' || job.state === 'lost')
       .sort((a, b) => b.priority - a.priority || a.createdAt - b.createdAt)
     // Fan-out: a running job short of its k builders takes more, as capacity allows.
-    const spreading = jobs.filter(job => ACTIVE_STATES.includes(job.state) && job.builder !== undefined && 1 + job.extraBuilders.length < job.fanout)
+    const reported = (job: Job): string[] => job.fanout > 1 ? this.init.jobs.candidates(job.id, job.round).map(c => c.builder) : []
+    // A builder that already reported for the round counts towards the k: it is done, not gone.
+    const share = (job: Job): number => new Set([...(job.builder !== undefined ? [job.builder] : []), ...job.extraBuilders, ...reported(job)]).size
+    const spreading = jobs.filter(job => ACTIVE_STATES.includes(job.state) && job.builder !== undefined && share(job) < job.fanout)
     if (waiting.length === 0 && spreading.length === 0) return
     const byName = new Map(jobs.map(job => [job.name, job]))
     const ready: Job[] = []
@@ -106,7 +109,7 @@ export class Scheduler {
     const builders = this.init.trust.list().filter(peer => peer.roles.includes('builder')).map(peer => peer.peerId)
     await this.refresh(builders)
     const eligible = (job: Job): string[] => builders
-      .filter(b => b !== job.builder && !job.extraBuilders.includes(b))
+      .filter(b => b !== job.builder && !job.extraBuilders.includes(b) && !reported(job).includes(b))
       .filter(b => { const load = this.loads.get(b); return load?.reachable === true && builderMatches(job.builders, b, load.tags) })
       .filter(b => { const load = this.loads.get(b)!; return load.running + load.queued < load.slots + BUILDER_QUEUE_SLACK })
       .sort((a, b) => free(this.loads.get(b)!) - free(this.loads.get(a)!) || rtt(this.init.trust, a) - rtt(this.init.trust, b))
@@ -127,14 +130,14 @@ export class Scheduler {
       if (!ACTIVE_STATES.includes(job.state) || job.builder === undefined) continue
       let current = job
       for (const builder of eligible(current)) {
-        if (1 + current.extraBuilders.length >= current.fanout) break
+        if (share(current) >= current.fanout) break
         if (await this.place(current, builder, true)) current = this.init.jobs.get(job.id)!
       }
     }
   }
 
   /** Asks every builder whose load is stale (in parallel) how loaded it is. */
-  private async refresh (builders: string[]): Promise<void> {
+  async refresh (builders: string[]): Promise<void> {
     const now = Date.now()
     await Promise.all(builders.map(async builder => {
       const known = this.loads.get(builder)

@@ -131,7 +131,8 @@ export class Builder {
   /** Tells each author which of its jobs this builder holds, renewing their leases. */
   private async renewLeases (): Promise<void> {
     const byAuthor = new Map<string, Array<{ job: string, round: number }>>()
-    for (const job of this.init.store.inStates(['queued', 'fetching', 'generating', 'testing'])) {
+    // Jobs whose result is not yet taken are still held: the author may be fetching it.
+    for (const job of [...this.init.store.inStates(['queued', 'fetching', 'generating', 'testing']), ...this.init.store.outbox()]) {
       const list = byAuthor.get(job.author) ?? []
       list.push({ job: job.spec.id, round: job.spec.round })
       byAuthor.set(job.author, list)

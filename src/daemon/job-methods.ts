@@ -113,7 +113,7 @@ export function jobMethods (author: Author): Record<string, ControlMethod> {
       return jobView(author, await author.review.accept(author.jobs.find(p.job), { force: p.force === true }))
     },
 
-    builders: async () => author.builderLoads(),
+    builders: async () => await author.builderLoads(),
 
     /** A task from a watched prompt file: a new job, or a new round of the job of that name. */
     'submit-task': async (raw) => {
@@ -128,8 +128,8 @@ export function jobMethods (author: Author): Record<string, ControlMethod> {
         fanout: z.number().int().min(1).max(MAX_FANOUT).optional(),
         builders: z.array(z.string().min(1).max(MAX_TAG_CHARS * 2)).max(MAX_TAGS).optional()
       }), raw)
-      const { job, replaced } = await author.submitTask(p)
-      return { ...jobView(author, job), replaced: replaced ?? null }
+      const { job, replaced, unchanged } = await author.submitTask(p)
+      return { ...jobView(author, job), replaced: replaced ?? null, unchanged: unchanged === true }
     },
 
     reject: async (raw) => {

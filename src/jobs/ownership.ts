@@ -8,6 +8,7 @@ export function checkOwnsGlobs (globs: readonly string[]): void {
   for (const glob of globs) {
     if (glob.trim() === '') throw new InvalidPromptError('an owns glob is empty')
     if (glob.startsWith('/')) throw new InvalidPromptError(`owns glob ${JSON.stringify(glob)} must be relative to the repository`)
+    if (glob.startsWith('!')) throw new InvalidPromptError(`owns glob ${JSON.stringify(glob)}: negations are not allowed (globs are OR-ed: one negation would allow nearly everything)`)
     if (glob.split('/').includes('..')) throw new InvalidPromptError(`owns glob ${JSON.stringify(glob)} must not contain '..'`)
     try {
       picomatch.makeRe(glob)

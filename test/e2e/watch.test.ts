@@ -71,5 +71,13 @@ describe('gitmesh watch: prompt files offered as they are saved', () => {
     await writeFile(path.join(prompts, 'second.md'), 'write another\n\n```txt path=second.txt\nhello world\n```\n')
     await until(() => watch!.events.some(e => e.event === 'offered' && e.job === 'second'))
     expect((await rig.waitFor('second', ['returned'], 60_000)).result?.passed).toBe(true)
+
+    // a restarted watcher offers nothing again: every job already has its file's version
+    await watch.stop()
+    watch = startWatch(rig.authorHome, rig.repo)
+    await until(() => watch!.events.some(e => e.event === 'watching'))
+    expect(watch.events.filter(e => e.event === 'unchanged').map(e => e.job).sort()).toEqual(['greeting', 'second'])
+    expect(watch.events.some(e => e.event === 'offered' || e.event === 're-offered')).toBe(false)
+    expect((await rig.show('greeting')).round).toBe(2)
   }, 120_000)
 })

@@ -2,6 +2,7 @@ import type { Command } from 'commander'
 import { commandContext } from '../context.js'
 import { collect } from '../options.js'
 import { pc, table, UsageError } from '../output.js'
+import { MAX_TAGS } from '../../jobs/constants.js'
 
 interface PeerView {
   peerId: string
@@ -38,6 +39,7 @@ export function registerNodeCommands (program: Command): void {
       const { home, out } = commandContext(command)
       if (opts.slots !== undefined && (!Number.isInteger(opts.slots) || opts.slots < 1)) throw new UsageError('--slots must be a positive whole number')
       if (opts.builder !== true && (opts.slots !== undefined || opts.generate !== undefined || opts.tag !== undefined)) throw new UsageError('--slots, --generate and --tag need --builder')
+      if ((opts.tag?.length ?? 0) > MAX_TAGS) throw new UsageError(`at most ${MAX_TAGS} --tag`)
       for (const tag of opts.tag ?? []) {
         if (!/^[a-z0-9][a-z0-9._-]{0,63}$/i.test(tag)) throw new UsageError(`--tag ${JSON.stringify(tag)}: letters, digits, '.', '_' and '-', at most 64`)
       }

@@ -2,7 +2,7 @@ import { mkdir, stat } from 'node:fs/promises'
 import path from 'node:path'
 import type { Command } from 'commander'
 import { commandContext } from '../context.js'
-import { pc } from '../output.js'
+import { pc, UsageError } from '../output.js'
 import type { JobView } from './jobs.js'
 
 /** A task's job name: its front matter's, else its file's name as kebab-case. */
@@ -46,7 +46,7 @@ Examples:
       const repo = (await locateRepository(opts.repo)).workTree!
       const watched = path.resolve(target ?? path.join(repo, DEFAULT_PROMPTS_DIR))
       if (target === undefined) await mkdir(watched, { recursive: true })
-      else await stat(watched)
+      else await stat(watched).catch(() => { throw new UsageError(`${target} does not exist: give a prompt file or a folder of them`) })
       // Fails now, with exit code 3, if no daemon runs: before anything is watched.
       await ctx.call('id')
       const say = (event: Record<string, unknown>, text: string): void => {
@@ -58,7 +58,7 @@ Examples:
         onTask: async (task) => {
           const name = taskName(task.file, task.name)
           try {
-            const job = await ctx.call<JobView & { replaced: string | null }>('submit-task', {
+            const job = await ctx.call<JobView & { replaced: string | null, unchanged: boolean }>('submit-task', {
               repo,
               prompt: task.prompt,
               name,
@@ -69,6 +69,10 @@ Examples:
               fanout: task.fanout,
               builders: task.builders
             })
+            if (job.unchanged) {
+              say({ event: 'unchanged', file: task.file, job: job.name, id: job.id, round: job.round }, pc.dim(`${relative(task.file)}: ${job.name} already has this version (${job.state})`))
+              return
+            }
             const verb = job.replaced === null ? 'offered' : ['queued', 'lost', 'offered', 'fetching', 'generating', 'testing'].includes(job.replaced) ? `re-offered (round ${job.round}, the running round cancelled)` : `re-offered (round ${job.round})`
             say({ event: job.replaced === null ? 'offered' : 're-offered', file: task.file, job: job.name, id: job.id, round: job.round }, `${verb} ${pc.bold(job.name)} from ${relative(task.file)}`)
           } catch (err) {
