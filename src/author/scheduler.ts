@@ -108,10 +108,15 @@ export class Scheduler {
     if (ready.length === 0 && spreading.length === 0) return
     const builders = this.init.trust.list().filter(peer => peer.roles.includes('builder')).map(peer => peer.peerId)
     await this.refresh(builders)
+    const active = jobs.filter(job => ACTIVE_STATES.includes(job.state))
+    const holdsOurs = (builder: string): boolean => active.some(job => job.builder === builder || job.extraBuilders.includes(builder)) || chosenFor.has(builder)
+    const chosenFor = new Set<string>()
     const eligible = (job: Job): string[] => builders
       .filter(b => b !== job.builder && !job.extraBuilders.includes(b) && !reported(job).includes(b))
       .filter(b => { const load = this.loads.get(b); return load?.reachable === true && builderMatches(job.builders, b, load.tags) })
-      .filter(b => { const load = this.loads.get(b)!; return load.running + load.queued < load.slots + BUILDER_QUEUE_SLACK })
+      // Within slots plus a small queue; or, when none of our jobs is there, one more: a builder
+      // kept full by other authors must still see our work, to serve us in our turn.
+      .filter(b => { const load = this.loads.get(b)!; return load.running + load.queued < load.slots + BUILDER_QUEUE_SLACK || !holdsOurs(b) })
       .sort((a, b) => free(this.loads.get(b)!) - free(this.loads.get(a)!) || rtt(this.init.trust, a) - rtt(this.init.trust, b))
     // Choose a builder for every ready job first, counting each choice against the builder's
     // load, then send the offers at once: placing 12 jobs costs one round trip, not 12. A job
@@ -122,6 +127,7 @@ export class Scheduler {
       if (builder === undefined) continue
       const load = this.loads.get(builder)!
       load.queued++
+      chosenFor.add(builder)
       chosen.push([job, builder])
     }
     const declined = await Promise.all(chosen.map(async ([job, builder]) => await this.place(job, builder) ? undefined : job))

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { runCli } from '../../src/demo/processes.js'
+import { CLI_PATH, runCli } from '../../src/demo/processes.js'
 import { blockingGenerator, git, JobRig, type JobView } from '../helpers/job-rig.js'
 
 const block = (file: string, content: string): string => `\`\`\`txt path=${file}\n${content}\n\`\`\`\n`
@@ -145,4 +145,43 @@ describe('parallel work across builders', () => {
     expect(candidates.map(c => c.builder)).toContain(first)
     expect((await rig.show(job.name)).result?.builder).toBe(second.peerId)
   }, 150_000)
+})
+
+describe('several authors sharing a builder', () => {
+  let rig: JobRig | undefined
+  const scratch: string[] = []
+  afterEach(async () => {
+    await rig?.stop()
+    rig = undefined
+    for (const dir of scratch.splice(0)) await rm(dir, { recursive: true, force: true })
+  })
+
+  it('serves them in turn: a second author\'s job runs before the first author\'s queued ones', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'gitmesh-gen-'))
+    scratch.push(dir)
+    // each job's generator waits for its own release file, named after the job
+    const generator = `while [ ! -e '${dir}/release-'"$GITMESH_JOB_NAME" ]; do sleep 0.05; done; echo "$GITMESH_JOB_NAME" >> '${dir}/order'; exec '${process.execPath}' '${CLI_PATH}' generate-blocks`
+    rig = await JobRig.start(['--slots', '1', '--generate', generator])
+    // a second author, with its own repository
+    const { runCliJson, startDaemon } = await import('../../src/demo/processes.js')
+    const otherHome = path.join(rig.root, 'author-2')
+    await runCliJson(otherHome, ['init'])
+    const other = await startDaemon(otherHome)
+    rig.extra.push(other)
+    await runCliJson(otherHome, ['trust', rig.builder.peerId, '--role', 'builder', '--addr', rig.builder.addrs[0]!])
+    await runCliJson(rig.builderHome, ['trust', other.peerId, '--role', 'author', '--addr', other.addrs[0]!])
+
+    for (const name of ['a-one', 'a-two', 'a-three']) await rig.offer(`${name}\n\n${block(`${name}.txt`, name)}`, ['--name', name])
+    await rig.waitFor('a-one', ['generating'])
+    const b = await runCliJson<JobView>(otherHome, ['offer', '--repo', rig.repo, '--name', 'b-one', '-m', `b\n\n${block('b.txt', 'b')}`])
+    // wait until the builder holds b-one in its queue, then let the running job finish
+    const deadline = Date.now() + 30_000
+    while (Date.now() < deadline && (await runCliJson<JobView>(otherHome, ['show', b.name])).state === 'queued') await new Promise(resolve => setTimeout(resolve, 100))
+    for (const name of ['a-one', 'a-two', 'a-three', 'b-one']) await writeFile(path.join(dir, `release-${name}`), '')
+    await rig.waitFor('a-three', ['returned'], 60_000)
+    const order = (await readFile(path.join(dir, 'order'), 'utf8')).trim().split('\n')
+    expect(order[0]).toBe('a-one')
+    // after a-one, the builder turns to the other author before a-two and a-three
+    expect(order[1]).toBe('b-one')
+  }, 120_000)
 })
