@@ -4,7 +4,7 @@ import { readFile, writeFile, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { runCli } from '../../src/demo/processes.js'
-import { blockingGenerator, git, JobRig, type JobView } from '../helpers/job-rig.js'
+import { blockingGenerator, git, JobRig, waitUntil, type JobView } from '../helpers/job-rig.js'
 
 const GREET = 'write a greeting file\n\n```txt path=greet.txt\nhello world\n```\n'
 
@@ -198,10 +198,3 @@ function isAlive (pid: number): boolean {
   }
 }
 
-async function waitUntil (condition: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise(resolve => setTimeout(resolve, 25))
-  }
-}

@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { CLI_PATH } from '../../src/demo/processes.js'
-import { blockingGenerator, JobRig } from '../helpers/job-rig.js'
+import { blockingGenerator, JobRig, waitUntil } from '../helpers/job-rig.js'
 
 interface WatchEvent { event: string, file?: string, job?: string, round?: number, message?: string }
 
@@ -18,13 +18,6 @@ function startWatch (home: string, repo: string): { events: WatchEvent[], child:
   return { events, child, stop: async () => { child.kill('SIGINT'); await exited } }
 }
 
-async function until (condition: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise(resolve => setTimeout(resolve, 25))
-  }
-}
 
 describe('gitmesh watch: prompt files offered as they are saved', () => {
   let rig: JobRig | undefined
@@ -46,22 +39,22 @@ describe('gitmesh watch: prompt files offered as they are saved', () => {
     const prompts = path.join(rig.repo, '.gitmesh', 'prompts')
     await mkdir(prompts, { recursive: true })
     watch = startWatch(rig.authorHome, rig.repo)
-    await until(() => watch!.events.some(e => e.event === 'watching'))
+    await waitUntil(() => watch!.events.some(e => e.event === 'watching'))
 
     await writeFile(path.join(prompts, 'greeting.md'), '---\npriority: 3\n---\nwrite a greeting\n\n```txt path=greet.txt\nhello world\n```\n')
-    await until(() => watch!.events.some(e => e.event === 'offered' && e.job === 'greeting'))
+    await waitUntil(() => watch!.events.some(e => e.event === 'offered' && e.job === 'greeting'))
     await rig.waitFor('greeting', ['generating'])
 
     // broken front matter: an error naming the file and the line; nothing offered for it
     await writeFile(path.join(prompts, 'broken.md'), '---\nname: broken\npriority: high\n---\nbroken\n')
-    await until(() => watch!.events.some(e => e.event === 'error' && e.file?.endsWith('broken.md') === true))
+    await waitUntil(() => watch!.events.some(e => e.event === 'error' && e.file?.endsWith('broken.md') === true))
     const error = watch.events.find(e => e.event === 'error')!
     expect(error.message).toContain('broken.md:3')
     expect(error.message).toContain('priority')
 
     // saving the running task again cancels its round and offers the new version as round 2
     await writeFile(path.join(prompts, 'greeting.md'), '---\npriority: 3\n---\nwrite a greeting, version two\n\n```txt path=greet.txt\nhello world\n```\n')
-    await until(() => watch!.events.some(e => e.event === 're-offered' && e.job === 'greeting' && e.round === 2))
+    await waitUntil(() => watch!.events.some(e => e.event === 're-offered' && e.job === 'greeting' && e.round === 2))
     await writeFile(generator.release, '')
     const done = await rig.waitFor('greeting', ['returned'], 60_000)
     expect(done.round).toBe(2)
@@ -69,13 +62,13 @@ describe('gitmesh watch: prompt files offered as they are saved', () => {
 
     // another file still works after the broken one
     await writeFile(path.join(prompts, 'second.md'), 'write another\n\n```txt path=second.txt\nhello world\n```\n')
-    await until(() => watch!.events.some(e => e.event === 'offered' && e.job === 'second'))
+    await waitUntil(() => watch!.events.some(e => e.event === 'offered' && e.job === 'second'))
     expect((await rig.waitFor('second', ['returned'], 60_000)).result?.passed).toBe(true)
 
     // a restarted watcher offers nothing again: every job already has its file's version
     await watch.stop()
     watch = startWatch(rig.authorHome, rig.repo)
-    await until(() => watch!.events.some(e => e.event === 'watching'))
+    await waitUntil(() => watch!.events.some(e => e.event === 'watching'))
     expect(watch.events.filter(e => e.event === 'unchanged').map(e => e.job).sort()).toEqual(['greeting', 'second'])
     expect(watch.events.some(e => e.event === 'offered' || e.event === 're-offered')).toBe(false)
     expect((await rig.show('greeting')).round).toBe(2)

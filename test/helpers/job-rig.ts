@@ -136,3 +136,12 @@ export class JobRig {
     await rm(this.root, { recursive: true, force: true })
   }
 }
+
+/** Waits (bounded, polling) until `condition` holds. */
+export async function waitUntil (condition: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time')
+    await new Promise(resolve => setTimeout(resolve, 25))
+  }
+}
