@@ -57,7 +57,10 @@ export function defaultSlots (): number {
  */
 export class Builder {
   readonly slots: number
+  /** Jobs holding a slot: generating or testing, or about to. */
   private readonly running = new Map<string, AbortController>()
+  /** Every job this builder works on, until its result is stored (cancel reaches it here). */
+  private readonly controllers = new Map<string, AbortController>()
   private announcer?: NodeJS.Timeout
   private leaser?: NodeJS.Timeout
   /** The author whose job started last: the next start goes to another author if one waits. */
@@ -68,7 +71,8 @@ export class Builder {
 
   constructor (private readonly init: BuilderInit) {
     this.slots = init.slots ?? defaultSlots()
-    this.worktrees = new WorktreePool(path.join(init.workDir, 'worktrees'), Math.max(1, this.slots))
+    // One more than the slots: a job committing its result overlaps with the next one's start.
+    this.worktrees = new WorktreePool(path.join(init.workDir, 'worktrees'), this.slots + 1)
   }
 
   private key (author: string, id: string): string {
@@ -106,7 +110,7 @@ export class Builder {
     clearInterval(this.announcer)
     clearInterval(this.leaser)
     this.init.node.removeEventListener('peer:connect', this.onConnect)
-    for (const controller of this.running.values()) controller.abort(new Error('the builder is stopping'))
+    for (const controller of this.controllers.values()) controller.abort(new Error('the builder is stopping'))
     const held = this.init.store.inStates(['queued', 'fetching', 'generating', 'testing'])
     await Promise.all(held.map(async job => {
       this.init.store.setState(job.author, job.spec.id, 'cancelled')
@@ -164,7 +168,7 @@ export class Builder {
     }
     const { queued } = this.init.store.counts()
     if (queued >= BUILDER_QUEUE_LIMIT) return { type: 'decline', code: 'full', message: `${queued} jobs are already waiting here` }
-    this.running.get(this.key(from, message.job.id))?.abort(new Error('superseded by a new round'))
+    this.controllers.get(this.key(from, message.job.id))?.abort(new Error('superseded by a new round'))
     this.init.store.put(from, { ...message.job, snapshot: bytesToOid(message.job.snapshot) })
     this.init.log('accepted job %s (%s) from %s', message.job.name, message.job.id, from)
     queueMicrotask(() => { this.pump() })
@@ -176,7 +180,7 @@ export class Builder {
   handleCancel (message: CancelRequest, from: string): JobReplyMessage {
     const job = this.init.store.get(from, message.job)
     if (job === undefined || job.spec.round !== message.round) return { type: 'ok' }
-    this.running.get(this.key(from, message.job))?.abort(new Error('cancelled by the author'))
+    this.controllers.get(this.key(from, message.job))?.abort(new Error('cancelled by the author'))
     if (job.state !== 'done') this.init.store.setState(from, message.job, 'cancelled')
     this.init.log('cancelled job %s from %s', job.spec.name, from)
     return { type: 'ok' }
@@ -192,8 +196,10 @@ export class Builder {
       this.lastAuthor = job.author
       const controller = new AbortController()
       this.running.set(key, controller)
+      this.controllers.set(key, controller)
       void this.execute(job, controller).finally(() => {
         if (this.running.get(key) === controller) this.running.delete(key)
+        if (this.controllers.get(key) === controller) this.controllers.delete(key)
         this.pump()
       })
     }
@@ -204,7 +210,7 @@ export class Builder {
    * and within an author the highest priority, then the oldest.
    */
   private nextJob (): BuilderJob | undefined {
-    const waiting = this.init.store.inStates(['queued']).filter(job => !this.running.has(this.key(job.author, job.spec.id)))
+    const waiting = this.init.store.inStates(['queued']).filter(job => !this.controllers.has(this.key(job.author, job.spec.id)))
     if (waiting.length === 0) return undefined
     const authors = [...new Set(waiting.map(job => job.author))].sort()
     const after = this.lastAuthor === undefined ? -1 : authors.findIndex(author => author > this.lastAuthor!)
@@ -216,6 +222,13 @@ export class Builder {
   private async execute (job: BuilderJob, controller: AbortController): Promise<void> {
     const { author } = job
     const { id, round } = job.spec
+    // The slot is free once the last test has run: committing B, storing and announcing the
+    // result overlap with the next job's start, which needs no slot of CPU-heavy work yet.
+    const freeSlot = (): void => {
+      const key = this.key(author, id)
+      if (this.running.get(key) === controller) this.running.delete(key)
+      this.pump()
+    }
     let deferred: NodeJS.Timeout | undefined
     const send = (state: BuilderJobState, attempt: number, line: string): void => {
       void sendJobMessage(this.init.node, peerIdFromString(author), { type: 'status', job: id, round, state: state as 'fetching', attempt, line: line.slice(0, MAX_PROGRESS_CHARS) })
@@ -239,6 +252,7 @@ export class Builder {
         workDir: this.init.workDir,
         generate: this.init.generate,
         worktrees: this.worktrees,
+        onSlotFree: freeSlot,
         onProcessGroup: pgid => { this.init.store.setProcessGroup(author, id, pgid) },
         onState,
         signal: controller.signal
@@ -253,11 +267,7 @@ export class Builder {
         this.init.grants.add(author, bytesToOid(result.commit), repo)
       }
       this.init.store.saveResult(author, id, result)
-      // The slot is free once the result is stored: announcing is the outbox's business, and
-      // the next job need not wait for the author's reply.
-      const key = this.key(author, id)
-      if (this.running.get(key) === controller) this.running.delete(key)
-      this.pump()
+      freeSlot()
       await this.announce(author, result)
     } catch (err) {
       if (!controller.signal.aborted) this.init.log.error('job %s failed - %e', id, err)
@@ -286,7 +296,7 @@ export class Builder {
     try {
       // Concurrently: an author that is away must not hold up the results of the others.
       await Promise.all(this.init.store.outbox().map(async job => {
-        if (this.stopped || job.result === undefined || this.running.has(this.key(job.author, job.spec.id))) return
+        if (this.stopped || job.result === undefined || this.controllers.has(this.key(job.author, job.spec.id))) return
         await this.announce(job.author, job.result)
       }))
     } finally {

@@ -20,6 +20,8 @@ export interface RunnerContext {
   workDir: string
   generate: string
   worktrees: WorktreePool
+  /** The job needs its slot no more (its last test has run): the next job may start. */
+  onSlotFree: () => void
   /** Records the process group of the command running now (null when it ended). */
   onProcessGroup: (pgid: number | null) => void
   /** Reports a change of state (and a line of progress) to the store and the author. */
@@ -133,6 +135,7 @@ export async function runJob (job: BuilderJob, ctx: RunnerContext): Promise<Resu
       prompt = withFeedback(prompt, number, tested, 'tests')
     }
 
+    ctx.onSlotFree()
     const generatorFailedLast = attempts.at(-1)?.testMs === 0 && !passed
     const summary = passed
       ? `tests passed on attempt ${attempts.length} of ${spec.attempts}`

@@ -10,8 +10,9 @@ import { locateObjectStore } from '../git/repository.js'
  * git's default of one worker.
  */
 export async function createWorktree (repo: string, dir: string, commit: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+  // A fresh name each time: nothing stale to remove, and git's stale entries for worktrees that
+  // vanished are pruned when the builder starts.
   await rm(dir, { recursive: true, force: true })
-  await runGit(['worktree', 'prune'], { cwd: repo })
   await mkdir(path.dirname(dir), { recursive: true })
   await runGit(['-c', 'checkout.workers=0', 'worktree', 'add', '--detach', '--force', '-q', dir, commit], { cwd: repo, signal: options.signal })
 }
