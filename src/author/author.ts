@@ -6,7 +6,7 @@ import type { TrustStore } from '../store/trust-store.js'
 import type { GrantStore } from '../store/grant-store.js'
 import { snapshotWorkingTree, type Snapshot } from '../git/snapshot.js'
 import { locateRepository } from '../git/repository.js'
-import { MAX_AFTER, MAX_FANOUT, MAX_NAME_CHARS, MAX_PROMPT_CHARS, SCHEDULE_INTERVAL_MS } from '../jobs/constants.js'
+import { MAX_AFTER, MAX_FANOUT, MAX_PRIORITY, MIN_PRIORITY, MAX_NAME_CHARS, MAX_PROMPT_CHARS, SCHEDULE_INTERVAL_MS } from '../jobs/constants.js'
 import { findCycle } from '../jobs/dependencies.js'
 import { checkOwnsGlobs } from '../jobs/ownership.js'
 import { Scheduler, type BuilderLoad } from './scheduler.js'
@@ -239,7 +239,7 @@ export class Author extends EventEmitter<{ job: [Job] }> {
     const builders = params.builders ?? []
     const priority = params.priority ?? 0
     const fanout = params.fanout ?? 1
-    if (!Number.isInteger(priority) || priority < -1000 || priority > 1000) throw new InvalidPromptError('priority must be a whole number between -1000 and 1000')
+    if (!Number.isInteger(priority) || priority < MIN_PRIORITY || priority > MAX_PRIORITY) throw new InvalidPromptError(`priority must be a whole number between ${MIN_PRIORITY} and ${MAX_PRIORITY}`)
     if (!Number.isInteger(fanout) || fanout < 1 || fanout > MAX_FANOUT) throw new InvalidPromptError(`fanout must be a whole number between 1 and ${MAX_FANOUT}`)
     if (after.length > MAX_AFTER) throw new InvalidPromptError(`at most ${MAX_AFTER} dependencies`)
     for (const dependency of after) {

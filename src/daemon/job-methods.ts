@@ -2,7 +2,7 @@ import path from 'node:path'
 import { z } from 'zod'
 import type { Author } from '../author/author.js'
 import type { Job } from '../jobs/job.js'
-import { MAX_AFTER, MAX_ATTEMPTS, MAX_FANOUT, MAX_JOB_QUERY_CHARS, MAX_OWNS_GLOBS, MAX_PROMPT_CHARS, MAX_TAGS, MAX_TAG_CHARS, MAX_TEST_COMMAND_CHARS } from '../jobs/constants.js'
+import { MIN_PRIORITY, MAX_PRIORITY, MAX_AFTER, MAX_ATTEMPTS, MAX_FANOUT, MAX_JOB_QUERY_CHARS, MAX_OWNS_GLOBS, MAX_PROMPT_CHARS, MAX_TAGS, MAX_TAG_CHARS, MAX_TEST_COMMAND_CHARS } from '../jobs/constants.js'
 import { ownsOverlap } from '../jobs/ownership.js'
 import { ACTIVE_STATES } from '../jobs/job.js'
 import { parseMessage } from '../wire/channel.js'
@@ -17,18 +17,21 @@ function params<T> (schema: z.ZodType<T>, value: unknown): T {
   }
 }
 
-/** The JSON a job is shown as (docs/cli.md lists the keys); logs only when asked. */
-/** Running jobs of the same repository whose `owns:` may overlap this one's (only for running jobs). */
-function overlapping (author: Author, job: Job): string[] {
+/**
+ * Running jobs of the same repository whose `owns:` may overlap this one's (only for running
+ * jobs). `running` may be given when many jobs are shown at once, so it is read once.
+ */
+function overlapping (author: Author, job: Job, running?: readonly Job[]): string[] {
   if (!RUNNING.includes(job.state)) return []
-  return author.jobs.inStates(RUNNING)
+  return (running ?? author.jobs.inStates(RUNNING))
     .filter(other => other.id !== job.id && other.repo === job.repo && ownsOverlap(job.owns, other.owns))
     .map(other => other.name)
 }
 
 const RUNNING: readonly Job['state'][] = [...ACTIVE_STATES, 'queued', 'lost']
 
-export function jobView (author: Author, job: Job, withLogs = false): Record<string, unknown> {
+/** The JSON a job is shown as (docs/cli.md lists the keys); logs only when asked. */
+export function jobView (author: Author, job: Job, withLogs = false, running?: readonly Job[]): Record<string, unknown> {
   const attempts = author.jobs.attempts(job.id).map(a => ({
     round: a.round,
     number: a.number,
@@ -69,13 +72,23 @@ export function jobView (author: Author, job: Job, withLogs = false): Record<str
     blockedBy: job.blockedBy ?? null,
     outsideOwns: job.outsideOwns ?? [],
     candidates: author.jobs.candidates(job.id, job.round).map(c => ({ number: c.number, commit: c.commit, passed: c.passed, builder: c.builder, receivedAt: c.receivedAt })),
-    overlaps: overlapping(author, job),
+    overlaps: overlapping(author, job, running),
     createdAt: job.createdAt,
     updatedAt: job.updatedAt
   }
 }
 
 const absolutePath = z.string().refine(p => path.isAbsolute(p), 'must be an absolute path')
+/** The options a job is offered with, from `offer` flags and prompt-file front matter alike. */
+const taskOptions = {
+  attempts: z.number().int().min(1).max(MAX_ATTEMPTS).optional(),
+  priority: z.number().int().min(MIN_PRIORITY).max(MAX_PRIORITY).optional(),
+  after: z.array(z.string().max(MAX_JOB_QUERY_CHARS)).max(MAX_AFTER).optional(),
+  owns: z.array(z.string().min(1).max(1024)).max(MAX_OWNS_GLOBS).optional(),
+  fanout: z.number().int().min(1).max(MAX_FANOUT).optional(),
+  builders: z.array(z.string().min(1).max(MAX_TAG_CHARS * 2)).max(MAX_TAGS).optional()
+}
+
 const jobQuery = z.object({ job: z.string().min(1).max(MAX_JOB_QUERY_CHARS) })
 
 export function jobMethods (author: Author): Record<string, ControlMethod> {
@@ -85,18 +98,17 @@ export function jobMethods (author: Author): Record<string, ControlMethod> {
         repo: absolutePath,
         prompt: z.string().max(MAX_PROMPT_CHARS),
         name: z.string().max(MAX_JOB_QUERY_CHARS).optional(),
-        attempts: z.number().int().min(1).max(MAX_ATTEMPTS).optional(),
         test: z.string().min(1).max(MAX_TEST_COMMAND_CHARS).optional(),
-        priority: z.number().int().min(-1000).max(1000).optional(),
-        after: z.array(z.string().max(MAX_JOB_QUERY_CHARS)).max(MAX_AFTER).optional(),
-        owns: z.array(z.string().min(1).max(1024)).max(MAX_OWNS_GLOBS).optional(),
-        fanout: z.number().int().min(1).max(MAX_FANOUT).optional(),
-        builders: z.array(z.string().min(1).max(MAX_TAG_CHARS * 2)).max(MAX_TAGS).optional()
+        ...taskOptions
       }), raw)
       return jobView(author, await author.offer(p))
     },
 
-    jobs: async () => author.jobs.list().map(job => jobView(author, job)),
+    jobs: async () => {
+      const all = author.jobs.list()
+      const running = all.filter(job => RUNNING.includes(job.state))
+      return all.map(job => jobView(author, job, false, running))
+    },
 
     show: async (raw) => {
       const p = params(jobQuery.extend({ log: z.boolean().optional() }), raw)
@@ -121,12 +133,7 @@ export function jobMethods (author: Author): Record<string, ControlMethod> {
         repo: absolutePath,
         prompt: z.string().max(MAX_PROMPT_CHARS),
         name: z.string().min(1).max(MAX_JOB_QUERY_CHARS),
-        attempts: z.number().int().min(1).max(MAX_ATTEMPTS).optional(),
-        priority: z.number().int().min(-1000).max(1000).optional(),
-        after: z.array(z.string().max(MAX_JOB_QUERY_CHARS)).max(MAX_AFTER).optional(),
-        owns: z.array(z.string().min(1).max(1024)).max(MAX_OWNS_GLOBS).optional(),
-        fanout: z.number().int().min(1).max(MAX_FANOUT).optional(),
-        builders: z.array(z.string().min(1).max(MAX_TAG_CHARS * 2)).max(MAX_TAGS).optional()
+        ...taskOptions
       }), raw)
       const { job, replaced, unchanged } = await author.submitTask(p)
       return { ...jobView(author, job), replaced: replaced ?? null, unchanged: unchanged === true }

@@ -17,6 +17,10 @@ export const NAMER_TIMEOUT_MS = 1000
 /** Output of the namer command read before it is stopped (its first line is the name). */
 export const MAX_NAMER_OUTPUT_CHARS = 4096
 
+/** `priority` range: wide enough to interleave, narrow enough to read at a glance. */
+export const MIN_PRIORITY = -1000
+export const MAX_PRIORITY = 1000
+
 /** Attempts when neither gitmesh.json nor --attempts says. */
 export const DEFAULT_ATTEMPTS = 3
 

@@ -6,9 +6,6 @@ export type JobState = typeof JOB_STATES[number]
 /** States in which a builder holds the job. */
 export const ACTIVE_STATES: readonly JobState[] = ['offered', 'fetching', 'generating', 'testing']
 
-/** States after which nothing more happens to a job by itself. */
-export const FINAL_STATES: readonly JobState[] = ['accepted', 'rejected', 'failed', 'cancelled']
-
 /** States `offer --wait` stops at: a result is here, or none will come. */
 export const ENDED_STATES: readonly JobState[] = ['returned', 'merged', 'accepted', 'rejected', 'failed', 'cancelled']
 

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { MAX_TAGS, MAX_TAG_CHARS, MAX_TEST_COMMAND_CHARS, MAX_ATTEMPT_LOG_BYTES, MAX_ATTEMPTS, MAX_COMMAND_TIMEOUT_MS, MAX_NAME_CHARS, MAX_PROGRESS_CHARS, MAX_PROMPT_CHARS, MAX_SUMMARY_CHARS } from './constants.js'
+import { MIN_PRIORITY, MAX_PRIORITY, MAX_TAGS, MAX_TAG_CHARS, MAX_TEST_COMMAND_CHARS, MAX_ATTEMPT_LOG_BYTES, MAX_ATTEMPTS, MAX_COMMAND_TIMEOUT_MS, MAX_NAME_CHARS, MAX_PROGRESS_CHARS, MAX_PROMPT_CHARS, MAX_SUMMARY_CHARS } from './constants.js'
 
 /**
  * Messages of /gitmesh/jobs/1.0.0. Every exchange is one request and one reply on a fresh stream:
@@ -24,7 +24,7 @@ export const JobSpecSchema = z.strictObject({
   attempts: z.number().int().min(1).max(MAX_ATTEMPTS),
   generateTimeoutMs: z.number().int().positive().max(MAX_COMMAND_TIMEOUT_MS),
   testTimeoutMs: z.number().int().positive().max(MAX_COMMAND_TIMEOUT_MS),
-  priority: z.number().int().min(-1000).max(1000).optional()
+  priority: z.number().int().min(MIN_PRIORITY).max(MAX_PRIORITY).optional()
 })
 
 export const OfferMessage = z.strictObject({ type: z.literal('offer'), job: JobSpecSchema })

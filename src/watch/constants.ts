@@ -12,23 +12,11 @@ export const DEFAULT_DEBOUNCE_MS = 300
 /** Largest prompt file read: the longest prompt plus generous front matter; a larger file is an error, not read whole. */
 export const MAX_PROMPT_FILE_BYTES = 512 * 1024
 
-/** Longest prompt (characters), the same figure as jobs' MAX_PROMPT_CHARS so a valid file is a valid offer. */
-export const MAX_PROMPT_CHARS = 256 * 1024
+// The limits a prompt file shares with an offer are the jobs' own, so a valid file is a valid offer.
+export { MAX_PROMPT_CHARS, MAX_NAME_CHARS, MIN_PRIORITY, MAX_PRIORITY, MAX_FANOUT, MAX_ATTEMPTS } from '../jobs/constants.js'
 
-/** Longest job name, the same figure as jobs' MAX_NAME_CHARS. */
-export const MAX_NAME_CHARS = 48
-
-/** `priority` range: wide enough to interleave, narrow enough to read at a glance. */
-export const MIN_PRIORITY = -1000
-export const MAX_PRIORITY = 1000
 export const DEFAULT_PRIORITY = 0
-
-/** `fanout` range: more than a handful of candidates for one job is more review than anyone does. */
-export const MAX_FANOUT = 8
 export const DEFAULT_FANOUT = 1
-
-/** Upper bound on `attempts`, the same figure as jobs' MAX_ATTEMPTS. */
-export const MAX_ATTEMPTS = 20
 
 /** Longest peer id or tag in `builders` (a peer id is about 52 characters). */
 export const MAX_BUILDER_CHARS = 128
