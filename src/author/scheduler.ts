@@ -5,7 +5,7 @@ import type { TrustStore } from '../store/trust-store.js'
 import type { GrantStore } from '../store/grant-store.js'
 import { oidToBytes } from '../git/oid.js'
 import { BUILDER_QUEUE_SLACK, LOAD_TTL_MS, MESSAGE_TIMEOUT_MS } from '../jobs/constants.js'
-import { dependencyStatus } from '../jobs/dependencies.js'
+import { dependencyStatus, type JobsByName } from '../jobs/dependencies.js'
 import { ACTIVE_STATES, type Job } from '../jobs/job.js'
 import type { JobStore } from '../jobs/job-store.js'
 import type { JobReplyMessage } from '../jobs/messages.js'
@@ -83,16 +83,24 @@ export class Scheduler {
   }
 
   private async pass (): Promise<void> {
-    const jobs = this.init.jobs.list()
-    const waiting = jobs.filter(job => job.state === 'queued' || job.state === 'lost')
+    // Only the jobs that can still move are read: finished history costs a pass nothing.
+    const waiting = this.init.jobs.inStates(['queued', 'lost'])
       .sort((a, b) => b.priority - a.priority || a.createdAt - b.createdAt)
+    const active = this.init.jobs.inStates(ACTIVE_STATES)
     // Fan-out: a running job short of its k builders takes more, as capacity allows.
     const reported = (job: Job): string[] => job.fanout > 1 ? this.init.jobs.candidates(job.id, job.round).map(c => c.builder) : []
     // A builder that already reported for the round counts towards the k: it is done, not gone.
     const share = (job: Job): number => new Set([...(job.builder !== undefined ? [job.builder] : []), ...job.extraBuilders, ...reported(job)]).size
-    const spreading = jobs.filter(job => ACTIVE_STATES.includes(job.state) && job.builder !== undefined && share(job) < job.fanout)
+    const spreading = active.filter(job => job.builder !== undefined && share(job) < job.fanout)
     if (waiting.length === 0 && spreading.length === 0) return
-    const byName = new Map(jobs.map(job => [job.name, job]))
+    // Dependencies are looked up by name as needed (most jobs have none).
+    const named = new Map<string, Job | undefined>()
+    const byName: JobsByName = {
+      get: name => {
+        if (!named.has(name)) named.set(name, this.init.jobs.findByName(name))
+        return named.get(name)
+      }
+    }
     const ready: Job[] = []
     for (const job of waiting) {
       const status = dependencyStatus(job, byName)
@@ -108,7 +116,6 @@ export class Scheduler {
     if (ready.length === 0 && spreading.length === 0) return
     const builders = this.init.trust.list().filter(peer => peer.roles.includes('builder')).map(peer => peer.peerId)
     await this.refresh(builders)
-    const active = jobs.filter(job => ACTIVE_STATES.includes(job.state))
     const holdsOurs = (builder: string): boolean => active.some(job => job.builder === builder || job.extraBuilders.includes(builder)) || chosenFor.has(builder)
     const chosenFor = new Set<string>()
     const eligible = (job: Job): string[] => builders

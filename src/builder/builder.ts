@@ -9,8 +9,10 @@ import { ANNOUNCE_INTERVAL_MS, BUILDER_QUEUE_LIMIT, HANDBACK_TIMEOUT_MS, PREFETC
 import type { CancelRequest, JobReplyMessage, OfferRequest, ResultAnnouncement } from '../jobs/messages.js'
 import { sendJobMessage } from '../jobs/wire.js'
 import { BuilderStore, type BuilderJob, type BuilderJobState } from './builder-store.js'
-import { cacheRepoPath, ensureBareRepository, runJob } from './job-runner.js'
-import { WorktreePool } from './worktree.js'
+import { ensureBareRepository } from '../git/repository.js'
+import { cacheRepoPath, runJob } from './job-runner.js'
+import { WORKTREES_PER_SLOT } from './constants.js'
+import { WorktreePool, type WorktreeWant } from './worktree.js'
 import { readFileSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import path from 'node:path'
@@ -68,11 +70,17 @@ export class Builder {
   private announcing = false
   private stopped = false
   private readonly worktrees: WorktreePool
+  /** Snapshots fetched for waiting jobs (cache repository and commit), and those being fetched. */
+  private readonly fetchedAhead = new Set<string>()
+  private readonly fetchingAhead = new Set<string>()
+  /** Jobs given a slot whose generator has not started yet. */
+  private readonly starting = new Set<string>()
 
   constructor (private readonly init: BuilderInit) {
     this.slots = init.slots ?? defaultSlots()
-    // One more than the slots: a job committing its result overlaps with the next one's start.
-    this.worktrees = new WorktreePool(path.join(init.workDir, 'worktrees'), this.slots + 1)
+    // While the slots' jobs run, as many worktrees wait ready for the next ones (and a job
+    // committing its result overlaps with the next one's start).
+    this.worktrees = new WorktreePool(path.join(init.workDir, 'worktrees'), WORKTREES_PER_SLOT * this.slots)
   }
 
   private key (author: string, id: string): string {
@@ -125,11 +133,44 @@ export class Builder {
     return { type: 'ok', ...this.load(), tags: this.init.tags ?? [] }
   }
 
-  private prefetch (author: string, repoKey: string, snapshot: string): void {
-    const repo = cacheRepoPath(this.init.workDir, author, repoKey)
+  /**
+   * Gets the jobs waiting for a slot ready to start: every one's snapshot fetched, and the next
+   * `slots` of them given worktrees checked out at their snapshots, while the slots are busy. A
+   * freed slot then starts its next job at once.
+   */
+  private prepareAhead (): void {
+    // Never while a job is starting: getting the next ones ready must not slow this one down.
+    if (this.stopped || this.starting.size > 0) return
+    const waiting = this.startOrder()
+    const wants = new Map<string, WorktreeWant>()
+    for (const [index, job] of waiting.entries()) {
+      const repo = cacheRepoPath(this.init.workDir, job.author, job.spec.repo)
+      const key = `${repo}\0${job.spec.snapshot}`
+      if (!this.fetchedAhead.has(key)) {
+        this.fetchAhead(job, repo, key)
+        continue
+      }
+      if (index >= this.slots) continue
+      const want = wants.get(key) ?? { repo, commit: job.spec.snapshot, count: 0 }
+      want.count++
+      wants.set(key, want)
+    }
+    // What no waiting job needs is forgotten (fetching it again would cost no round trip).
+    const needed = new Set(waiting.map(job => `${cacheRepoPath(this.init.workDir, job.author, job.spec.repo)}\0${job.spec.snapshot}`))
+    for (const key of this.fetchedAhead) if (!needed.has(key)) this.fetchedAhead.delete(key)
+    this.worktrees.prepare([...wants.values()])
+  }
+
+  private fetchAhead (job: BuilderJob, repo: string, key: string): void {
+    if (this.fetchingAhead.has(key)) return
+    this.fetchingAhead.add(key)
     void ensureBareRepository(repo)
-      .then(async () => await this.init.node.services.exchange.fetch(peerIdFromString(author), [snapshot], repo, { signal: AbortSignal.timeout(PREFETCH_TIMEOUT_MS) }))
-      .catch(err => { this.init.log('prefetch of %s failed (the job will fetch it) - %e', snapshot, err) })
+      .then(async () => await this.init.node.services.exchange.fetch(peerIdFromString(job.author), [job.spec.snapshot], repo, { signal: AbortSignal.timeout(PREFETCH_TIMEOUT_MS) }))
+      .then(() => {
+        this.fetchedAhead.add(key)
+        this.prepareAhead()
+      }, err => { this.init.log('prefetch of %s failed (the job will fetch it) - %e', job.spec.snapshot, err) })
+      .finally(() => { this.fetchingAhead.delete(key) })
   }
 
   /** Tells each author which of its jobs this builder holds, renewing their leases. */
@@ -172,8 +213,6 @@ export class Builder {
     this.init.store.put(from, { ...message.job, snapshot: bytesToOid(message.job.snapshot) })
     this.init.log('accepted job %s (%s) from %s', message.job.name, message.job.id, from)
     queueMicrotask(() => { this.pump() })
-    // A job that waits for a slot has its snapshot fetched meanwhile, so it starts at once.
-    if (this.running.size >= this.slots) this.prefetch(from, message.job.repo, bytesToOid(message.job.snapshot))
     return { type: 'ok', ...this.load(), tags: this.init.tags ?? [] }
   }
 
@@ -186,37 +225,58 @@ export class Builder {
     return { type: 'ok' }
   }
 
-  /** Starts queued jobs while slots are free, oldest first. */
+  /** Starts queued jobs while slots are free, then gets the rest ready to start. */
   private pump (): void {
     if (this.stopped) return
     while (this.running.size < this.slots) {
       const job = this.nextJob()
-      if (job === undefined) return
+      if (job === undefined) break
       const key = this.key(job.author, job.spec.id)
       this.lastAuthor = job.author
       const controller = new AbortController()
       this.running.set(key, controller)
       this.controllers.set(key, controller)
+      this.starting.add(key)
       void this.execute(job, controller).finally(() => {
+        this.starting.delete(key)
         if (this.running.get(key) === controller) this.running.delete(key)
         if (this.controllers.get(key) === controller) this.controllers.delete(key)
         this.pump()
       })
     }
+    this.prepareAhead()
+  }
+
+  /** The next queued job (see `startOrder`). */
+  private nextJob (): BuilderJob | undefined {
+    return this.startOrder(1)[0]
   }
 
   /**
-   * The next queued job: fair across authors (the one after the author served last, in turn),
-   * and within an author the highest priority, then the oldest.
+   * Queued jobs in the order they will start (up to `limit`): fair across authors (the one after
+   * the author served last, in turn), and within an author the highest priority, then the oldest.
    */
-  private nextJob (): BuilderJob | undefined {
-    const waiting = this.init.store.inStates(['queued']).filter(job => !this.controllers.has(this.key(job.author, job.spec.id)))
-    if (waiting.length === 0) return undefined
-    const authors = [...new Set(waiting.map(job => job.author))].sort()
-    const after = this.lastAuthor === undefined ? -1 : authors.findIndex(author => author > this.lastAuthor!)
-    const author = after === -1 ? authors[0]! : authors[after]!
-    return waiting.filter(job => job.author === author)
-      .sort((a, b) => (b.spec.priority ?? 0) - (a.spec.priority ?? 0) || a.createdAt - b.createdAt)[0]
+  private startOrder (limit = Number.POSITIVE_INFINITY): BuilderJob[] {
+    const byAuthor = new Map<string, BuilderJob[]>()
+    for (const job of this.init.store.inStates(['queued'])) {
+      if (this.controllers.has(this.key(job.author, job.spec.id))) continue
+      const list = byAuthor.get(job.author) ?? []
+      list.push(job)
+      byAuthor.set(job.author, list)
+    }
+    for (const list of byAuthor.values()) list.sort((a, b) => (b.spec.priority ?? 0) - (a.spec.priority ?? 0) || a.createdAt - b.createdAt)
+    const authors = [...byAuthor.keys()].sort()
+    const order: BuilderJob[] = []
+    let last = this.lastAuthor
+    while (order.length < limit && authors.length > 0) {
+      const after = last === undefined ? -1 : authors.findIndex(author => author > last!)
+      const author = after === -1 ? authors[0]! : authors[after]!
+      const list = byAuthor.get(author)!
+      order.push(list.shift()!)
+      if (list.length === 0) authors.splice(authors.indexOf(author), 1)
+      last = author
+    }
+    return order
   }
 
   private async execute (job: BuilderJob, controller: AbortController): Promise<void> {
@@ -235,6 +295,7 @@ export class Builder {
         .catch(err => { this.init.log('status for %s not delivered - %e', id, err) })
     }
     const onState = (state: BuilderJobState, attempt: number, line: string): void => {
+      if (state !== 'fetching' && this.starting.delete(this.key(author, id))) queueMicrotask(() => { this.prepareAhead() })
       if (controller.signal.aborted) return
       this.init.store.setState(author, id, state, attempt)
       clearTimeout(deferred)

@@ -27,3 +27,6 @@ export const OUTPUT_DRAIN_MS = 500
 
 /** Largest timer Node.js accepts (2^31 - 1 ms, about 24.8 days); a longer timeout would fire at once. */
 export const MAX_TIMER_MS = 2_147_483_647
+
+/** Worktrees a builder keeps per repository, per slot: one set for the running jobs, one made ready for the next ones. */
+export const WORKTREES_PER_SLOT = 2

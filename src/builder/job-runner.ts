@@ -1,9 +1,9 @@
-import { access, mkdir, rm, writeFile } from 'node:fs/promises'
+import { mkdir, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Exchange } from '../exchange/index.js'
-import { runGit } from '../git/git-process.js'
+import { ensureBareRepository } from '../git/repository.js'
 import { oidToBytes } from '../git/oid.js'
 import { MAX_ATTEMPT_LOG_BYTES, MAX_FEEDBACK_BYTES, MAX_SUMMARY_CHARS } from '../jobs/constants.js'
 import type { AttemptReport, ResultAnnouncement, ResultBody } from '../jobs/messages.js'
@@ -85,7 +85,6 @@ export async function runJob (job: BuilderJob, ctx: RunnerContext): Promise<Resu
   })
   try {
     ctx.onState('fetching', 0, 'fetching the snapshot')
-    await mkdir(repo, { recursive: true })
     await ensureBareRepository(repo)
     await ctx.exchange.fetch(peerIdFromString(job.author), [spec.snapshot], repo, { signal: ctx.signal })
     ctx.signal.throwIfAborted()
@@ -141,7 +140,7 @@ export async function runJob (job: BuilderJob, ctx: RunnerContext): Promise<Resu
       ? `tests passed on attempt ${attempts.length} of ${spec.attempts}`
       : `${generatorFailedLast ? 'the generator failed' : 'tests failed'} after ${attempts.length} attempt${attempts.length === 1 ? '' : 's'}: ${lastLine(lastOutcome?.output ?? '')}`
     const message = `gitmesh: ${spec.name}\n\n${summary}\n\nGitmesh-Job: ${spec.id}\nGitmesh-Builder: ${ctx.peerId}\n`
-    const { commit } = await commitWorktree(cwd, spec.snapshot, message, { name: 'gitmesh builder', email: `${ctx.peerId}@gitmesh.invalid` })
+    const { commit } = await commitWorktree(cwd, path.join(repo, 'objects'), spec.snapshot, message, { name: 'gitmesh builder', email: `${ctx.peerId}@gitmesh.invalid` })
     committed = true
     return await signResult(ctx.privateKey, body({ commit: oidToBytes(commit), passed, summary: summary.slice(0, MAX_SUMMARY_CHARS), committedAt: Date.now() }))
   } catch (err) {
@@ -155,15 +154,5 @@ export async function runJob (job: BuilderJob, ctx: RunnerContext): Promise<Resu
       if (committed) await releasing
     }
     await rm(promptDir, { recursive: true, force: true }).catch(() => {})
-  }
-}
-
-/** Creates the bare cache repository unless it exists (checked by its HEAD, not by asking git, which would find an enclosing repository). */
-export async function ensureBareRepository (dir: string): Promise<void> {
-  try {
-    await access(path.join(dir, 'HEAD'))
-  } catch {
-    await mkdir(dir, { recursive: true })
-    await runGit(['init', '-q', '--bare', dir], { cwd: path.dirname(dir) })
   }
 }

@@ -1,8 +1,7 @@
 import { mkdir, rm } from 'node:fs/promises'
 import path from 'node:path'
-import { gitEnv, gitText, runGit } from '../git/git-process.js'
+import { gitEnv, runGit, runGitScript } from '../git/git-process.js'
 import { writeLooseObject } from '../git/loose-object.js'
-import { locateObjectStore } from '../git/repository.js'
 
 /**
  * Checks `commit` out into a fresh linked worktree of `repo` at `dir`, detached. Parallel
@@ -31,17 +30,32 @@ export interface CommitIdentity {
 
 /**
  * Commits the worktree's whole tree (as `git add -A` sees it) as a commit whose parent is
- * `parent`, without moving any ref: the builder's result B.
+ * `parent`, without moving any ref: the builder's result B. `objectDir` is the repository's
+ * object database (the builder knows it: its cache repository's).
  */
-export async function commitWorktree (dir: string, parent: string, message: string, identity: CommitIdentity): Promise<{ commit: string, tree: string }> {
-  const env = gitEnv()
-  await runGit(['add', '-A', '--', '.'], { cwd: dir, env })
-  const tree = await gitText(['write-tree'], { cwd: dir, env })
-  const { objectDir } = await locateObjectStore(dir)
+export async function commitWorktree (dir: string, objectDir: string, parent: string, message: string, identity: CommitIdentity): Promise<{ commit: string, tree: string }> {
+  const { stdout } = await runGitScript('git add -A -- . && exec git write-tree', { cwd: dir, env: gitEnv() })
+  const tree = stdout.toString('utf8').trim()
   const signature = `${identity.name} <${identity.email}> ${Math.floor(Date.now() / 1000)} +0000`
   const body = `tree ${tree}\nparent ${parent}\nauthor ${signature}\ncommitter ${signature}\n\n${message}`
   const commit = await writeLooseObject(objectDir, 'commit', Buffer.from(body, 'utf8'))
   return { commit, tree }
+}
+
+/** A worktree waiting in the pool: `commit` is what it has checked out, when it was made ready ahead for one. */
+interface IdleWorktree {
+  dir: string
+  /** Set while (or once) it is being made ready at this commit for a job about to start. */
+  commit?: string
+  /** Resolves false when making it ready failed: it is then removed, not used. */
+  ready: Promise<boolean>
+}
+
+/** What a job about to start needs: `count` worktrees of `repo` at `commit`. */
+export interface WorktreeWant {
+  repo: string
+  commit: string
+  count: number
 }
 
 /**
@@ -51,21 +65,37 @@ export async function commitWorktree (dir: string, parent: string, message: stri
  * pool only when its job committed everything in it (B's `git add -A`), so after the switch it
  * holds exactly the new snapshot's files; ignored files (dependency folders, build caches) stay,
  * as a CI cache would keep them. Any other worktree is removed.
+ *
+ * `prepare` makes worktrees ready ahead, at the snapshots of jobs waiting for a slot: the
+ * checkout runs while the slots are busy, so a freed slot starts its next job at once.
  */
 export class WorktreePool {
-  private readonly idle = new Map<string, string[]>()
+  private readonly idle = new Map<string, IdleWorktree[]>()
+  private made = 0
 
   constructor (private readonly root: string, private readonly maxIdlePerRepo: number) {}
 
-  /** A worktree of `repo` with `commit` checked out, detached: a recycled one, or a new one. */
+  /** A worktree of `repo` with `commit` checked out, detached: one made ready for it, a recycled one, or a new one. */
   async acquire (repo: string, commit: string, name: string, options: { signal?: AbortSignal } = {}): Promise<string> {
-    const spare = this.idle.get(repo)?.pop()
-    if (spare !== undefined) {
+    const list = this.idle.get(repo) ?? []
+    for (;;) {
+      // One made ready at this very commit first, then a finished one, then one made ready for
+      // another job (which makes its own when it starts): switching beats making a new one.
+      const at = list.findIndex(entry => entry.commit === commit)
+      const finished = list.findIndex(entry => entry.commit === undefined)
+      const index = at !== -1 ? at : finished !== -1 ? finished : list.length - 1
+      if (index === -1) break
+      const [entry] = list.splice(index, 1)
+      if (!await entry!.ready) {
+        await removeWorktree(repo, entry!.dir)
+        continue
+      }
+      if (entry!.commit === commit) return entry!.dir
       try {
-        await runGit(['checkout', '--detach', '--force', '-q', commit], { cwd: spare, signal: options.signal })
-        return spare
+        await checkoutDetached(entry!.dir, commit, options.signal)
+        return entry!.dir
       } catch {
-        await removeWorktree(repo, spare)
+        await removeWorktree(repo, entry!.dir)
       }
     }
     const dir = path.join(this.root, name)
@@ -77,18 +107,54 @@ export class WorktreePool {
   async release (repo: string, dir: string, clean: boolean): Promise<void> {
     const idle = this.idle.get(repo) ?? []
     if (clean && idle.length < this.maxIdlePerRepo) {
-      idle.push(dir)
+      idle.push({ dir, ready: Promise.resolve(true) })
       this.idle.set(repo, idle)
       return
     }
     await removeWorktree(repo, dir)
   }
 
-  /** Removes every idle worktree (the builder is stopping). */
-  async drain (): Promise<void> {
-    for (const [repo, dirs] of this.idle) {
-      for (const dir of dirs) await removeWorktree(repo, dir)
+  /**
+   * Makes worktrees ready in the background for jobs about to start: for each want, idle
+   * worktrees no want asks for are switched to its commit, and new ones are made while the pool
+   * has room. Wants already met cost nothing.
+   */
+  prepare (wants: readonly WorktreeWant[]): void {
+    const wanted = new Set(wants.map(want => `${want.repo}\0${want.commit}`))
+    for (const want of wants) {
+      const list = this.idle.get(want.repo) ?? []
+      this.idle.set(want.repo, list)
+      let have = list.filter(entry => entry.commit === want.commit).length
+      while (have < want.count) {
+        const spare = list.find(entry => entry.commit === undefined || !wanted.has(`${want.repo}\0${entry.commit}`))
+        if (spare !== undefined) {
+          const previous = spare.ready
+          spare.commit = want.commit
+          spare.ready = previous.then(async ok => ok && await checkoutDetached(spare.dir, want.commit).then(() => true, () => false))
+        } else if (list.length < this.maxIdlePerRepo) {
+          const dir = path.join(this.root, `ahead-${process.pid}-${this.made++}`)
+          list.push({ dir, commit: want.commit, ready: createWorktree(want.repo, dir, want.commit).then(() => true, () => false) })
+        } else {
+          break
+        }
+        have++
+      }
     }
-    this.idle.clear()
   }
+
+  /** Removes every idle worktree (the builder is stopping), once any being made ready is done. */
+  async drain (): Promise<void> {
+    const idle = [...this.idle]
+    this.idle.clear()
+    for (const [repo, entries] of idle) {
+      for (const entry of entries) {
+        await entry.ready
+        await removeWorktree(repo, entry.dir)
+      }
+    }
+  }
+}
+
+async function checkoutDetached (dir: string, commit: string, signal?: AbortSignal): Promise<void> {
+  await runGit(['checkout', '--detach', '--force', '-q', commit], { cwd: dir, signal })
 }

@@ -18,6 +18,7 @@ import { JobsService } from '../jobs/service.js'
 import { jobMethods } from './job-methods.js'
 import { ControlServer } from './control-server.js'
 import { controlMethods } from './methods.js'
+import { keepBuildersConnected } from '../net/keep-alive.js'
 
 export interface DaemonOptions {
   /** Overrides the config's listen addresses. */
@@ -93,7 +94,7 @@ export class Daemon {
         })
       const jobs = new JobsService(node, author, builder, logger.forComponent('gitmesh:jobs'))
       await jobs.start()
-      const methods = { ...controlMethods({ node, trust, grants, builder, author }), ...jobMethods(author) }
+      const methods = { ...controlMethods({ node, trust, grants, builder, author, log: logger.forComponent('gitmesh:peers') }), ...jobMethods(author) }
       control = new ControlServer(home.socketPath, methods, logger.forComponent('gitmesh:control'))
       await control.start()
       const daemon = new Daemon(home, node, db, control, trust, jobs, author)
@@ -107,11 +108,12 @@ export class Daemon {
     }
   }
 
-  /** Teaches the peer store every trusted address, dials the explicit peers, and keeps RTTs fresh. */
+  /** Teaches the peer store every trusted address, keeps builders connected, dials the explicit peers, and keeps RTTs fresh. */
   private async connectKnownPeers (peers: string[]): Promise<void> {
     for (const peer of this.trust.list()) {
       if (peer.addrs.length === 0) continue
       await this.node.peerStore.merge(peerIdFromString(peer.peerId), { multiaddrs: peer.addrs.map(a => multiaddr(a)) }).catch(() => {})
+      await keepBuildersConnected(this.node, this.trust, peer.peerId, this.log)
     }
     this.node.addEventListener('peer:connect', evt => { void this.measureRtt(evt.detail.toString()) })
     for (const addr of peers) {

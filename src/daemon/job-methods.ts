@@ -2,6 +2,7 @@ import path from 'node:path'
 import { z } from 'zod'
 import type { Author } from '../author/author.js'
 import type { Job } from '../jobs/job.js'
+import type { JobOwnership } from '../jobs/job-store.js'
 import { MIN_PRIORITY, MAX_PRIORITY, MAX_AFTER, MAX_ATTEMPTS, MAX_FANOUT, MAX_JOB_QUERY_CHARS, MAX_OWNS_GLOBS, MAX_PROMPT_CHARS, MAX_TAGS, MAX_TAG_CHARS, MAX_TEST_COMMAND_CHARS } from '../jobs/constants.js'
 import { ownsOverlap } from '../jobs/ownership.js'
 import { ACTIVE_STATES } from '../jobs/job.js'
@@ -21,9 +22,9 @@ function params<T> (schema: z.ZodType<T>, value: unknown): T {
  * Running jobs of the same repository whose `owns:` may overlap this one's (only for running
  * jobs). `running` may be given when many jobs are shown at once, so it is read once.
  */
-function overlapping (author: Author, job: Job, running?: readonly Job[]): string[] {
+function overlapping (author: Author, job: Job, running?: readonly JobOwnership[]): string[] {
   if (!RUNNING.includes(job.state)) return []
-  return (running ?? author.jobs.inStates(RUNNING))
+  return (running ?? author.jobs.ownership(RUNNING))
     .filter(other => other.id !== job.id && other.repo === job.repo && ownsOverlap(job.owns, other.owns))
     .map(other => other.name)
 }
@@ -31,7 +32,7 @@ function overlapping (author: Author, job: Job, running?: readonly Job[]): strin
 const RUNNING: readonly Job['state'][] = [...ACTIVE_STATES, 'queued', 'lost']
 
 /** The JSON a job is shown as (docs/cli.md lists the keys); logs only when asked. */
-export function jobView (author: Author, job: Job, withLogs = false, running?: readonly Job[]): Record<string, unknown> {
+export function jobView (author: Author, job: Job, withLogs = false, running?: readonly JobOwnership[]): Record<string, unknown> {
   const attempts = author.jobs.attempts(job.id).map(a => ({
     round: a.round,
     number: a.number,

@@ -2,7 +2,9 @@ import path from 'node:path'
 import { z } from 'zod'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
+import type { Logger } from '@libp2p/interface'
 import type { GitmeshNode } from '../net/node.js'
+import { keepBuildersConnected } from '../net/keep-alive.js'
 import { ROLES, type TrustStore } from '../store/trust-store.js'
 import type { GrantStore } from '../store/grant-store.js'
 import type { Builder } from '../builder/builder.js'
@@ -22,6 +24,7 @@ export interface MethodContext {
   builder?: Builder
   /** This node's author side: what it knows of its builders' loads. */
   author?: Author
+  log: Logger
 }
 
 const peerIdText = z.string().refine(text => {
@@ -80,6 +83,7 @@ export function controlMethods (ctx: MethodContext): Record<string, ControlMetho
       if (p.addrs.length > 0) {
         await node.peerStore.merge(peerIdFromString(p.peerId), { multiaddrs: p.addrs.map(a => multiaddr(a)) })
       }
+      await keepBuildersConnected(node, trust, p.peerId, ctx.log)
       return peerView(p.peerId)
     },
 
@@ -88,6 +92,7 @@ export function controlMethods (ctx: MethodContext): Record<string, ControlMetho
       const removed = trust.untrust(p.peerId)
       // Its grants go too: trusting it again later must not revive old permissions.
       grants.revokePeer(p.peerId)
+      await keepBuildersConnected(node, trust, p.peerId, ctx.log)
       // Applied live: close whatever connection the peer still has.
       await node.hangUp(peerIdFromString(p.peerId)).catch(() => {})
       return { peerId: p.peerId, removed }

@@ -11,12 +11,17 @@ export interface DependencyStatus {
   blockedBy?: { job: string, reason: string }
 }
 
+/** Finds jobs by name: a map of them, or a store lookup. */
+export interface JobsByName {
+  get: (name: string) => Job | undefined
+}
+
 /**
  * Where a job stands with its `after:` dependencies. A dependency that is not offered yet is
  * waited for (a folder of prompt files is offered in no particular order); one that failed, was
  * rejected or cancelled blocks the job for good.
  */
-export function dependencyStatus (job: Job, byName: ReadonlyMap<string, Job>): DependencyStatus {
+export function dependencyStatus (job: Job, byName: JobsByName): DependencyStatus {
   for (const name of job.after) {
     const dependency = byName.get(name)
     if (dependency === undefined) return { ready: false, dead: false, blockedBy: { job: name, reason: `waiting for ${name}, which is not offered yet` } }

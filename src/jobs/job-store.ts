@@ -37,6 +37,8 @@ interface JobRow {
 export type NewJob = Pick<Job, 'name' | 'repo' | 'prompt' | 'snapshot' | 'test' | 'attemptsBudget' | 'generateTimeoutMs' | 'testTimeoutMs'> &
   Partial<Pick<Job, 'priority' | 'after' | 'owns' | 'fanout' | 'builders'>>
 
+export type JobOwnership = Pick<Job, 'id' | 'name' | 'repo' | 'owns'>
+
 export type JobPatch = Partial<Pick<Job, 'state' | 'reason' | 'builder' | 'attempt' | 'progress' | 'round' | 'prompt' | 'snapshot' | 'acceptedCommit' | 'priority' | 'after' | 'owns' | 'fanout' | 'builders' | 'attemptsBudget' | 'extraBuilders' | 'test'>> & {
   result?: JobResult | null
   merge?: MergeRecord | null
@@ -97,6 +99,13 @@ export class JobStore {
   inStates (states: readonly JobState[]): Job[] {
     const marks = states.map(() => '?').join(', ')
     return (this.db.prepare(`SELECT * FROM jobs WHERE state IN (${marks}) ORDER BY created_at, rowid`).all(...states) as JobRow[]).map(fromRow)
+  }
+
+  /** Id, name, repository and globs of the jobs in `states`: what an overlap check needs, without whole rows. */
+  ownership (states: readonly JobState[]): JobOwnership[] {
+    const marks = states.map(() => '?').join(', ')
+    const rows = this.db.prepare(`SELECT id, name, repo, owns FROM jobs WHERE state IN (${marks}) ORDER BY created_at, rowid`).all(...states) as Array<Pick<JobRow, 'id' | 'name' | 'repo' | 'owns'>>
+    return rows.map(row => ({ id: row.id, name: row.name, repo: row.repo, owns: JSON.parse(row.owns) as string[] }))
   }
 
   update (id: string, patch: JobPatch): Job {

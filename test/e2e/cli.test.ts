@@ -199,6 +199,34 @@ describe('the gitmesh command, run as a user would', () => {
     await dialer.stop()
   })
 
+  it('an author keeps a connection to every builder it trusts: dialed on trust and at start, closed on untrust', async () => {
+    const authorAt = path.join(root, 'keep-author')
+    const builderAt = path.join(root, 'keep-builder')
+    const ids = await Promise.all([authorAt, builderAt].map(async home => await runCliJson<{ peerId: string }>(home, ['init'])))
+    const keeper = await startDaemon(authorAt)
+    const kept = await startDaemon(builderAt, ['--builder'])
+    daemons.push(keeper, kept)
+    await runCliJson(builderAt, ['trust', ids[0]!.peerId, '--role', 'author'])
+    const connected = async (): Promise<boolean> => {
+      const peers = await runCliJson<Array<{ peerId: string, connected: boolean }>>(authorAt, ['peers'])
+      return peers.find(p => p.peerId === kept.peerId)?.connected === true
+    }
+    const eventually = async (wanted: boolean): Promise<boolean> => {
+      for (let i = 0; i < 100; i++) if (await connected() === wanted) return true
+      return false
+    }
+    // No job, no --peer: trusting a builder is enough.
+    await runCliJson(authorAt, ['trust', kept.peerId, '--role', 'builder', '--addr', kept.addrs[0]!])
+    expect(await eventually(true)).toBe(true)
+    await keeper.stop()
+    const restarted = await startDaemon(authorAt)
+    daemons.push(restarted)
+    expect(await eventually(true)).toBe(true)
+    await runCliJson(authorAt, ['untrust', kept.peerId])
+    expect(await eventually(false)).toBe(true)
+    await Promise.all([restarted.stop(), kept.stop()])
+  })
+
   it('grants persist across a daemon restart', async () => {
     const file = path.join(repo, 'persist.txt')
     await writeFile(file, 'persist\n')

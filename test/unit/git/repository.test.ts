@@ -1,8 +1,8 @@
-import { writeFileSync } from 'node:fs'
+import { readdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { locateObjectStore, locateRepository } from '../../../src/git/repository.js'
-import { Scratch } from '../../helpers/git-repo.js'
+import { ensureBareRepository, locateObjectStore, locateRepository } from '../../../src/git/repository.js'
+import { Scratch, git } from '../../helpers/git-repo.js'
 
 describe('locateRepository and locateObjectStore', () => {
   const scratch = new Scratch()
@@ -53,5 +53,31 @@ describe('locateRepository and locateObjectStore', () => {
       await expect(locateRepository(target)).rejects.toMatchObject({ name: 'NotARepositoryError' })
     }
     await expect(locateObjectStore(dir)).rejects.toMatchObject({ name: 'NotARepositoryError' })
+  })
+})
+
+describe('ensureBareRepository', () => {
+  const scratch = new Scratch()
+
+  afterEach(() => { scratch.cleanup() })
+
+  it('makes one bare repository git accepts, however many callers ask at once', async () => {
+    const dir = path.join(scratch.dir(), 'cache', 'r.git')
+    await Promise.all(Array.from({ length: 8 }, async () => { await ensureBareRepository(dir) }))
+    expect(git(dir, ['rev-parse', '--is-bare-repository']).trim()).toBe('true')
+    expect(path.resolve(dir, git(dir, ['rev-parse', '--git-path', 'objects']).trim())).toBe(path.join(dir, 'objects'))
+    // Usable: an object written into it is found, and fsck is content.
+    const blob = git(dir, ['hash-object', '-w', '--stdin'], { input: 'x\n' }).trim()
+    expect(git(dir, ['cat-file', '-p', blob])).toBe('x')
+    git(dir, ['fsck', '--no-progress'])
+    expect(readdirSync(path.dirname(dir))).toEqual(['r.git'])
+  })
+
+  it('leaves an existing repository as it is', async () => {
+    const dir = path.join(scratch.dir(), 'existing.git')
+    git(scratch.dir(), ['init', '-q', '--bare', dir])
+    const blob = git(dir, ['hash-object', '-w', '--stdin'], { input: 'kept\n' }).trim()
+    await ensureBareRepository(dir)
+    expect(git(dir, ['cat-file', '-p', blob])).toBe('kept')
   })
 })

@@ -1,0 +1,95 @@
+import { existsSync, readFileSync } from 'node:fs'
+import path from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { WorktreePool } from '../../../src/builder/worktree.js'
+import { Scratch, git, type TestRepo } from '../../helpers/git-repo.js'
+import { waitUntil } from '../../helpers/job-rig.js'
+
+/** A repository with two commits: `first` holds a.txt = 1, `second` a.txt = 2 and b.txt. */
+function twoCommits (scratch: Scratch): { repo: TestRepo, first: string, second: string } {
+  const repo = scratch.repo()
+  repo.write('a.txt', '1\n')
+  const first = repo.commit('first')
+  repo.writeFiles({ 'a.txt': '2\n', 'b.txt': 'b\n' })
+  const second = repo.commit('second')
+  return { repo, first, second }
+}
+
+function head (dir: string): string {
+  return git(dir, ['rev-parse', 'HEAD']).trim()
+}
+
+/** Linked worktrees git knows of (the main one excluded). */
+function linked (repo: TestRepo): string[] {
+  return git(repo.dir, ['worktree', 'list', '--porcelain']).split('\n')
+    .filter(line => line.startsWith('worktree ')).map(line => line.slice('worktree '.length))
+    .filter(dir => dir !== repo.dir)
+}
+
+describe('WorktreePool', () => {
+  const scratch = new Scratch()
+  afterEach(() => { scratch.cleanup() })
+
+  it('hands out worktrees made ready ahead at the wanted commit, then makes new ones', async () => {
+    const { repo, second } = twoCommits(scratch)
+    const root = scratch.dir()
+    const pool = new WorktreePool(root, 4)
+    pool.prepare([{ repo: repo.dir, commit: second, count: 2 }])
+    // Asking again for what is already being made costs nothing more.
+    pool.prepare([{ repo: repo.dir, commit: second, count: 2 }])
+    const one = await pool.acquire(repo.dir, second, 'job-1')
+    const two = await pool.acquire(repo.dir, second, 'job-2')
+    const three = await pool.acquire(repo.dir, second, 'job-3')
+    expect([one, two].every(dir => path.basename(dir).startsWith('ahead-'))).toBe(true)
+    expect(three).toBe(path.join(root, 'job-3'))
+    for (const dir of [one, two, three]) {
+      expect(head(dir)).toBe(second)
+      expect(readFileSync(path.join(dir, 'a.txt'), 'utf8')).toBe('2\n')
+      expect(git(dir, ['status', '--porcelain'])).toBe('')
+    }
+    expect(linked(repo)).toHaveLength(3)
+  })
+
+  it('switches a returned worktree to the commit a waiting job needs', async () => {
+    const { repo, first, second } = twoCommits(scratch)
+    const pool = new WorktreePool(scratch.dir(), 4)
+    const dir = await pool.acquire(repo.dir, second, 'job-1')
+    await pool.release(repo.dir, dir, true)
+    pool.prepare([{ repo: repo.dir, commit: first, count: 1 }])
+    await waitUntil(() => existsSync(path.join(dir, 'b.txt')) === false)
+    expect(await pool.acquire(repo.dir, first, 'job-2')).toBe(dir)
+    expect(head(dir)).toBe(first)
+    expect(readFileSync(path.join(dir, 'a.txt'), 'utf8')).toBe('1\n')
+    expect(linked(repo)).toHaveLength(1)
+  })
+
+  it('makes no more worktrees ahead than it may keep', async () => {
+    const { repo, second } = twoCommits(scratch)
+    const pool = new WorktreePool(scratch.dir(), 2)
+    pool.prepare([{ repo: repo.dir, commit: second, count: 5 }])
+    await pool.acquire(repo.dir, second, 'job-1')
+    await pool.acquire(repo.dir, second, 'job-2')
+    expect(linked(repo)).toHaveLength(2)
+  })
+
+  it('drops a worktree that could not be made ready and still serves the job', async () => {
+    const { repo, second } = twoCommits(scratch)
+    const pool = new WorktreePool(scratch.dir(), 2)
+    pool.prepare([{ repo: repo.dir, commit: 'f'.repeat(40), count: 1 }])
+    const dir = await pool.acquire(repo.dir, second, 'job-1')
+    expect(dir.endsWith('job-1')).toBe(true)
+    expect(head(dir)).toBe(second)
+    expect(linked(repo)).toEqual([dir])
+  })
+
+  it('removes every worktree it keeps when drained, waiting for those being made', async () => {
+    const { repo, first, second } = twoCommits(scratch)
+    const pool = new WorktreePool(scratch.dir(), 4)
+    const dir = await pool.acquire(repo.dir, first, 'job-1')
+    await pool.release(repo.dir, dir, true)
+    pool.prepare([{ repo: repo.dir, commit: second, count: 2 }])
+    await pool.drain()
+    expect(linked(repo)).toEqual([])
+    expect(existsSync(dir)).toBe(false)
+  })
+})
