@@ -1,11 +1,12 @@
 import path from 'node:path'
 import { z } from 'zod'
 import type { Author } from '../author/author.js'
+import type { BuilderLoad } from '../author/scheduler.js'
 import type { Job } from '../jobs/job.js'
 import type { JobOwnership } from '../jobs/job-store.js'
 import { MIN_PRIORITY, MAX_PRIORITY, MAX_AFTER, MAX_ATTEMPTS, MAX_FANOUT, MAX_JOB_QUERY_CHARS, MAX_OWNS_GLOBS, MAX_PROMPT_CHARS, MAX_TAGS, MAX_TAG_CHARS, MAX_TEST_COMMAND_CHARS } from '../jobs/constants.js'
 import { ownsOverlap } from '../jobs/ownership.js'
-import { ACTIVE_STATES } from '../jobs/job.js'
+import { ACTIVE_STATES, ENDED_STATES } from '../jobs/job.js'
 import { parseMessage } from '../wire/channel.js'
 import { InvalidRequestError } from './errors.js'
 import type { ControlMethod } from './control-server.js'
@@ -29,10 +30,28 @@ function overlapping (author: Author, job: Job, running?: readonly JobOwnership[
     .map(other => other.name)
 }
 
+function builderLoadView (load: BuilderLoadView | undefined): BuilderLoadView | null {
+  return load === undefined ? null : { slots: load.slots, running: load.running, queued: load.queued, reachable: load.reachable }
+}
+
 const RUNNING: readonly Job['state'][] = [...ACTIVE_STATES, 'queued', 'lost']
 
 /** The JSON a job is shown as (docs/cli.md lists the keys); logs only when asked. */
-export function jobView (author: Author, job: Job, withLogs = false, running?: readonly JobOwnership[]): Record<string, unknown> {
+interface ViewContext {
+  /** Include every attempt's log. */
+  withLogs?: boolean
+  /** The jobs that may overlap (read once for a whole listing). */
+  running?: readonly JobOwnership[]
+}
+
+type BuilderLoadView = Pick<BuilderLoad, 'slots' | 'running' | 'queued' | 'reachable'>
+
+/** How long a job has taken: until now while it is not over, until its last change once it is. */
+function elapsedMs (job: Job): number {
+  return (ENDED_STATES.includes(job.state) ? job.updatedAt : Date.now()) - job.createdAt
+}
+
+export function jobView (author: Author, job: Job, { withLogs = false, running }: ViewContext = {}): Record<string, unknown> {
   const attempts = author.jobs.attempts(job.id).map(a => ({
     round: a.round,
     number: a.number,
@@ -74,6 +93,8 @@ export function jobView (author: Author, job: Job, withLogs = false, running?: r
     outsideOwns: job.outsideOwns ?? [],
     candidates: author.jobs.candidates(job.id, job.round).map(c => ({ number: c.number, commit: c.commit, passed: c.passed, builder: c.builder, receivedAt: c.receivedAt })),
     overlaps: overlapping(author, job, running),
+    builderLoad: builderLoadView(job.builder === undefined ? undefined : author.builderLoad(job.builder)),
+    elapsedMs: elapsedMs(job),
     createdAt: job.createdAt,
     updatedAt: job.updatedAt
   }
@@ -108,12 +129,14 @@ export function jobMethods (author: Author): Record<string, ControlMethod> {
     jobs: async () => {
       const all = author.jobs.list()
       const running = all.filter(job => RUNNING.includes(job.state))
-      return all.map(job => jobView(author, job, false, running))
+      // Builders whose load is not fresh are asked first, so each job shows its builder's load now.
+      await author.builderLoads()
+      return all.map(job => jobView(author, job, { running }))
     },
 
     show: async (raw) => {
       const p = params(jobQuery.extend({ log: z.boolean().optional() }), raw)
-      return jobView(author, author.jobs.find(p.job), p.log === true)
+      return jobView(author, author.jobs.find(p.job), { withLogs: p.log === true })
     },
 
     merge: async (raw) => {

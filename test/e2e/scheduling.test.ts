@@ -52,6 +52,13 @@ describe('parallel work across builders', () => {
     }
     const builders = await rig.cli<BuilderView[]>(['peers'])
     expect(builders.filter(b => b.slots !== undefined).map(b => b.slots).sort()).toEqual([1, 2, 3])
+    // For scripts, each job carries its builder's load and how long it has taken.
+    for (const job of all.filter(j => j.state === 'generating')) {
+      expect(job.builderLoad?.slots).toBe(builders.find(b => b.peerId === job.builder)?.slots)
+      // As last advertised: at the latest in its reply to this job's offer, which counted it.
+      expect(job.builderLoad!.running + job.builderLoad!.queued).toBeGreaterThanOrEqual(1)
+      expect(job.elapsedMs).toBeGreaterThan(0)
+    }
     await writeFile(generator.release, '')
     for (const job of jobs) expect((await rig.waitFor(job.name, ['returned'], 60_000)).result?.passed).toBe(true)
   }, 120_000)

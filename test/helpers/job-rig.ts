@@ -22,6 +22,8 @@ export interface JobView {
   acceptedCommit: string | null
   snapshot: string
   prompt: string
+  builderLoad: { slots: number, running: number, queued: number, reachable: boolean } | null
+  elapsedMs: number
 }
 
 export function git (cwd: string, ...args: string[]): string {

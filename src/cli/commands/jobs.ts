@@ -32,6 +32,9 @@ export interface JobView {
   outsideOwns: string[]
   candidates: Array<{ number: number, commit: string, passed: boolean, builder: string }>
   overlaps: string[]
+  /** The load its builder last advertised, or null. */
+  builderLoad: { slots: number, running: number, queued: number, reachable: boolean } | null
+  elapsedMs: number
   createdAt: number
 }
 
@@ -45,8 +48,9 @@ const STATE_COLORS: Partial<Record<JobState, (text: string) => string>> = {
   cancelled: pc.dim
 }
 
-export function age (since: number): string {
-  const seconds = Math.max(0, Math.round((Date.now() - since) / 1000))
+/** A duration as 42s, 3m07s or 2h05m. */
+export function duration (ms: number): string {
+  const seconds = Math.max(0, Math.round(ms / 1000))
   if (seconds < 60) return `${seconds}s`
   if (seconds < 3600) return `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, '0')}s`
   return `${Math.floor(seconds / 3600)}h${String(Math.floor(seconds / 60) % 60).padStart(2, '0')}m`
@@ -82,12 +86,12 @@ export function buildersLines (builders: BuilderView[]): string[] {
 
 export function jobsTable (jobs: JobView[]): string {
   if (jobs.length === 0) return 'no jobs yet: offer one with `gitmesh offer -m "…"`'
-  return table(['name', 'state', 'builder', 'attempt', 'age', 'result'], jobs.map(job => [
+  return table(['name', 'state', 'builder', 'attempt', 'elapsed', 'result'], jobs.map(job => [
     job.overlaps.length > 0 ? `${job.name} ${pc.yellow(`⚠ owns overlap: ${job.overlaps.join(', ')}`)}` : job.name,
     (STATE_COLORS[job.state] ?? ((t: string) => t))(job.state),
     shortPeer(job.builder),
     job.attempt === 0 ? '-' : `${job.attempt}/${job.attemptsBudget}`,
-    age(job.createdAt),
+    duration(job.elapsedMs),
     resultText(job)
   ]))
 }
@@ -178,7 +182,7 @@ Examples:
     })
 
   program.command('jobs')
-    .description('list jobs: name, state, builder, attempt, age, result')
+    .description('list jobs: name, state, builder, attempt, elapsed time, result; then each builder\'s load')
     .option('--watch', 'redraw live until interrupted')
     .option('--json', 'print the list as JSON')
     .addHelpText('after', '\nExamples:\n  gitmesh jobs\n  gitmesh jobs --watch\n  gitmesh jobs --json | jq \'.[] | select(.state == "returned") | .name\'')

@@ -55,6 +55,17 @@ export function registerNodeCommands (program: Command): void {
       }
       const { Daemon } = await import('../../daemon/daemon.js')
       const daemon = await Daemon.start(home, { listen: opts.listen, peers: opts.peer, builder: opts.builder === true ? { slots: opts.slots, generate: opts.generate, tags: opts.tag } : undefined })
+      // The signal handlers go in before the ready line goes out: whoever waits for that line may
+      // stop the daemon at once, and a SIGTERM with no handler yet would kill it uncleanly.
+      const stopped = new Promise<void>(resolve => {
+        const shutdown = (): void => {
+          process.off('SIGINT', shutdown)
+          process.off('SIGTERM', shutdown)
+          resolve()
+        }
+        process.on('SIGINT', shutdown)
+        process.on('SIGTERM', shutdown)
+      })
       const ready = { event: 'ready', peerId: daemon.node.peerId.toString(), addrs: daemon.addrs, socket: home.socketPath }
       // One line either way: scripts wait for it, and with --json it is a JSON object on one line.
       process.stdout.write((out.json ? JSON.stringify(ready) : `gitmesh daemon ready: peer ${ready.peerId} listening on ${ready.addrs.join(' ')}`) + '\n')
@@ -68,15 +79,7 @@ export function registerNodeCommands (program: Command): void {
             ? `result: ${job.name} from …${(notice.builder ?? '').slice(-6)}, tests ${job.result?.passed === true ? 'pass' : 'fail'} (${job.result?.commit.slice(0, 10)}); review with \`gitmesh diff ${job.name}\``
             : `failed: ${job.name}: ${job.reason ?? 'no result'}`) + '\n')
       })
-      await new Promise<void>(resolve => {
-        const shutdown = (): void => {
-          process.off('SIGINT', shutdown)
-          process.off('SIGTERM', shutdown)
-          resolve()
-        }
-        process.on('SIGINT', shutdown)
-        process.on('SIGTERM', shutdown)
-      })
+      await stopped
       await daemon.stop()
       if (!out.json) process.stdout.write('gitmesh daemon stopped\n')
     })
