@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { exists } from './fs-util.js'
-import { gitEnv, gitText, runGit } from './git-process.js'
+import { gitEnv, gitText, runGit, runGitScript } from './git-process.js'
 import { SNAPSHOT_IDENTITY, SNAPSHOT_MESSAGE } from './constants.js'
 import { OperationInProgressError } from './errors.js'
 import { locateRepository } from './repository.js'
@@ -47,8 +47,9 @@ export async function snapshotWorkingTree (dir: string, options: { signal?: Abor
     // core.fsmonitor off: a user's fsmonitor hook must not see or alter our private index.
     // core.splitIndex off (add and write-tree both write the index): a split private index would
     // leave a new sharedindex file in the user's .git on every snapshot.
-    await gitText(['-c', 'core.fsmonitor=false', '-c', 'core.splitIndex=false', 'add', '-A', '--', '.'], { cwd, env, signal: options.signal })
-    const tree = await gitText(['-c', 'core.splitIndex=false', 'write-tree'], { cwd, env, signal: options.signal })
+    // Both in one process start from the daemon (see runGitScript).
+    const { stdout } = await runGitScript('git -c core.fsmonitor=false -c core.splitIndex=false add -A -- . && exec git -c core.splitIndex=false write-tree', { cwd, env, signal: options.signal })
+    const tree = stdout.toString('utf8').trim()
     const parent = await readHeadCommit(repo)
     const commit = await writeLooseObject(repo.objectDir, 'commit', Buffer.from(snapshotCommitBody(tree, parent), 'utf8'))
     return { commit, tree, parent }
