@@ -1,5 +1,5 @@
 import '../polyfill.js'
-import { mkdir, mkdtemp, readFile, rm, writeFile, appendFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile, appendFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
@@ -13,6 +13,7 @@ import { startGitDaemonNoDelay } from './git-daemon-nodelay.js'
 import { measureJobLatency, measureWorktree } from './jobs.js'
 import { measureParallel, measurePlacement } from './parallel.js'
 import { formatBytes, formatMs, formatRatio, median, timed } from './stats.js'
+import { peakRssDuring, rssMb } from './memory.js'
 
 /**
  * `npm run bench`: gitmesh against git itself, in the same run, on loopback. For each corpus it
@@ -32,7 +33,8 @@ const { values: args } = parseArgs({
     runs: { type: 'string', default: '5' },
     out: { type: 'string', default: '.bench/results.json' },
     'skip-npm': { type: 'boolean', default: false },
-    jobs: { type: 'string', default: '15' }
+    jobs: { type: 'string', default: '15' },
+    'large-mb': { type: 'string', default: '200' }
   }
 })
 
@@ -158,12 +160,6 @@ async function settledBytes (proxy: CountingProxy): Promise<number> {
   return proxy.bytes().total
 }
 
-async function rssMb (pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '')
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN)
-  return kb / 1024
-}
-
 function printFigures (figures: CorpusFigures): void {
   const { cold, incremental, snapshot } = figures
   const line = (label: string, ours: string, git: string, ratio: string, target: string): string =>
@@ -176,6 +172,25 @@ function printFigures (figures: CorpusFigures): void {
   process.stdout.write(line('snapshot', formatMs(snapshot.gitmeshMs), formatMs(snapshot.gitMs), formatRatio(snapshot.gitmeshMs, snapshot.gitMs), `≤ 1.0× add -A + write-tree (from a copy of the real index: ${formatMs(snapshot.gitFromRealIndexMs)})`) + '\n')
   process.stdout.write(line('bytes, cold', formatBytes(cold.gitmeshBytes), formatBytes(cold.gitBytes), formatRatio(cold.gitmeshBytes, cold.gitBytes), '≤ 1.2×') + '\n')
   process.stdout.write(line('bytes, one-file change', formatBytes(incremental.gitmeshBytes), formatBytes(incremental.gitBytes), formatRatio(incremental.gitmeshBytes, incremental.gitBytes), '≤ 1.2×') + '\n')
+}
+
+interface LargeSyncFigures { corpusMb: number, files: number, ms: number, authorPeakMb: number, builderPeakMb: number, method: string }
+
+/**
+ * Daemon memory while a large corpus syncs: files of about 100 KiB adding up to `megabytes`, fetched
+ * cold by the builder; the peak resident memory of both daemons (git's own processes, which pack
+ * and index the objects, are not counted: they are not the daemon).
+ */
+async function measureLargeSync (rig: Rig, megabytes: number): Promise<LargeSyncFigures | undefined> {
+  if (!(megabytes > 0)) return undefined
+  process.stdout.write(`building a ${megabytes} MB corpus …\n`)
+  const corpus = await makeSyntheticRepo(path.join(rig.root, 'served', 'large'), { files: Math.round(megabytes * 1024 / 100), minFileBytes: 90 * 1024, maxFileBytes: 110 * 1024, seed: 7 })
+  let bytes = 0
+  for (const file of corpus.files) bytes += (await stat(path.join(corpus.dir, file))).size
+  const snapshot = await snapshotWorkingTree(corpus.dir)
+  await grant(rig, snapshot.commit, corpus.dir)
+  const { value, peakMb, method } = await peakRssDuring([rig.author.child.pid!, rig.builder.child.pid!], async () => await fetchVia(rig, snapshot.commit, path.join(rig.root, 'work', 'large')))
+  return { corpusMb: bytes / (1024 * 1024), files: corpus.files.length, ms: value.ms, authorPeakMb: peakMb[0]!, builderPeakMb: peakMb[1]!, method }
 }
 
 async function main (): Promise<void> {
@@ -234,8 +249,12 @@ async function main (): Promise<void> {
     process.stdout.write(`parallel efficiency: ${parallel.jobs} jobs sleeping ${parallel.sleepMs / 1000} s on ${parallel.builders} builders × ${parallel.slotsEach} slots took ${formatMs(parallel.ms)} against an ideal ${formatMs(parallel.idealMs)}: ${(parallel.efficiency * 100).toFixed(1)} % (target ≥ 90 %)\n`)
     const placement = await measurePlacement()
     process.stdout.write(`placement cost: an offer takes ${formatMs(placement.emptyQueueMs)} with no queue, ${formatMs(placement.fullQueueMs)} with ${placement.queued} jobs queued (${formatRatio(placement.fullQueueMs, placement.emptyQueueMs)})\n`)
-    const memory = { idleRssMb, authorRssMb: await rssMb(author.child.pid!), builderRssMb: await rssMb(builder.child.pid!) }
+    const memory = { idleRssMb, authorRssMb: await rssMb(author.child.pid!), builderRssMb: await rssMb(builder.child.pid!), largeSync: await measureLargeSync(rig, Number(args['large-mb'])) }
     process.stdout.write(`\ndaemon memory: idle ${idleRssMb.toFixed(0)} MB RSS (target ≤ 120 MB); after the runs author ${memory.authorRssMb.toFixed(0)} MB, builder ${memory.builderRssMb.toFixed(0)} MB\n`)
+    if (memory.largeSync !== undefined) {
+      const large = memory.largeSync
+      process.stdout.write(`syncing a ${large.corpusMb.toFixed(0)} MB corpus (${large.files} files, cold, ${formatMs(large.ms)}): peak RSS author ${large.authorPeakMb.toFixed(0)} MB, builder ${large.builderPeakMb.toFixed(0)} MB (${large.method}; target ≤ 300 MB)\n`)
+    }
 
     const report = { date: new Date().toISOString(), node: process.version, runs: runsCount, results, worktree, jobs: latency, parallel, placement, memory }
     await mkdir(path.dirname(path.resolve(args.out!)), { recursive: true })
