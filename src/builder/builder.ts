@@ -11,7 +11,7 @@ import { sendJobMessage } from '../jobs/wire.js'
 import { BuilderStore, type BuilderJob, type BuilderJobState } from './builder-store.js'
 import { ensureBareRepository } from '../git/repository.js'
 import { cacheRepoPath, runJob } from './job-runner.js'
-import { WORKTREES_PER_SLOT } from './constants.js'
+import { NEXT_JOB_FIRST_MS, WORKTREES_PER_SLOT } from './constants.js'
 import { WorktreePool, type WorktreeWant } from './worktree.js'
 import { readFileSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
@@ -75,6 +75,7 @@ export class Builder {
   private readonly fetchingAhead = new Set<string>()
   /** Jobs given a slot whose generator has not started yet. */
   private readonly starting = new Set<string>()
+  private readonly startWatchers = new Set<() => void>()
 
   constructor (private readonly init: BuilderInit) {
     this.slots = init.slots ?? defaultSlots()
@@ -238,13 +239,35 @@ export class Builder {
       this.controllers.set(key, controller)
       this.starting.add(key)
       void this.execute(job, controller).finally(() => {
-        this.starting.delete(key)
+        this.startedOne(key)
         if (this.running.get(key) === controller) this.running.delete(key)
         if (this.controllers.get(key) === controller) this.controllers.delete(key)
         this.pump()
       })
     }
     this.prepareAhead()
+  }
+
+  /** A job left the starting set (its generator started, or it ended first); true when it was in it. */
+  private startedOne (key: string): boolean {
+    if (!this.starting.delete(key)) return false
+    for (const check of this.startWatchers) check()
+    return true
+  }
+
+  /** Resolves once none of `keys` is starting any more, or after `ms`. */
+  private async whenStarted (keys: readonly string[], ms: number): Promise<void> {
+    if (keys.every(key => !this.starting.has(key))) return
+    await new Promise<void>(resolve => {
+      const done = (): void => {
+        clearTimeout(timer)
+        this.startWatchers.delete(check)
+        resolve()
+      }
+      const check = (): void => { if (keys.every(key => !this.starting.has(key))) done() }
+      const timer = setTimeout(done, ms)
+      this.startWatchers.add(check)
+    })
   }
 
   /** The next queued job (see `startOrder`). */
@@ -283,11 +306,14 @@ export class Builder {
     const { author } = job
     const { id, round } = job.spec
     // The slot is free once the last test has run: committing B, storing and announcing the
-    // result overlap with the next job's start, which needs no slot of CPU-heavy work yet.
-    const freeSlot = (): void => {
+    // result overlap with the next job's start. The next job goes first: its start keeps a slot
+    // busy, while this result only waits a moment longer.
+    const freeSlot = async (): Promise<void> => {
       const key = this.key(author, id)
       if (this.running.get(key) === controller) this.running.delete(key)
+      const before = new Set(this.starting)
       this.pump()
+      await this.whenStarted([...this.starting].filter(started => !before.has(started)), NEXT_JOB_FIRST_MS)
     }
     let deferred: NodeJS.Timeout | undefined
     const send = (state: BuilderJobState, attempt: number, line: string): void => {
@@ -295,7 +321,7 @@ export class Builder {
         .catch(err => { this.init.log('status for %s not delivered - %e', id, err) })
     }
     const onState = (state: BuilderJobState, attempt: number, line: string): void => {
-      if (state !== 'fetching' && this.starting.delete(this.key(author, id))) queueMicrotask(() => { this.prepareAhead() })
+      if (state !== 'fetching' && this.startedOne(this.key(author, id))) queueMicrotask(() => { this.prepareAhead() })
       if (controller.signal.aborted) return
       this.init.store.setState(author, id, state, attempt)
       clearTimeout(deferred)
@@ -328,7 +354,7 @@ export class Builder {
         this.init.grants.add(author, bytesToOid(result.commit), repo)
       }
       this.init.store.saveResult(author, id, result)
-      freeSlot()
+      void freeSlot()
       await this.announce(author, result)
     } catch (err) {
       if (!controller.signal.aborted) this.init.log.error('job %s failed - %e', id, err)

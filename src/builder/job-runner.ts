@@ -20,8 +20,12 @@ export interface RunnerContext {
   workDir: string
   generate: string
   worktrees: WorktreePool
-  /** The job needs its slot no more (its last test has run): the next job may start. */
-  onSlotFree: () => void
+  /**
+   * The job needs its slot no more (its last test has run): the next job starts. Resolves when
+   * that job has reached its generator (or soon after, at the latest), so the result is
+   * committed without competing with that start.
+   */
+  onSlotFree: () => Promise<void>
   /** Records the process group of the command running now (null when it ended). */
   onProcessGroup: (pgid: number | null) => void
   /** Reports a change of state (and a line of progress) to the store and the author. */
@@ -134,7 +138,7 @@ export async function runJob (job: BuilderJob, ctx: RunnerContext): Promise<Resu
       prompt = withFeedback(prompt, number, tested, 'tests')
     }
 
-    ctx.onSlotFree()
+    await ctx.onSlotFree()
     const generatorFailedLast = attempts.at(-1)?.testMs === 0 && !passed
     const summary = passed
       ? `tests passed on attempt ${attempts.length} of ${spec.attempts}`
