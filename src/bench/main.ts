@@ -2,6 +2,7 @@ import '../polyfill.js'
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile, appendFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { execFile } from 'node:child_process'
 import { parseArgs } from 'node:util'
 import { callDaemon } from '../daemon/control-client.js'
 import { snapshotWorkingTree } from '../git/snapshot.js'
@@ -194,6 +195,11 @@ async function measureLargeSync (rig: Rig, megabytes: number): Promise<LargeSync
   return { corpusMb: bytes / (1024 * 1024), files: corpus.files.length, ms: value.ms, authorPeakMb: peakMb[0]!, builderPeakMb: peakMb[1]!, method }
 }
 
+/** Waits for the kernel to write every dirty page out (`sync`). */
+async function settleWrites (): Promise<void> {
+  await new Promise<void>(resolve => { execFile('sync', () => { resolve() }) })
+}
+
 async function main (): Promise<void> {
   const root = await mkdtemp(path.join(tmpdir(), 'gitmesh-bench-'))
   const started: Array<{ stop: () => Promise<unknown> }> = []
@@ -244,6 +250,9 @@ async function main (): Promise<void> {
     }
     const worktree = await measureWorktree(synthetic.dir, synthetic.commit, runsCount, synthetic.files.length)
     process.stdout.write(`\nworktree for a ${worktree.files}-file snapshot: gitmesh ${formatMs(worktree.gitmeshMs)}, git worktree add ${formatMs(worktree.gitMs)}, ${formatRatio(worktree.gitmeshMs, worktree.gitMs)} (target ≤ 1.0×)\n`)
+    // The worktree runs leave hundreds of MB of written files for the kernel to flush: flushed
+    // now, that write-back does not land in the middle of the timing-sensitive job figures.
+    await settleWrites()
     const latency = await measureJobLatency(author, synthetic.dir, Number(args.jobs), synthetic.files)
     process.stdout.write(`jobs on a warm builder (one-file change, median of ${latency.jobs}): offer → generator started ${formatMs(latency.offerToGeneratorMs)} (target ≤ 100 ms); result committed → visible at the author ${formatMs(latency.resultVisibleMs)} (target ≤ 100 ms)\n`)
     // Each run takes about 9 s of wall time: a median of a few, with the range, not of --runs.
