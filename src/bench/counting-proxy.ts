@@ -5,6 +5,7 @@
  * own framing, handshakes and encryption overhead, excluding TCP/IP headers.
  */
 import net from 'node:net'
+import { listenOnLoopback } from './loopback.js'
 
 export interface ByteCounts {
   /** Bytes from the connecting side (the client) to the target. */
@@ -73,14 +74,7 @@ export async function startCountingProxy (targetHost: string, targetPort: number
     target.once('error', () => { client.destroy() })
   })
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      server.removeListener('error', reject)
-      resolve()
-    })
-  })
-  const { port } = server.address() as net.AddressInfo
+  const port = await listenOnLoopback(server)
 
   let stopping: Promise<void> | undefined
   return {

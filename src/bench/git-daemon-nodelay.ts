@@ -20,6 +20,7 @@ import path from 'node:path'
 import { gitText } from '../git/git-process.js'
 import { benchGitEnv } from './corpora.js'
 import { gitUrl, type GitDaemon } from './git-baseline.js'
+import { listenOnLoopback } from './loopback.js'
 
 /**
  * Serves every repository under `baseDir` read-only over git:// on 127.0.0.1 (free port), one
@@ -48,14 +49,7 @@ export async function startGitDaemonNoDelay (baseDir: string): Promise<GitDaemon
     child.once('close', () => { children.delete(child); socket.end() })
   })
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      server.removeListener('error', reject)
-      resolve()
-    })
-  })
-  const { port } = server.address() as net.AddressInfo
+  const port = await listenOnLoopback(server)
 
   let stopping: Promise<void> | undefined
   return {

@@ -142,11 +142,12 @@ export class Builder {
   private prepareAhead (): void {
     // Never while a job is starting: getting the next ones ready must not slow this one down.
     if (this.stopped || this.starting.size > 0) return
-    const waiting = this.startOrder()
     const wants = new Map<string, WorktreeWant>()
-    for (const [index, job] of waiting.entries()) {
+    const needed = new Set<string>()
+    for (const [index, job] of this.startOrder().entries()) {
       const repo = cacheRepoPath(this.init.workDir, job.author, job.spec.repo)
       const key = `${repo}\0${job.spec.snapshot}`
+      needed.add(key)
       if (!this.fetchedAhead.has(key)) {
         this.fetchAhead(job, repo, key)
         continue
@@ -157,7 +158,6 @@ export class Builder {
       wants.set(key, want)
     }
     // What no waiting job needs is forgotten (fetching it again would cost no round trip).
-    const needed = new Set(waiting.map(job => `${cacheRepoPath(this.init.workDir, job.author, job.spec.repo)}\0${job.spec.snapshot}`))
     for (const key of this.fetchedAhead) if (!needed.has(key)) this.fetchedAhead.delete(key)
     this.worktrees.prepare([...wants.values()])
   }

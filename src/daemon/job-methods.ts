@@ -4,7 +4,7 @@ import type { Author } from '../author/author.js'
 import type { BuilderLoad } from '../author/scheduler.js'
 import type { Job } from '../jobs/job.js'
 import type { JobOwnership } from '../jobs/job-store.js'
-import { MIN_PRIORITY, MAX_PRIORITY, MAX_AFTER, MAX_ATTEMPTS, MAX_FANOUT, MAX_JOB_QUERY_CHARS, MAX_OWNS_GLOBS, MAX_PROMPT_CHARS, MAX_TAGS, MAX_TAG_CHARS, MAX_TEST_COMMAND_CHARS } from '../jobs/constants.js'
+import { MIN_PRIORITY, MAX_PRIORITY, MAX_AFTER, MAX_ATTEMPTS, MAX_FANOUT, MAX_JOB_QUERY_CHARS, MAX_OWNS_GLOB_CHARS, MAX_OWNS_GLOBS, MAX_PROMPT_CHARS, MAX_TAGS, MAX_TAG_CHARS, MAX_TEST_COMMAND_CHARS } from '../jobs/constants.js'
 import { ownsOverlap } from '../jobs/ownership.js'
 import { ACTIVE_STATES, ENDED_STATES } from '../jobs/job.js'
 import { parseMessage } from '../wire/channel.js'
@@ -106,7 +106,7 @@ const taskOptions = {
   attempts: z.number().int().min(1).max(MAX_ATTEMPTS).optional(),
   priority: z.number().int().min(MIN_PRIORITY).max(MAX_PRIORITY).optional(),
   after: z.array(z.string().max(MAX_JOB_QUERY_CHARS)).max(MAX_AFTER).optional(),
-  owns: z.array(z.string().min(1).max(1024)).max(MAX_OWNS_GLOBS).optional(),
+  owns: z.array(z.string().min(1).max(MAX_OWNS_GLOB_CHARS)).max(MAX_OWNS_GLOBS).optional(),
   fanout: z.number().int().min(1).max(MAX_FANOUT).optional(),
   builders: z.array(z.string().min(1).max(MAX_TAG_CHARS * 2)).max(MAX_TAGS).optional()
 }

@@ -82,6 +82,9 @@ export const RESULT_DELIVERY_TIMEOUT_MS = 10 * 60_000
 /** `owns:` globs per job. */
 export const MAX_OWNS_GLOBS = 64
 
+/** Characters of one `owns:` glob. */
+export const MAX_OWNS_GLOB_CHARS = 1024
+
 /** `after:` dependencies per job. */
 export const MAX_AFTER = 64
 

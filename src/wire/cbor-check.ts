@@ -1,8 +1,5 @@
 import { InvalidMessageError } from './errors.js'
-import { MAX_CBOR_ARRAY_ITEMS, MAX_CBOR_MAP_ENTRIES } from './constants.js'
-
-/** Nesting deeper than any message needs (a want is a map of arrays of byte strings: depth 3). */
-const MAX_DEPTH = 8
+import { MAX_CBOR_ARRAY_ITEMS, MAX_CBOR_DEPTH as MAX_DEPTH, MAX_CBOR_MAP_ENTRIES } from './constants.js'
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 

@@ -12,3 +12,6 @@ export const READ_HIGH_WATER_BYTES = 8 * 1024 * 1024
 /** cbor-x counts items, not bytes: these bound what one decoded frame may allocate. */
 export const MAX_CBOR_ARRAY_ITEMS = 200_000
 export const MAX_CBOR_MAP_ENTRIES = 64
+
+/** CBOR nesting depth: deeper than any message needs (a want is a map of arrays of byte strings: depth 3). */
+export const MAX_CBOR_DEPTH = 8
