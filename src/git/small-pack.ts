@@ -57,6 +57,9 @@ export async function receiveSmallPack (store: ObjectStore, pack: Buffer, check:
     if (object.type === 'tree') {
       const entries = parseTree(object.body)
       let previous: string | undefined
+      // Sorted order alone misses a file and a folder of one name ('a' sorts before 'a/', with
+      // 'a-b' possibly between): every name is checked against all the others.
+      const names = new Set<string>()
       for (const entry of entries) {
         try {
           checkEntryName(entry.name)
@@ -64,10 +67,11 @@ export async function receiveSmallPack (store: ObjectStore, pack: Buffer, check:
           throw new UnsafePathError(entry.name, (err as UnsafePathError).reason, object.oid)
         }
         const key = treeSortKey(entry.name, entry.kind)
-        if (previous !== undefined && Buffer.compare(Buffer.from(previous, 'latin1'), Buffer.from(key, 'latin1')) >= 0) {
+        if (names.has(entry.name) || (previous !== undefined && Buffer.compare(Buffer.from(previous, 'latin1'), Buffer.from(key, 'latin1')) >= 0)) {
           throw new MalformedObjectError(`received tree ${object.oid} is not sorted or has duplicate entries`)
         }
         previous = key
+        names.add(entry.name)
       }
     } else if (object.type === 'commit') {
       parseCommit(object.body)

@@ -97,6 +97,9 @@ describe('packs, in-process, checked against git', () => {
       await expect(receiveSmallPack(store, unsafe, () => {})).rejects.toMatchObject({ name: 'UnsafePathError' })
       const unsorted = writePack([{ type: 'blob', body: Buffer.from('x') }, { type: 'tree', body: tree([['100644', 'b'], ['100644', 'a']]) }])
       await expect(receiveSmallPack(store, unsorted, () => {})).rejects.toMatchObject({ name: 'MalformedObjectError' })
+      // a file and a folder of one name sort apart ('a' < 'a/') but are duplicates all the same, as git's fsck says
+      const twice = writePack([{ type: 'blob', body: Buffer.from('x') }, { type: 'tree', body: tree([['100644', 'a'], ['40000', 'a']]) }])
+      await expect(receiveSmallPack(store, twice, () => {})).rejects.toMatchObject({ name: 'MalformedObjectError' })
       const tag = writePack([{ type: 'tag', body: Buffer.from(`object ${commit}\ntype commit\ntag v1\ntagger t <t@t> 0 +0000\n\nv1\n`) }])
       await expect(receiveSmallPack(store, tag, () => {})).rejects.toMatchObject({ name: 'MalformedObjectError' })
       // the blob travelled with the refused trees: none of it was stored
