@@ -61,13 +61,17 @@ export class Leases {
 
   private expire (): void {
     const now = Date.now()
+    const held = new Set<string>()
     for (const job of this.jobs.inStates(ACTIVE_STATES)) {
       for (const builder of holders(job)) {
         const key = this.key(job.id, builder)
+        held.add(key)
         if (!this.until.has(key)) this.until.set(key, now + LEASE_MS)
         if (now > this.until.get(key)!) this.lose(job, builder, `builder …${builder.slice(-6)} stopped renewing its lease`)
       }
     }
+    // Leases of jobs that ended, or moved on from a builder, are forgotten.
+    for (const key of this.until.keys()) if (!held.has(key)) this.until.delete(key)
   }
 
   private lose (job: Job, builder: string, reason: string): void {

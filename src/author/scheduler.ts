@@ -177,13 +177,20 @@ export class Scheduler {
    * Offers one job to one builder; true when it took it. `extra`: the job already runs on another
    * builder, and this one is one more of its fan-out.
    */
-  private async place (job: Job, builder: string, extra = false): Promise<boolean> {
+  private async place (passJob: Job, builder: string, extra = false): Promise<boolean> {
+    // The pass read the job before it waited for the builders' loads: a cancel or a new round
+    // since then must win, so the job is read again, and placed only if it still may be.
+    const job = this.init.jobs.get(passJob.id)
+    if (job === undefined || job.round !== passJob.round) return false
+    if (extra ? !ACTIVE_STATES.includes(job.state) : job.state !== 'queued' && job.state !== 'lost') return false
     // Recorded before the offer goes out: a result may arrive before the reply does, and a crash
     // in between must not leave a job the builder runs but the author does not expect.
     if (extra) this.init.jobs.update(job.id, { extraBuilders: [...job.extraBuilders, builder] })
     else this.init.jobs.update(job.id, { state: 'offered', builder, progress: undefined })
-    // The grant comes first too: the builder fetches S as soon as it has the offer.
-    this.init.grants.add(builder, job.snapshot, job.repo)
+    // The grant comes first too: the builder fetches S as soon as it has the offer. One that
+    // exists already (another job on the same snapshot, or the user's own) is left as it is.
+    const granted = this.init.grants.has(builder, job.snapshot, job.repo)
+    if (!granted) this.init.grants.add(builder, job.snapshot, job.repo)
     let reply: JobReplyMessage | undefined
     try {
       reply = await sendJobMessage(this.init.node, peerIdFromString(builder), {
@@ -220,7 +227,9 @@ export class Scheduler {
     const current = this.init.jobs.get(job.id)
     if (extra && current !== undefined) this.init.jobs.update(job.id, { extraBuilders: current.extraBuilders.filter(b => b !== builder) })
     if (!extra && current?.state === 'offered' && current.builder === builder) this.init.jobs.update(job.id, { state: job.state, builder: undefined })
-    this.init.grants.revoke(builder, job.snapshot, job.repo)
+    // The grant goes only if this offer made it and no other job there uses it meanwhile.
+    const shared = this.init.jobs.inStates(ACTIVE_STATES).some(other => other.id !== job.id && other.snapshot === job.snapshot && other.repo === job.repo && (other.builder === builder || other.extraBuilders.includes(builder)))
+    if (!granted && !shared) this.init.grants.revoke(builder, job.snapshot, job.repo)
     return false
   }
 }

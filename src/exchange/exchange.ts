@@ -168,7 +168,9 @@ export class Exchange implements Startable {
     // The same wants into the same repository at once are one transfer, shared.
     const key = `${path.resolve(into)}\0${[...wants].sort().join(',')}`
     const inFlight = this.fetches.get(key)
-    if (inFlight !== undefined) return await inFlight
+    // A caller that joins honours its own signal: a cancelled job stops waiting at once, while
+    // the transfer goes on for whoever started it.
+    if (inFlight !== undefined) return await (options.signal === undefined ? inFlight : abortable(inFlight, options.signal))
     const fetching = this.fetchOnce(peer, wants, into, options)
     this.fetches.set(key, fetching)
     try {
@@ -226,4 +228,18 @@ export class Exchange implements Startable {
 
 export function exchange (init: ExchangeInit): (components: ExchangeComponents) => Exchange {
   return (components) => new Exchange(components, init)
+}
+
+/** `promise`, or the signal's reason as soon as it aborts. */
+async function abortable<T> (promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  signal.throwIfAborted()
+  let onAbort: (() => void) | undefined
+  try {
+    return await Promise.race([promise, new Promise<never>((_resolve, reject) => {
+      onAbort = () => { reject(signal.reason) }
+      signal.addEventListener('abort', onAbort, { once: true })
+    })])
+  } finally {
+    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort)
+  }
 }

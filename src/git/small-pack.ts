@@ -14,13 +14,16 @@ import { writeLooseObject } from './loose-object.js'
  * undefined when the closure is too large for this path (git's pack-objects then makes it).
  */
 export async function buildSmallPack (store: ObjectStore, entries: readonly ClosureEntry[]): Promise<Buffer | undefined> {
-  const objects = await store.readMany(entries.map(entry => entry.oid))
+  // Sizes first: a closure of a few large blobs is not read into memory only to be put aside.
+  const infos = await store.infoMany(entries.map(entry => entry.oid))
   let total = 0
-  for (const object of objects) {
-    if (object === null) return undefined
-    total += object.body.length
+  for (const info of infos) {
+    if (info === null) return undefined
+    total += info.size
     if (total > SMALL_PACK_BYTES) return undefined
   }
+  const objects = await store.readMany(entries.map(entry => entry.oid))
+  if (objects.some(object => object === null)) return undefined
   const baseIds = entries.flatMap(entry => entry.base !== undefined ? [entry.base] : [])
   const bases = new Map((await store.readMany(baseIds)).flatMap(base => base === null ? [] : [[base.oid, base] as const]))
   const inputs: PackInput[] = entries.map((entry, i) => {

@@ -26,6 +26,11 @@ export function deriveName (prompt: string): string {
   return name === '' ? 'job' : name
 }
 
+/** `text` as a job name: kebab-case ASCII, cut at a word boundary to fit; '' when nothing is left. */
+export function kebabName (text: string): string {
+  return trimName(text.toLowerCase().normalize('NFKD').replace(/[\u0300-\u036f]/g, '').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, ''))
+}
+
 function trimName (name: string): string {
   if (name.length <= MAX_NAME_CHARS) return name
   return name.slice(0, MAX_NAME_CHARS).replace(/-[^-]*$/, '') || name.slice(0, MAX_NAME_CHARS)

@@ -51,6 +51,11 @@ export class GrantStore {
   }
 
   /** Removes one grant (an offer the peer declined). */
+  /** True when `peerId` holds a grant in force for exactly this root in this repository. */
+  has (peerId: string, root: string, repo: string, now = Date.now()): boolean {
+    return this.db.prepare('SELECT 1 FROM grants WHERE peer_id = ? AND root = ? AND repo = ? AND (expires_at IS NULL OR expires_at > ?)').get(peerId, root, repo, now) !== undefined
+  }
+
   revoke (peerId: string, root: string, repo: string): void {
     this.db.prepare('DELETE FROM grants WHERE peer_id = ? AND root = ? AND repo = ?').run(peerId, root, repo)
   }

@@ -89,6 +89,21 @@ describe('object exchange between two real nodes', () => {
     git(into, 'fsck', '--strict')
   })
 
+  it('lets a caller that joined a transfer stop waiting on its own signal, while the transfer goes on', async () => {
+    const repo = path.join(scratch, 'author')
+    await makeRepo(repo, 5)
+    const head = git(repo, 'rev-parse', 'HEAD')
+    author.grants.add(builder.peerId, head, repo)
+    const into = path.join(scratch, 'builder')
+    const first = builder.node.services.exchange.fetch(author.node.peerId, [head], into)
+    const cancel = new AbortController()
+    const joined = builder.node.services.exchange.fetch(author.node.peerId, [head], into, { signal: cancel.signal })
+    cancel.abort(new Error('cancelled by the test'))
+    await expect(joined).rejects.toThrow('cancelled by the test')
+    expect((await first).objects).toBeGreaterThan(0)
+    git(into, 'fsck', '--strict')
+  })
+
   it('honours grant expiry', async () => {
     const repo = path.join(scratch, 'author')
     await makeRepo(repo, 5)

@@ -111,7 +111,10 @@ export async function waitForJob (ctx: CommandContext, id: string, onChange?: (j
     ctx.call('watch', {}, { signal: stop.signal, onEvent: event => { if (event.type === 'job') check(event.job as JobView) } })
       .catch(err => { if (!stop.signal.aborted) reject(err) })
     // The job may have moved before the watch began: look once now.
-    ctx.call<JobView>('show', { job: id }).then(check, reject)
+    ctx.call<JobView>('show', { job: id }).then(check, err => {
+      stop.abort()
+      reject(err)
+    })
   })
 }
 
@@ -205,19 +208,29 @@ Examples:
       await draw()
       if (opts.watch !== true) return
       let pending = false
+      // A redraw that fails (the daemon went away) ends the watch with that error.
+      const watching = new AbortController()
+      let failure: unknown
       // Redraw on every change, at most a few times a second, and each second for the ages.
       const redraw = (): void => {
         if (pending) return
         pending = true
-        setTimeout(() => { pending = false; void draw() }, 100)
+        setTimeout(() => {
+          pending = false
+          draw().catch(err => {
+            failure ??= err
+            watching.abort()
+          })
+        }, 100)
       }
       // On a terminal the table also redraws each second, for the ages; JSON only when something changed.
       const ticker = setInterval(() => { if (!ctx.out.json) redraw() }, 1000)
       try {
-        await ctx.call('watch', {}, { onEvent: redraw })
+        await ctx.call('watch', {}, { onEvent: redraw, signal: watching.signal }).catch(err => { if (!watching.signal.aborted) throw err })
       } finally {
         clearInterval(ticker)
       }
+      if (failure !== undefined) throw failure
     })
 
   program.command('show')

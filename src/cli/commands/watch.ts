@@ -4,12 +4,12 @@ import type { Command } from 'commander'
 import { commandContext } from '../context.js'
 import { pc, UsageError } from '../output.js'
 import type { JobView } from './jobs.js'
+import { kebabName } from '../../jobs/naming.js'
 
 /** A task's job name: its front matter's, else its file's name as kebab-case. */
 function taskName (file: string, given: string | undefined): string {
   if (given !== undefined) return given
-  const base = path.basename(file).replace(/\.[^.]*$/, '')
-  return base.toLowerCase().normalize('NFKD').replace(/[\u0300-\u036f]/g, '').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 48) || 'task'
+  return kebabName(path.basename(file).replace(/\.[^.]*$/, '')) || 'task'
 }
 
 export function registerWatchCommand (program: Command): void {

@@ -3,8 +3,18 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { askNamer, deriveName, isValidName, uniqueName } from '../../../src/jobs/naming.js'
+import { askNamer, deriveName, isValidName, kebabName, uniqueName } from '../../../src/jobs/naming.js'
 import { MAX_NAME_CHARS, NAMER_TIMEOUT_MS } from '../../../src/jobs/constants.js'
+
+describe('kebabName', () => {
+  it('turns a file name into a valid job name, cut at a word boundary however long it is', () => {
+    expect(kebabName('Café Menu')).toBe('cafe-menu')
+    const long = kebabName('update-the-authentication-middleware-to-use-the-new-tokens')
+    expect(long).toBe('update-the-authentication-middleware-to-use-the')
+    expect(isValidName(long)).toBe(true)
+    expect(kebabName('---')).toBe('')
+  })
+})
 
 describe('deriveName', () => {
   it('keeps the first three significant words of the prompt, kebab-case', () => {
