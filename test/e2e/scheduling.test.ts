@@ -134,7 +134,8 @@ describe('parallel work across builders', () => {
     const first = rig.builder.peerId
     const firstListen = rig.builder.addrs[0]!.replace(/\/p2p\/.*$/, '')
     await rig.builder.kill()
-    await rig.waitFor(job.name, ['lost', 'queued', 'offered', 'fetching', 'generating', 'testing', 'returned'])
+    // the author notices the builder is gone: the job is lost there, waiting for another
+    await rig.waitFor(job.name, ['lost', 'queued'])
     // a second builder, with the built-in generator, takes it over and finishes it
     const second = await rig.addBuilder([])
     const returned = await rig.waitFor(job.name, ['returned'], 60_000)

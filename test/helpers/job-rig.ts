@@ -140,9 +140,9 @@ export class JobRig {
 }
 
 /** Waits (bounded, polling) until `condition` holds. */
-export async function waitUntil (condition: () => boolean, timeoutMs = 30_000): Promise<void> {
+export async function waitUntil (condition: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
-  while (!condition()) {
+  while (!await condition()) {
     if (Date.now() > deadline) throw new Error('condition not met in time')
     await new Promise(resolve => setTimeout(resolve, 25))
   }

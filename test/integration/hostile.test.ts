@@ -178,7 +178,9 @@ describe('bad input from the network', () => {
     try {
       stranger.trust.trust(author.peerId, ['author'], [])
       await stranger.node.peerStore.merge(author.node.peerId, { multiaddrs: author.node.getMultiaddrs() })
-      await expect(stranger.node.services.exchange.fetch(author.node.peerId, [commit], path.join(scratch, 'stranger'))).rejects.toThrow()
+      // Even a grant does not let an untrusted peer in: the connection itself is refused.
+      author.grants.add(stranger.peerId, commit, repo)
+      await expect(stranger.node.services.exchange.fetch(author.node.peerId, [commit], path.join(scratch, 'stranger'))).rejects.toMatchObject({ name: 'PeerUnreachableError' })
       // the author keeps serving its trusted peer
       const report = await builder.node.services.exchange.fetch(author.node.peerId, [commit], path.join(scratch, 'builder'))
       expect(report.roundTrips).toBe(1)

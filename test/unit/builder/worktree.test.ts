@@ -56,7 +56,7 @@ describe('WorktreePool', () => {
     const dir = await pool.acquire(repo.dir, second, 'job-1')
     await pool.release(repo.dir, dir, true)
     pool.prepare([{ repo: repo.dir, commit: first, count: 1 }])
-    await waitUntil(() => existsSync(path.join(dir, 'b.txt')) === false)
+    await waitUntil(() => existsSync(path.join(dir, 'b.txt')) === false, 10_000)
     expect(await pool.acquire(repo.dir, first, 'job-2')).toBe(dir)
     expect(head(dir)).toBe(first)
     expect(readFileSync(path.join(dir, 'a.txt'), 'utf8')).toBe('1\n')
@@ -65,11 +65,14 @@ describe('WorktreePool', () => {
 
   it('makes no more worktrees ahead than it may keep', async () => {
     const { repo, second } = twoCommits(scratch)
-    const pool = new WorktreePool(scratch.dir(), 2)
+    const root = scratch.dir()
+    const pool = new WorktreePool(root, 2)
     pool.prepare([{ repo: repo.dir, commit: second, count: 5 }])
     await pool.acquire(repo.dir, second, 'job-1')
     await pool.acquire(repo.dir, second, 'job-2')
-    expect(linked(repo)).toHaveLength(2)
+    // only two were made ahead: the third job gets a new one of its own
+    expect(await pool.acquire(repo.dir, second, 'job-3')).toBe(path.join(root, 'job-3'))
+    expect(linked(repo)).toHaveLength(3)
   })
 
   it('drops a worktree that could not be made ready and still serves the job', async () => {
