@@ -2,6 +2,7 @@ import { mkdir, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { gitEnv, runGit, runGitScript } from '../git/git-process.js'
 import { writeLooseObject } from '../git/loose-object.js'
+import { serialized } from '../git/worktree-files.js'
 
 /**
  * Checks `commit` out into a fresh linked worktree of `repo` at `dir`, detached. Parallel
@@ -13,14 +14,29 @@ export async function createWorktree (repo: string, dir: string, commit: string,
   // vanished are pruned when the builder starts.
   await rm(dir, { recursive: true, force: true })
   await mkdir(path.dirname(dir), { recursive: true })
-  await runGit(['-c', 'checkout.workers=0', 'worktree', 'add', '--detach', '--force', '-q', dir, commit], { cwd: repo, signal: options.signal })
+  // Only registering the worktree is serialized; the checkout, where the time goes, runs in parallel.
+  await worktreeAdmin(repo, async () => {
+    await runGit(['worktree', 'add', '--no-checkout', '--detach', '--force', '-q', dir, commit], { cwd: repo, signal: options.signal })
+  })
+  await runGit(['-c', 'checkout.workers=0', 'checkout', '--detach', '--force', '-q', commit], { cwd: dir, signal: options.signal })
 }
 
 /** Removes a worktree and its administrative files; safe when it is already gone. */
 export async function removeWorktree (repo: string, dir: string): Promise<void> {
-  await runGit(['worktree', 'remove', '--force', dir], { cwd: repo, okExitCodes: [128] }).catch(() => {})
-  await rm(dir, { recursive: true, force: true })
-  await runGit(['worktree', 'prune'], { cwd: repo }).catch(() => {})
+  await worktreeAdmin(repo, async () => {
+    await runGit(['worktree', 'remove', '--force', dir], { cwd: repo, okExitCodes: [128] }).catch(() => {})
+    await rm(dir, { recursive: true, force: true })
+    await runGit(['worktree', 'prune'], { cwd: repo }).catch(() => {})
+  })
+}
+
+/**
+ * Runs `fn` alone among this process's changes to `repo`'s list of worktrees. git does not lock
+ * that list: a `worktree add` that runs while another one is half-way through fails with "failed
+ * to read .git/worktrees/<name>/commondir" (seen with two concurrent adds on git 2.39).
+ */
+async function worktreeAdmin<T> (repo: string, fn: () => Promise<T>): Promise<T> {
+  return await serialized(`worktrees\0${path.resolve(repo)}`, fn)
 }
 
 export interface CommitIdentity {

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { WorktreePool } from '../../../src/builder/worktree.js'
+import { WorktreePool, createWorktree, removeWorktree } from '../../../src/builder/worktree.js'
 import { Scratch, git, type TestRepo } from '../../helpers/git-repo.js'
 import { waitUntil } from '../../helpers/job-rig.js'
 
@@ -25,6 +25,28 @@ function linked (repo: TestRepo): string[] {
     .filter(line => line.startsWith('worktree ')).map(line => line.slice('worktree '.length))
     .filter(dir => dir !== repo.dir)
 }
+
+describe('createWorktree', () => {
+  const scratch = new Scratch()
+  afterEach(() => { scratch.cleanup() })
+
+  // git does not lock its list of worktrees: two concurrent `worktree add` runs in one repository
+  // failed now and then ("failed to read .git/worktrees/<name>/commondir"), which made the pool
+  // tests below fail once in a full run.
+  it('makes and removes many worktrees of one repository at once', async () => {
+    const { repo, second } = twoCommits(scratch)
+    const root = scratch.dir()
+    const dirs = Array.from({ length: 12 }, (_, i) => path.join(root, `w${i}`))
+    await Promise.all(dirs.map(async dir => { await createWorktree(repo.dir, dir, second) }))
+    for (const dir of dirs) {
+      expect(head(dir)).toBe(second)
+      expect(git(dir, ['status', '--porcelain'])).toBe('')
+    }
+    expect(linked(repo).sort()).toEqual([...dirs].sort())
+    await Promise.all(dirs.map(async dir => { await removeWorktree(repo.dir, dir) }))
+    expect(linked(repo)).toEqual([])
+  })
+})
 
 describe('WorktreePool', () => {
   const scratch = new Scratch()
