@@ -15,6 +15,13 @@ export const SNAPSHOT_IDENTITY = {
   email: 'gitmesh@localhost'
 }
 
+/**
+ * gitmesh's own folder at the top of a repository (watched prompt files live in `prompts/`).
+ * Snapshots take it as the index holds it: committed or staged files stay, untracked files and
+ * unstaged edits are left out, so a job's worktree never holds every other task's prompt.
+ */
+export const SNAPSHOT_EXCLUDED_DIR = '.gitmesh'
+
 /** Message of a snapshot commit. */
 export const SNAPSHOT_MESSAGE = 'gitmesh snapshot\n'
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { exists } from './fs-util.js'
 import { gitEnv, gitText, runGit, runGitScript } from './git-process.js'
-import { SNAPSHOT_IDENTITY, SNAPSHOT_MESSAGE } from './constants.js'
+import { SNAPSHOT_EXCLUDED_DIR, SNAPSHOT_IDENTITY, SNAPSHOT_MESSAGE } from './constants.js'
 import { OperationInProgressError } from './errors.js'
 import { locateRepository } from './repository.js'
 import { hasHiddenEntries } from './index-flags.js'
@@ -27,7 +27,8 @@ const IN_PROGRESS_MARKERS: Array<[string, string]> = [
 ]
 
 /**
- * Writes a commit whose tree is the working tree as `git add -A` sees it and whose parent is HEAD,
+ * Writes a commit whose tree is the working tree as `git add -A` sees it (gitmesh's own
+ * `.gitmesh/` folder as the index holds it) and whose parent is HEAD,
  * without touching anything the user sees: the index, working tree, HEAD, refs, reflogs and stash.
  *
  * It stages into a private copy of the index: starting from the real index lets git reuse its
@@ -48,7 +49,8 @@ export async function snapshotWorkingTree (dir: string, options: { signal?: Abor
     // core.splitIndex off (add and write-tree both write the index): a split private index would
     // leave a new sharedindex file in the user's .git on every snapshot.
     // Both in one process start from the daemon (see runGitScript).
-    const { stdout } = await runGitScript('git -c core.fsmonitor=false -c core.splitIndex=false add -A -- . && exec git -c core.splitIndex=false write-tree', { cwd, env, signal: options.signal })
+    const add = `git -c core.fsmonitor=false -c core.splitIndex=false add -A -- . ':(exclude)${SNAPSHOT_EXCLUDED_DIR}'`
+    const { stdout } = await runGitScript(`${add} && exec git -c core.splitIndex=false write-tree`, { cwd, env, signal: options.signal })
     const tree = stdout.toString('utf8').trim()
     const parent = await readHeadCommit(repo)
     const commit = await writeLooseObject(repo.objectDir, 'commit', Buffer.from(snapshotCommitBody(tree, parent), 'utf8'))

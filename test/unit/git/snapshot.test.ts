@@ -172,6 +172,23 @@ describe('snapshotWorkingTree', () => {
     expect(repo.git(['cat-file', '-p', `${second.commit}:a.txt`])).toBe('edited behind a skip-worktree bit')
   })
 
+  it('leaves gitmesh\'s own folder out, but for what the index holds there', async () => {
+    const repo = committedRepo()
+    repo.write('.gitmesh/notes.md', 'committed\n')
+    repo.commit('a committed file in .gitmesh')
+    repo.write('.gitmesh/notes.md', 'edited, not staged\n')
+    repo.write('.gitmesh/prompts/email.md', 'Write a function to validate email addresses\n')
+    repo.write('.gitmesh/staged.md', 'staged\n')
+    repo.git(['add', '.gitmesh/staged.md'])
+    repo.write('a.txt', 'changed\n')
+    const snapshot = await snapshotWorkingTree(repo.dir)
+    const entries = lsTree(repo, snapshot.tree)
+    expect(entries.has('.gitmesh/prompts/email.md')).toBe(false)
+    expect(repo.git(['cat-file', '-p', `${snapshot.commit}:.gitmesh/notes.md`])).toBe('committed')
+    expect(repo.git(['cat-file', '-p', `${snapshot.commit}:.gitmesh/staged.md`])).toBe('staged')
+    expect(repo.git(['cat-file', '-p', `${snapshot.commit}:a.txt`])).toBe('changed')
+  })
+
   it('a clean working tree snapshots to HEAD\'s tree', async () => {
     const repo = committedRepo()
     const snapshot = await snapshotWorkingTree(repo.dir)
