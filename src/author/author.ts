@@ -10,6 +10,7 @@ import { MAX_AFTER, MAX_FANOUT, MAX_PRIORITY, MIN_PRIORITY, MAX_NAME_CHARS, MAX_
 import { findCycle } from '../jobs/dependencies.js'
 import { checkOwnsGlobs } from '../jobs/ownership.js'
 import { Scheduler, type BuilderLoad } from './scheduler.js'
+import type { PlacementProblem } from './placement-problem.js'
 import { holders, Leases } from './leases.js'
 import { takeResult } from './results.js'
 import { InvalidPromptError, JobStateError } from '../jobs/errors.js'
@@ -267,6 +268,16 @@ export class Author extends EventEmitter<{ job: [Job] }> {
   }
 
   /** What a builder last said about its slots, running and queued jobs, and tags. */
+  /** Why no builder can take this waiting job, if that is so (see placement-problem.ts). */
+  placementProblem (jobId: string): PlacementProblem | undefined {
+    return this.scheduler.problem(jobId)
+  }
+
+  /** The same, looked at now with what is known (a new offer, before the first pass). */
+  explainPlacement (job: Job): PlacementProblem | undefined {
+    return this.scheduler.explain(job)
+  }
+
   builderLoad (peerId: string): BuilderLoad | undefined {
     return this.scheduler.load(peerId)
   }

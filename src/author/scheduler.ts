@@ -10,6 +10,7 @@ import { ACTIVE_STATES, type Job } from '../jobs/job.js'
 import type { JobStore } from '../jobs/job-store.js'
 import type { JobReplyMessage } from '../jobs/messages.js'
 import { sendJobMessage } from '../jobs/wire.js'
+import { placementProblem, type KnownBuilder, type PlacementProblem } from './placement-problem.js'
 import { repoKey } from './repo-key.js'
 
 /** What a builder last said about itself. */
@@ -52,6 +53,8 @@ export function builderMatches (wanted: readonly string[], peerId: string, tags:
  */
 export class Scheduler {
   private readonly loads = new Map<string, BuilderLoad>()
+  /** Ready jobs no builder can take, and why (kept in memory: the next pass finds it again). */
+  private readonly problems = new Map<string, PlacementProblem>()
   private running = false
   private again = false
 
@@ -59,6 +62,45 @@ export class Scheduler {
 
   load (peerId: string): BuilderLoad | undefined {
     return this.loads.get(peerId)
+  }
+
+  /** Why no builder can take this waiting job, if that is so. */
+  problem (jobId: string): PlacementProblem | undefined {
+    return this.problems.get(jobId)
+  }
+
+  /**
+   * Looks at once, with what is known now, whether any builder can take `job` (a new offer, before
+   * the first pass asked the builders), and records the answer as the pass would.
+   */
+  explain (job: Job): PlacementProblem | undefined {
+    this.note(job, placementProblem(job, this.knownBuilders(this.trustedBuilders())), false)
+    return this.problems.get(job.id)
+  }
+
+  private trustedBuilders (): string[] {
+    return this.init.trust.list().filter(peer => peer.roles.includes('builder')).map(peer => peer.peerId)
+  }
+
+  private knownBuilders (builders: readonly string[]): KnownBuilder[] {
+    return builders.map(peerId => {
+      const load = this.loads.get(peerId)
+      // A builder that could not be asked has said nothing about its tags.
+      return { peerId, reachable: load?.reachable, tags: load?.reachable === true ? load.tags : undefined }
+    })
+  }
+
+  /** Records (or clears) why a job cannot be placed; a new or different reason is a change worth showing. */
+  private note (job: Job, reason: string | undefined, announce = true): void {
+    const known = this.problems.get(job.id)
+    if (reason === undefined) {
+      if (known === undefined) return
+      this.problems.delete(job.id)
+    } else {
+      if (known?.reason === reason) return
+      this.problems.set(job.id, { reason, since: known?.since ?? Date.now() })
+    }
+    if (announce) this.init.changed(job)
   }
 
   /** Runs one pass at a time, and another if asked meanwhile. */
@@ -92,6 +134,8 @@ export class Scheduler {
     // A builder that already reported for the round counts towards the k: it is done, not gone.
     const share = (job: Job): number => new Set([...(job.builder !== undefined ? [job.builder] : []), ...job.extraBuilders, ...reported(job)]).size
     const spreading = active.filter(job => job.builder !== undefined && share(job) < job.fanout)
+    const waitingIds = new Set(waiting.map(job => job.id))
+    for (const id of this.problems.keys()) if (!waitingIds.has(id)) this.problems.delete(id)
     if (waiting.length === 0 && spreading.length === 0) return
     // Dependencies are looked up by name as needed (most jobs have none).
     const named = new Map<string, Job | undefined>()
@@ -107,6 +151,7 @@ export class Scheduler {
       if (status.dead) {
         this.init.changed(this.init.jobs.update(job.id, { state: 'failed', reason: `blocked: ${status.blockedBy!.reason}`, blockedBy: status.blockedBy }))
       } else if (!status.ready) {
+        this.note(job, undefined)
         if (JSON.stringify(job.blockedBy) !== JSON.stringify(status.blockedBy)) this.init.changed(this.init.jobs.update(job.id, { blockedBy: status.blockedBy }))
       } else {
         if (job.blockedBy !== undefined) this.init.changed(this.init.jobs.update(job.id, { blockedBy: null }))
@@ -114,7 +159,7 @@ export class Scheduler {
       }
     }
     if (ready.length === 0 && spreading.length === 0) return
-    const builders = this.init.trust.list().filter(peer => peer.roles.includes('builder')).map(peer => peer.peerId)
+    const builders = this.trustedBuilders()
     await this.refresh(builders)
     const holdsOurs = (builder: string): boolean => active.some(job => job.builder === builder || job.extraBuilders.includes(builder)) || chosenFor.has(builder)
     const chosenFor = new Set<string>()
@@ -131,6 +176,7 @@ export class Scheduler {
     const chosen: Array<[Job, string]> = []
     for (const job of ready) {
       const builder = eligible(job)[0]
+      this.note(job, builder !== undefined ? undefined : placementProblem(job, this.knownBuilders(builders)))
       if (builder === undefined) continue
       const load = this.loads.get(builder)!
       load.queued++

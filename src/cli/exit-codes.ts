@@ -12,7 +12,9 @@ export const EXIT = {
   /** A transfer failed: bad objects, unsafe paths, a broken protocol, or the network. */
   transfer: 5,
   /** `offer --wait`: the job failed, was cancelled or rejected, or its tests fail. */
-  jobFailed: 6
+  jobFailed: 6,
+  /** `offer --wait`: no builder could take the job (none trusted, none matching, all unreachable) for the whole `--unplaced-timeout`; it stays queued. */
+  unplaceable: 7
 } as const
 
 const BY_ERROR_NAME: Record<string, number> = {
@@ -24,6 +26,7 @@ const BY_ERROR_NAME: Record<string, number> = {
   OperationInProgressError: EXIT.usage,
   UsageError: EXIT.usage,
   DaemonNotRunningError: EXIT.noDaemon,
+  DaemonGoneError: EXIT.noDaemon,
   HomeNotInitializedError: EXIT.noDaemon,
   DaemonAlreadyRunningError: EXIT.usage,
   RefusedError: EXIT.refused,

@@ -24,7 +24,7 @@ Examples:
   gitmesh fetch 12D3KooW... <commit> --into ./work
 
 Exit codes: 0 ok, 1 failure, 2 bad usage or input, 3 no daemon or home, 4 refused by the peer,
-5 transfer failed, 6 job failed (offer --wait).`)
+5 transfer failed, 6 job failed (offer --wait), 7 no builder can take the job (offer --wait).`)
 
 registerNodeCommands(program)
 registerTrustCommands(program)

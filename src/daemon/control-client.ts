@@ -1,7 +1,7 @@
 import net from 'node:net'
 import { createInterface } from 'node:readline'
 import { CONTROL_CONNECT_TIMEOUT_MS } from './constants.js'
-import { DaemonNotRunningError, RemoteError } from './errors.js'
+import { DaemonGoneError, DaemonNotRunningError, RemoteError } from './errors.js'
 
 export interface CallOptions {
   onEvent?: (event: Record<string, unknown>) => void
@@ -34,9 +34,13 @@ export async function callDaemon<T = unknown> (socketPath: string, home: string,
           resolve(message.result as T)
         }
       })
+      // A daemon that dies mid-call resets the socket (readline passes the error on): 'close'
+      // follows, and says so.
+      socket.on('error', () => {})
+      lines.on('error', () => {})
       socket.once('close', () => {
         options.signal?.removeEventListener('abort', onAbort)
-        if (!settled) reject(new Error('the daemon closed the control connection without answering'))
+        if (!settled) reject(new DaemonGoneError(home))
       })
       socket.write(JSON.stringify({ id: 1, method, params }) + '\n')
     })

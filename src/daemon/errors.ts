@@ -5,6 +5,20 @@ export class DaemonNotRunningError extends Error {
   }
 }
 
+/** The daemon went away (it stopped or restarted) before it answered a call. */
+export class DaemonGoneError extends Error {
+  override readonly name = 'DaemonGoneError'
+  constructor (readonly home: string) {
+    super(`the gitmesh daemon for ${home} stopped before it answered`)
+  }
+}
+
+/** True for the errors that mean "no daemon to talk to right now": a caller may wait for one. */
+export function isDaemonAway (err: unknown): boolean {
+  const name = (err as { name?: string })?.name
+  return name === 'DaemonNotRunningError' || name === 'DaemonGoneError'
+}
+
 export class DaemonAlreadyRunningError extends Error {
   override readonly name = 'DaemonAlreadyRunningError'
   constructor (readonly home: string) {

@@ -30,6 +30,12 @@ function overlapping (author: Author, job: Job, running?: readonly JobOwnership[
     .map(other => other.name)
 }
 
+/** Why a waiting job cannot be placed at all, and for how long that has been so. */
+function waitingForView (author: Author, job: Job): { reason: string, sinceMs: number } | null {
+  const problem = author.placementProblem(job.id)
+  return problem === undefined ? null : { reason: problem.reason, sinceMs: Date.now() - problem.since }
+}
+
 function builderLoadView (load: BuilderLoadView | undefined): BuilderLoadView | null {
   return load === undefined ? null : { slots: load.slots, running: load.running, queued: load.queued, reachable: load.reachable }
 }
@@ -93,6 +99,7 @@ export function jobView (author: Author, job: Job, { withLogs = false, running }
     outsideOwns: job.outsideOwns ?? [],
     candidates: author.jobs.candidates(job.id, job.round).map(c => ({ number: c.number, commit: c.commit, passed: c.passed, builder: c.builder, receivedAt: c.receivedAt })),
     overlaps: overlapping(author, job, running),
+    waitingFor: waitingForView(author, job),
     builderLoad: builderLoadView(job.builder === undefined ? undefined : author.builderLoad(job.builder)),
     elapsedMs: elapsedMs(job),
     createdAt: job.createdAt,
@@ -111,6 +118,12 @@ const taskOptions = {
   builders: z.array(z.string().min(1).max(MAX_TAG_CHARS * 2)).max(MAX_TAGS).optional()
 }
 
+/** A job just offered, after a look at whether any builder can take it: `offer` says so at once. */
+function explained (author: Author, job: Job): Job {
+  if (job.state === 'queued' && job.blockedBy === undefined) author.explainPlacement(job)
+  return job
+}
+
 const jobQuery = z.object({ job: z.string().min(1).max(MAX_JOB_QUERY_CHARS) })
 
 export function jobMethods (author: Author): Record<string, ControlMethod> {
@@ -123,7 +136,7 @@ export function jobMethods (author: Author): Record<string, ControlMethod> {
         test: z.string().min(1).max(MAX_TEST_COMMAND_CHARS).optional(),
         ...taskOptions
       }), raw)
-      return jobView(author, await author.offer(p))
+      return jobView(author, explained(author, await author.offer(p)))
     },
 
     jobs: async () => {
@@ -160,7 +173,7 @@ export function jobMethods (author: Author): Record<string, ControlMethod> {
         ...taskOptions
       }), raw)
       const { job, replaced, unchanged } = await author.submitTask(p)
-      return { ...jobView(author, job), replaced: replaced ?? null, unchanged: unchanged === true }
+      return { ...jobView(author, explained(author, job)), replaced: replaced ?? null, unchanged: unchanged === true }
     },
 
     reject: async (raw) => {

@@ -26,12 +26,13 @@ export function pathsOutside (paths: readonly string[], globs: readonly string[]
 }
 
 /**
- * Whether two jobs' ownership may overlap. Exact glob intersection is undecidable in general, so
- * this is conservative: globs overlap when one's fixed leading directory contains the other's,
- * or one matches the other's fixed part. No globs means the whole repository.
+ * Whether two sets of `owns:` globs may claim a common path. Exact glob intersection is
+ * undecidable in general, so this is conservative: globs overlap when one's fixed leading
+ * directory contains the other's, or one matches the other's fixed part. A job without globs
+ * claims nothing in particular, so it overlaps nothing here (what its result changed may still).
  */
 export function ownsOverlap (a: readonly string[], b: readonly string[]): boolean {
-  if (a.length === 0 || b.length === 0) return true
+  if (a.length === 0 || b.length === 0) return false
   const base = (glob: string): string => picomatch.scan(glob).base
   for (const x of a) {
     for (const y of b) {

@@ -3,12 +3,16 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { CLI_PATH, runCliJson, startDaemon, type DaemonProcess } from '../../src/demo/processes.js'
+import { callDaemon, type CallOptions } from '../../src/daemon/control-client.js'
+import { isDaemonAway } from '../../src/daemon/errors.js'
+import { Home } from '../../src/home/home.js'
 
 export interface JobView {
   blockedBy: { job: string, reason: string } | null
   outsideOwns: string[]
   candidates: Array<{ number: number, commit: string, passed: boolean, builder: string }>
   overlaps: string[]
+  waitingFor: { reason: string, sinceMs: number } | null
   id: string
   name: string
   state: string
@@ -99,16 +103,59 @@ export class JobRig {
     return await this.cli<JobView>(['show', job])
   }
 
-  /** Waits (bounded) until the job is in one of `states`, watching the daemon's job events. */
+  /**
+   * Waits (bounded) until the job is in one of `states`: on the author daemon's job events, with a
+   * look over the control socket every half second as a safety net (a change made before the
+   * event stream was open, or a daemon restarted meanwhile). No process is started per look.
+   */
   async waitFor (job: string, states: string[], timeoutMs = 30_000): Promise<JobView> {
+    const home = Home.resolve(this.authorHome)
+    const call = async <T>(method: string, params: Record<string, unknown>, options: CallOptions = {}): Promise<T> =>
+      await callDaemon<T>(home.socketPath, home.dir, method, params, options)
+    const done = new AbortController()
     const deadline = Date.now() + timeoutMs
     let last: JobView | undefined
-    while (Date.now() < deadline) {
-      last = await this.show(job)
-      if (states.includes(last.state)) return last
-      await new Promise(resolve => setTimeout(resolve, 50))
+    const matches = (view: JobView): boolean => {
+      if (view.name !== job && view.id !== job && view.id !== last?.id) return false
+      last = view
+      return states.includes(view.state)
     }
-    throw new Error(`job ${job} stayed ${last?.state} (wanted ${states.join('/')})`)
+    let found: JobView | undefined
+    let wake = (): void => {}
+    const follow = async (): Promise<void> => {
+      while (!done.signal.aborted) {
+        await call('watch', {}, {
+          signal: done.signal,
+          onEvent: event => {
+            if (event.type === 'job' && matches(event.job as JobView)) {
+              found ??= event.job as JobView
+              wake()
+            }
+          }
+        }).catch(() => {})
+        await new Promise(resolve => setTimeout(resolve, 100))
+      }
+    }
+    const following = follow()
+    try {
+      while (found === undefined) {
+        if (Date.now() > deadline) throw new Error(`job ${job} stayed ${last?.state} (wanted ${states.join('/')})`)
+        const view = await call<JobView>('show', { job }).catch(err => {
+          if (isDaemonAway(err)) return undefined
+          throw err
+        })
+        if (view !== undefined && matches(view)) found ??= view
+        if (found !== undefined) break
+        await new Promise<void>(resolve => {
+          const timer = setTimeout(resolve, 500)
+          wake = () => { clearTimeout(timer); resolve() }
+        })
+      }
+      return found
+    } finally {
+      done.abort()
+      await following
+    }
   }
 
   /** Starts another builder in its own home, trusted both ways. */
@@ -124,12 +171,13 @@ export class JobRig {
 
   readonly extra: DaemonProcess[] = []
 
-  /** Restarts a daemon on the same address, as a user restarting it would. */
-  async restart (which: 'author' | 'builder', kill = false): Promise<void> {
+  /** Restarts a daemon on the same address, as a user restarting it would; `whileDown` runs while it is stopped. */
+  async restart (which: 'author' | 'builder', kill = false, whileDown?: () => Promise<void>): Promise<void> {
     const daemon = this[which]
     const listen = daemon.addrs[0]!.replace(/\/p2p\/.*$/, '')
     if (kill) await daemon.kill()
     else await daemon.stop()
+    await whileDown?.()
     this[which] = await startDaemon(which === 'author' ? this.authorHome : this.builderHome, which === 'builder' ? ['--builder', ...this.builderArgs] : [], listen)
   }
 

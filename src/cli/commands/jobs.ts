@@ -4,9 +4,14 @@ import path from 'node:path'
 import type { Command } from 'commander'
 import { commandContext, type CommandContext } from '../context.js'
 import { pc, table, UsageError } from '../output.js'
-import { collect } from '../options.js'
+import { collect, parseDuration, wholeNumber } from '../options.js'
 import { EXIT } from '../exit-codes.js'
+import { followDaemonEvents } from '../follow.js'
+import { isDaemonAway } from '../../daemon/errors.js'
 import { ENDED_STATES, type JobState } from '../../jobs/job.js'
+
+/** How long `offer --wait` waits for a job no builder can take before it gives up (exit 7). */
+export const DEFAULT_UNPLACED_TIMEOUT_MS = 30_000
 
 export interface JobView {
   id: string
@@ -32,6 +37,8 @@ export interface JobView {
   outsideOwns: string[]
   candidates: Array<{ number: number, commit: string, passed: boolean, builder: string }>
   overlaps: string[]
+  /** Why no builder can take this waiting job (none trusted, none matching, all unreachable), and for how long. */
+  waitingFor: { reason: string, sinceMs: number } | null
   /** The load its builder last advertised, or null. */
   builderLoad: { slots: number, running: number, queued: number, reachable: boolean } | null
   elapsedMs: number
@@ -59,6 +66,7 @@ export function duration (ms: number): string {
 const shortPeer = (peer: string | null): string => peer === null ? '-' : `…${peer.slice(-6)}`
 
 function resultText (job: JobView): string {
+  if (job.waitingFor !== null) return pc.yellow(job.waitingFor.reason)
   if (job.blockedBy !== null && job.result === null) return pc.dim(job.blockedBy.reason)
   if (job.state === 'lost') return pc.yellow(job.reason ?? 'lost')
   if (job.result === null) return job.state === 'failed' ? pc.red(job.reason ?? 'failed') : '-'
@@ -96,25 +104,57 @@ export function jobsTable (jobs: JobView[]): string {
   ]))
 }
 
-/** Resolves with the job once it reaches one of `states` (or, by default, ends). */
-export async function waitForJob (ctx: CommandContext, id: string, onChange?: (job: JobView) => void, states: readonly JobState[] = ENDED_STATES): Promise<JobView> {
+export interface WaitForJobOptions {
+  /** Called with every version of the job seen. */
+  onChange?: (job: JobView) => void
+  /** The states that end the wait. @default ENDED_STATES */
+  states?: readonly JobState[]
+  /** Give up once no builder could take the job for this long (it stays queued). */
+  unplacedTimeoutMs?: number
+  /** The daemon went away, and is back: the wait goes on across a restart. */
+  onDown?: () => void
+  onUp?: () => void
+}
+
+/**
+ * Resolves with the job once it reaches one of `states` (by default, once it ended), or with
+ * `unplaced` set when no builder could take it for `unplacedTimeoutMs`. A daemon restart meanwhile
+ * is waited out.
+ */
+export async function waitForJob (ctx: CommandContext, id: string, options: WaitForJobOptions = {}): Promise<{ job: JobView, unplaced: boolean }> {
+  const states = options.states ?? ENDED_STATES
   const stop = new AbortController()
-  return await new Promise<JobView>((resolve, reject) => {
-    const check = (job: JobView): void => {
-      if (job.id !== id) return
-      onChange?.(job)
-      if (states.includes(job.state)) {
-        stop.abort()
-        resolve(job)
-      }
+  let giveUp: NodeJS.Timeout | undefined
+  return await new Promise((resolve, reject) => {
+    const finish = (job: JobView, unplaced: boolean): void => {
+      clearTimeout(giveUp)
+      stop.abort()
+      resolve({ job, unplaced })
     }
-    ctx.call('watch', {}, { signal: stop.signal, onEvent: event => { if (event.type === 'job') check(event.job as JobView) } })
-      .catch(err => { if (!stop.signal.aborted) reject(err) })
-    // The job may have moved before the watch began: look once now.
-    ctx.call<JobView>('show', { job: id }).then(check, err => {
+    const fail = (err: unknown): void => {
+      clearTimeout(giveUp)
       stop.abort()
       reject(err)
-    })
+    }
+    const look = (): void => { ctx.call<JobView>('show', { job: id }).then(check, fail) }
+    const check = (job: JobView): void => {
+      if (job.id !== id || stop.signal.aborted) return
+      options.onChange?.(job)
+      if (states.includes(job.state)) return finish(job, false)
+      clearTimeout(giveUp)
+      const limit = options.unplacedTimeoutMs
+      if (limit === undefined || job.waitingFor === null) return
+      if (job.waitingFor.sinceMs >= limit) return finish(job, true)
+      // Nothing changes while nobody can take the job: look again when the time is up.
+      giveUp = setTimeout(look, limit - job.waitingFor.sinceMs)
+    }
+    followDaemonEvents(ctx, event => { if (event.type === 'job') check(event.job as JobView) }, {
+      signal: stop.signal,
+      onDown: options.onDown,
+      onUp: () => { options.onUp?.(); look() }
+    }).catch(fail)
+    // The job may have moved before the watch began: look once now.
+    look()
   })
 }
 
@@ -130,14 +170,15 @@ export function registerJobCommands (program: Command): void {
     .option('-m, --message <text>', 'the prompt')
     .option('-f, --file <file>', 'read the prompt from a file')
     .option('--name <name>', 'name the job (kebab-case); default: derived from the prompt')
-    .option('--attempts <n>', 'attempt budget (overrides gitmesh.json)', value => Number.parseInt(value, 10))
+    .option('--attempts <n>', 'attempt budget (overrides gitmesh.json)', wholeNumber('--attempts'))
     .option('--test <command>', 'test command (overrides gitmesh.json)')
     .option('--after <name>', 'wait until this job is accepted (repeatable)', collect)
     .option('--owns <glob>', 'paths the job may change (repeatable); a result outside them needs accept --force', collect)
-    .option('--priority <n>', 'higher runs first (-1000 to 1000, default 0)', value => Number.parseInt(value, 10))
-    .option('--fanout <k>', 'offer the job to k builders at once', value => Number.parseInt(value, 10))
+    .option('--priority <n>', 'higher runs first (-1000 to 1000, default 0)', wholeNumber('--priority'))
+    .option('--fanout <k>', 'offer the job to k builders at once', wholeNumber('--fanout'))
     .option('--builder <peer-id-or-tag>', 'run only on these builders (repeatable)', collect)
     .option('--wait', 'wait until the job ends; exit 6 if it failed or its tests fail')
+    .option('--unplaced-timeout <duration>', 'with --wait: give up (exit 7) once no builder could take the job for this long, e.g. 90s, 5m (default 30s)', parseDuration)
     .option('--json', 'print the result as JSON')
     .addHelpText('after', `
 Examples:
@@ -145,7 +186,7 @@ Examples:
   gitmesh offer -f prompts/email.md --name email-validation --attempts 5 --wait
   gitmesh offer -m "fix the flaky date test" --test "npm test -- dates" --json
   gitmesh offer -f prompts/api.md --after data-model --owns 'src/api/**' --priority 5 --builder gpu`)
-    .action(async (opts: { repo: string, message?: string, file?: string, name?: string, attempts?: number, test?: string, wait?: boolean, after?: string[], owns?: string[], priority?: number, fanout?: number, builder?: string[] }, command: Command) => {
+    .action(async (opts: { repo: string, message?: string, file?: string, name?: string, attempts?: number, test?: string, wait?: boolean, unplacedTimeout?: number, after?: string[], owns?: string[], priority?: number, fanout?: number, builder?: string[] }, command: Command) => {
       const ctx = commandContext(command)
       if ((opts.message === undefined) === (opts.file === undefined)) throw new UsageError('give the prompt with exactly one of -m TEXT or -f FILE')
       if (opts.attempts !== undefined && (!Number.isInteger(opts.attempts) || opts.attempts < 1)) throw new UsageError('--attempts must be a positive whole number')
@@ -171,15 +212,27 @@ Examples:
         fanout: opts.fanout,
         builders: opts.builder
       })
+      const problem = job.waitingFor !== null ? `no builder can take it yet: ${job.waitingFor.reason}` : undefined
       if (opts.wait !== true) {
-        ctx.out.result({ id: job.id, name: job.name, state: job.state, snapshot: job.snapshot }, () => `offered ${pc.bold(job.name)} (${job.id})`)
+        ctx.out.result({ id: job.id, name: job.name, state: job.state, snapshot: job.snapshot, waitingFor: job.waitingFor }, () =>
+          [`offered ${pc.bold(job.name)} (${job.id})`, ...(problem !== undefined ? [pc.yellow(`⚠ ${problem}`)] : [])])
         return
       }
       if (!ctx.out.json) process.stdout.write(`offered ${pc.bold(job.name)} (${job.id})\n`)
-      const ended = await waitForJob(ctx, job.id, changed => {
-        ctx.out.progress(`${changed.name}: ${changed.state}${changed.attempt > 0 ? ` (attempt ${changed.attempt}/${changed.attemptsBudget})` : ''}${changed.progress !== null ? ` ${changed.progress}` : ''}`)
+      const { job: ended, unplaced } = await waitForJob(ctx, job.id, {
+        unplacedTimeoutMs: opts.unplacedTimeout ?? DEFAULT_UNPLACED_TIMEOUT_MS,
+        onChange: changed => {
+          ctx.out.progress(`${changed.name}: ${changed.state}${changed.attempt > 0 ? ` (attempt ${changed.attempt}/${changed.attemptsBudget})` : ''}${changed.progress !== null ? ` ${changed.progress}` : ''}${changed.waitingFor !== null ? ` (${changed.waitingFor.reason})` : ''}`)
+        },
+        onDown: () => { process.stderr.write(`${pc.yellow('the daemon went away')}: waiting for it to come back…\n`) },
+        onUp: () => { process.stderr.write('the daemon is back\n') }
       })
       ctx.out.endProgress()
+      if (unplaced) {
+        ctx.out.result(ended, () => `${ended.name}: still queued after ${duration(opts.unplacedTimeout ?? DEFAULT_UNPLACED_TIMEOUT_MS)}, no builder can take it: ${ended.waitingFor?.reason ?? 'unknown'}. It stays queued; \`gitmesh cancel ${ended.name}\` drops it`)
+        process.exitCode = EXIT.unplaceable
+        return
+      }
       ctx.out.result(ended, () => `${ended.name}: ${ended.state}${ended.result !== null ? `, ${ended.result.summary} (${ended.result.commit.slice(0, 10)})` : ended.reason !== null ? `: ${ended.reason}` : ''}`)
       process.exitCode = jobOutcomeCode(ended)
     })
@@ -208,16 +261,18 @@ Examples:
       await draw()
       if (opts.watch !== true) return
       let pending = false
-      // A redraw that fails (the daemon went away) ends the watch with that error.
+      // A redraw that fails for another reason than the daemon being away ends the watch with that error.
       const watching = new AbortController()
       let failure: unknown
+      let away = false
       // Redraw on every change, at most a few times a second, and each second for the ages.
       const redraw = (): void => {
-        if (pending) return
+        if (pending || away) return
         pending = true
         setTimeout(() => {
           pending = false
           draw().catch(err => {
+            if (isDaemonAway(err)) return // the event stream notices too, and waits for it
             failure ??= err
             watching.abort()
           })
@@ -226,7 +281,18 @@ Examples:
       // On a terminal the table also redraws each second, for the ages; JSON only when something changed.
       const ticker = setInterval(() => { if (!ctx.out.json) redraw() }, 1000)
       try {
-        await ctx.call('watch', {}, { onEvent: redraw, signal: watching.signal }).catch(err => { if (!watching.signal.aborted) throw err })
+        await followDaemonEvents(ctx, redraw, {
+          signal: watching.signal,
+          onDown: () => {
+            away = true
+            process.stderr.write(`${pc.yellow('the daemon went away')}: reconnecting when it is back (ctrl-c to stop)…\n`)
+          },
+          onUp: () => {
+            away = false
+            process.stderr.write('reconnected to the daemon\n')
+            redraw()
+          }
+        })
       } finally {
         clearInterval(ticker)
       }
@@ -254,6 +320,7 @@ Examples:
         if (job.after.length > 0) lines.push(`after       ${job.after.join(', ')}`)
         if (job.owns.length > 0) lines.push(`owns        ${job.owns.join(' ')}`)
         if (job.blockedBy !== null) lines.push(`blocked     ${job.blockedBy.reason}`)
+        if (job.waitingFor !== null) lines.push(pc.yellow(`waiting     no builder can take it: ${job.waitingFor.reason} (for ${duration(job.waitingFor.sinceMs)})`))
         if (job.result !== null) lines.push(`result      ${job.result.commit} (${job.result.passed ? 'tests pass' : 'tests fail'}): ${job.result.summary}`)
         if (job.outsideOwns.length > 0) lines.push(pc.yellow(`outside owns ${job.outsideOwns.join(', ')} (accept needs --force)`))
         if (job.candidates.length > 1) lines.push(...job.candidates.map(c => `candidate   #${c.number} ${c.commit.slice(0, 10)} ${c.passed ? 'tests pass' : 'tests fail'} from ${shortPeer(c.builder)} (gitmesh diff ${job.name}#${c.number})`))

@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { commandContext } from '../context.js'
-import { collect } from '../options.js'
+import { collect, wholeNumber } from '../options.js'
 import { pc, table, UsageError } from '../output.js'
 import { MAX_TAGS } from '../../jobs/constants.js'
 
@@ -30,7 +30,7 @@ export function registerNodeCommands (program: Command): void {
     .option('--listen <multiaddr>', 'address to listen on (repeatable; default: a free TCP port on all interfaces)', collect)
     .option('--peer <multiaddr>', 'peer to dial at start (repeatable)', collect)
     .option('--builder', 'run jobs for peers trusted as authors')
-    .option('--slots <n>', 'jobs run at once (default: half the cores, at least 1)', value => Number.parseInt(value, 10))
+    .option('--slots <n>', 'jobs run at once (default: half the cores, at least 1)', wholeNumber('--slots'))
     .option('--generate <command>', 'the generator command (default: the built-in fenced-block generator)')
     .option('--tag <tag>', 'a label authors can ask for with `--builder TAG` (repeatable)', collect)
     .option('--json', 'print the ready line as JSON')

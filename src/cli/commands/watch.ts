@@ -5,6 +5,9 @@ import { commandContext } from '../context.js'
 import { pc, UsageError } from '../output.js'
 import type { JobView } from './jobs.js'
 import { kebabName } from '../../jobs/naming.js'
+import { isDaemonAway } from '../../daemon/errors.js'
+import type { PromptFile } from '../../watch/prompt-file.js'
+import { waitForDaemon } from '../follow.js'
 
 /** A task's job name: its front matter's, else its file's name as kebab-case. */
 function taskName (file: string, given: string | undefined): string {
@@ -53,30 +56,43 @@ Examples:
         process.stdout.write((ctx.out.json ? JSON.stringify(event) : `${pc.dim(new Date().toLocaleTimeString())} ${text}`) + '\n')
       }
       const relative = (file: string): string => path.relative(process.cwd(), file) || file
+      const submit = async (task: PromptFile, name: string): Promise<void> => {
+        const job = await ctx.call<JobView & { replaced: string | null, unchanged: boolean }>('submit-task', {
+          repo,
+          prompt: task.prompt,
+          name,
+          attempts: task.attempts,
+          priority: task.priority,
+          after: task.after,
+          owns: task.owns,
+          fanout: task.fanout,
+          builders: task.builders
+        })
+        if (job.unchanged) {
+          say({ event: 'unchanged', file: task.file, job: job.name, id: job.id, round: job.round }, pc.dim(`${relative(task.file)}: ${job.name} already has this version (${job.state})`))
+          return
+        }
+        const verb = job.replaced === null ? 'offered' : ['queued', 'lost', 'offered', 'fetching', 'generating', 'testing'].includes(job.replaced) ? `re-offered (round ${job.round}, the running round cancelled)` : `re-offered (round ${job.round})`
+        const warning = job.waitingFor !== null ? pc.yellow(` ⚠ no builder can take it yet: ${job.waitingFor.reason}`) : ''
+        say({ event: job.replaced === null ? 'offered' : 're-offered', file: task.file, job: job.name, id: job.id, round: job.round, waitingFor: job.waitingFor }, `${verb} ${pc.bold(job.name)} from ${relative(task.file)}${warning}`)
+      }
       const watcher = new PromptWatcher({
         path: watched,
-        onTask: async (task) => {
+        onTask: async (task, { signal }) => {
           const name = taskName(task.file, task.name)
-          try {
-            const job = await ctx.call<JobView & { replaced: string | null, unchanged: boolean }>('submit-task', {
-              repo,
-              prompt: task.prompt,
-              name,
-              attempts: task.attempts,
-              priority: task.priority,
-              after: task.after,
-              owns: task.owns,
-              fanout: task.fanout,
-              builders: task.builders
-            })
-            if (job.unchanged) {
-              say({ event: 'unchanged', file: task.file, job: job.name, id: job.id, round: job.round }, pc.dim(`${relative(task.file)}: ${job.name} already has this version (${job.state})`))
+          // A save while the daemon is away (stopped, restarting) is offered once it is back.
+          for (;;) {
+            try {
+              await submit(task, name)
               return
+            } catch (err) {
+              if (!isDaemonAway(err)) {
+                say({ event: 'error', file: task.file, message: (err as Error).message }, `${pc.red('error')} ${relative(task.file)}: ${(err as Error).message}`)
+                return
+              }
             }
-            const verb = job.replaced === null ? 'offered' : ['queued', 'lost', 'offered', 'fetching', 'generating', 'testing'].includes(job.replaced) ? `re-offered (round ${job.round}, the running round cancelled)` : `re-offered (round ${job.round})`
-            say({ event: job.replaced === null ? 'offered' : 're-offered', file: task.file, job: job.name, id: job.id, round: job.round }, `${verb} ${pc.bold(job.name)} from ${relative(task.file)}`)
-          } catch (err) {
-            say({ event: 'error', file: task.file, message: (err as Error).message }, `${pc.red('error')} ${relative(task.file)}: ${(err as Error).message}`)
+            say({ event: 'daemon-down', file: task.file }, pc.yellow(`the daemon is not running: ${relative(task.file)} will be offered when it is back`))
+            if (!await waitForDaemon(ctx, signal)) return
           }
         },
         onError: (err, file) => {
