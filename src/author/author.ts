@@ -53,6 +53,14 @@ function sameTask (job: Job, params: OfferParams): boolean {
     (params.attempts === undefined || params.attempts === job.attemptsBudget)
 }
 
+/**
+ * Merged, or being merged (a merge record in progress while the job is still `returned`): a new
+ * round would drop the record that lets the working tree be restored.
+ */
+function underReview (job: Job): boolean {
+  return job.state === 'merged' || job.merge?.inProgress === true
+}
+
 interface Waiting<T> { promise: Promise<T>, resolve: (value: T) => void, reject: (err: unknown) => void }
 
 function waiting<T> (): Waiting<T> {
@@ -171,7 +179,7 @@ export class Author extends EventEmitter<{ job: [Job] }> {
     if (sameTask(existing, params)) return { job: existing, unchanged: true }
     const repo = (await locateRepository(params.repo)).workTree!
     if (existing.repo !== repo) throw new InvalidPromptError(`a job named ${params.name} belongs to ${existing.repo}`)
-    if (existing.state === 'merged') throw new JobStateError(`${existing.name} is merged and under review: accept or reject it before saving a new version`)
+    if (underReview(existing)) throw new JobStateError(`${existing.name} is merged and under review: accept or reject it before saving a new version`)
     const prompt = params.prompt.trim()
     if (prompt.length === 0) throw new InvalidPromptError('the prompt is empty')
     const settings = await loadJobSettings(repo, { test: params.test, attempts: params.attempts })
@@ -185,7 +193,7 @@ export class Author extends EventEmitter<{ job: [Job] }> {
     // The job as it is after the waits above: a result, a merge or another round may have come
     // meanwhile. A save still starts the next round, unless the job got merged.
     const current = this.init.jobs.get(existing.id)!
-    if (current.state === 'merged') throw new JobStateError(`${current.name} is merged and under review: accept or reject it before saving a new version`)
+    if (underReview(current)) throw new JobStateError(`${current.name} is merged and under review: accept or reject it before saving a new version`)
     const job = this.changed(this.init.jobs.transition(current.id, 'queued', nextRound(current, { prompt, snapshot: snapshot.commit, settings, scheduling }), { from: current.state, atRound: current.round }))
     this.schedule()
     return { job, replaced: current.state }

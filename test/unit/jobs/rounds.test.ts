@@ -103,6 +103,14 @@ describe('a new round reads gitmesh.json as an offer does', () => {
     expect(author.jobs.get(offered.id)).toEqual(merged)
   })
 
+  it('a save while a merge is being written is refused too: the new round would drop the record that restores the tree', async () => {
+    const offered = (await author.submitTask({ repo: repo.dir, name: 'merging-one', prompt: 'add a greeting' })).job
+    returnedResult(offered)
+    const merging = author.jobs.update(offered.id, { merge: { w0: S, paths: ['greet.txt'], conflicts: [], inProgress: true } })
+    await expect(author.submitTask({ repo: repo.dir, name: 'merging-one', prompt: 'something else' })).rejects.toMatchObject({ name: 'JobStateError' })
+    expect(author.jobs.get(offered.id)).toEqual(merging)
+  })
+
   /** The job as if a builder's passing result had come in. */
   function returnedResult (job: Job): Job {
     return author.jobs.recordResult(job.id, job.round, { commit: job.snapshot, passed: true, builder: BUILDER, summary: 'ok', committedAt: 1, receivedAt: 2, receipt: 'cg==' }, [])
