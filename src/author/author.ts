@@ -18,6 +18,7 @@ import { ACTIVE_STATES, type Job, type JobState } from '../jobs/job.js'
 import { JobStore } from '../jobs/job-store.js'
 import type { HandbackRequest, JobReplyMessage, LeaseRequest, ResultAnnouncement, StatusUpdate } from '../jobs/messages.js'
 import { loadJobSettings } from '../jobs/project-config.js'
+import { nextRound } from '../jobs/rounds.js'
 import { askNamer, deriveName, isValidName, uniqueName } from '../jobs/naming.js'
 import { sendJobMessage } from '../jobs/wire.js'
 import { Review } from './review.js'
@@ -51,6 +52,14 @@ function sameTask (job: Job, params: OfferParams): boolean {
     same(job.after, params.after) && same(job.owns, params.owns) && same(job.builders, params.builders) &&
     job.priority === (params.priority ?? 0) && job.fanout === (params.fanout ?? 1) &&
     (params.attempts === undefined || params.attempts === job.attemptsBudget)
+}
+
+/**
+ * Merged, or being merged (a merge record in progress while the job is still `returned`): a new
+ * round would drop the record that lets the working tree be restored.
+ */
+function underReview (job: Job): boolean {
+  return job.state === 'merged' || job.merge?.inProgress === true
 }
 
 interface Waiting<T> { promise: Promise<T>, resolve: (value: T) => void, reject: (err: unknown) => void }
@@ -171,7 +180,7 @@ export class Author extends EventEmitter<{ job: [Job] }> {
     if (sameTask(existing, params)) return { job: existing, unchanged: true }
     const repo = (await locateRepository(params.repo)).workTree!
     if (existing.repo !== repo) throw new InvalidPromptError(`a job named ${params.name} belongs to ${existing.repo}`)
-    if (existing.state === 'merged') throw new JobStateError(`${existing.name} is merged and under review: accept or reject it before saving a new version`)
+    if (underReview(existing)) throw new JobStateError(`${existing.name} is merged and under review: accept or reject it before saving a new version`)
     const prompt = params.prompt.trim()
     if (prompt.length === 0) throw new InvalidPromptError('the prompt is empty')
     const settings = await loadJobSettings(repo, { test: params.test, attempts: params.attempts })
@@ -182,26 +191,13 @@ export class Author extends EventEmitter<{ job: [Job] }> {
       }))
     }
     const snapshot = await this.snapshot(repo)
-    const job = this.changed(this.init.jobs.update(existing.id, {
-      ...scheduling,
-      state: 'queued',
-      round: existing.round + 1,
-      prompt,
-      snapshot: snapshot.commit,
-      test: settings.test,
-      attemptsBudget: settings.attempts,
-      builder: undefined,
-      extraBuilders: [],
-      attempt: 0,
-      progress: undefined,
-      result: null,
-      merge: null,
-      blockedBy: null,
-      outsideOwns: null,
-      reason: undefined
-    }))
+    // The job as it is after the waits above: a result, a merge or another round may have come
+    // meanwhile. A save still starts the next round, unless the job got merged.
+    const current = this.init.jobs.get(existing.id)!
+    if (underReview(current)) throw new JobStateError(`${current.name} is merged and under review: accept or reject it before saving a new version`)
+    const job = this.changed(this.init.jobs.transition(current.id, 'queued', nextRound(current, { prompt, snapshot: snapshot.commit, settings, scheduling }), { from: current.state, atRound: current.round }))
     this.schedule()
-    return { job, replaced: existing.state }
+    return { job, replaced: current.state }
   }
 
   /**
@@ -308,7 +304,8 @@ export class Author extends EventEmitter<{ job: [Job] }> {
     const state = message.state === 'queued' ? 'offered' : message.state
     // Updates travel on separate streams and may arrive out of order: never step backwards.
     if (progressRank(message.attempt, state) < progressRank(job.attempt, job.state)) return { type: 'ok' }
-    this.changed(this.init.jobs.update(job.id, { state, attempt: message.attempt, progress: message.line }))
+    const progress = { attempt: message.attempt, progress: message.line }
+    this.changed(state === job.state ? this.init.jobs.update(job.id, progress) : this.init.jobs.transition(job.id, state, progress, { from: job.state, atRound: job.round }))
     return { type: 'ok' }
   }
 
@@ -344,7 +341,7 @@ export class Author extends EventEmitter<{ job: [Job] }> {
     if (job !== undefined && job.round === message.round && ACTIVE_STATES.includes(job.state) && holders(job).includes(from)) {
       const reason = `handed back by …${from.slice(-6)}: ${message.reason}`
       if (job.builder === from && job.extraBuilders.length === 0) {
-        this.changed(this.init.jobs.update(job.id, { state: 'queued', builder: undefined, attempt: 0, progress: undefined, reason }))
+        this.changed(this.init.jobs.transition(job.id, 'queued', { builder: undefined, attempt: 0, progress: undefined, reason }, { from: job.state, atRound: job.round }))
         this.scheduler.invalidate(from)
         this.schedule()
       } else {
@@ -370,7 +367,7 @@ export class Author extends EventEmitter<{ job: [Job] }> {
       const [next, ...rest] = current.extraBuilders
       this.changed(this.init.jobs.update(job.id, { builder: next, extraBuilders: rest, attempt: 0, progress: undefined }))
     } else {
-      this.changed(this.init.jobs.update(job.id, { state: 'lost', builder: undefined, attempt: 0, progress: undefined, reason }))
+      this.changed(this.init.jobs.transition(job.id, 'lost', { builder: undefined, attempt: 0, progress: undefined, reason }, { from: current.state, atRound: current.round }))
     }
     this.schedule()
   }
@@ -378,7 +375,7 @@ export class Author extends EventEmitter<{ job: [Job] }> {
   /** Stops a job wherever it is; a builder holding it is told, and a late result is ignored. */
   async cancel (job: Job): Promise<Job> {
     if (!['queued', 'lost', ...ACTIVE_STATES].includes(job.state)) throw new JobStateError(`${job.name} is ${job.state}: only a queued, lost or running job can be cancelled`)
-    const cancelled = this.changed(this.init.jobs.update(job.id, { state: 'cancelled', reason: 'cancelled by the author', progress: undefined }))
+    const cancelled = this.changed(this.init.jobs.transition(job.id, 'cancelled', { reason: 'cancelled by the author', progress: undefined }, { from: job.state, atRound: job.round }))
     await Promise.all(holders(job).map(async builder => {
       await sendJobMessage(this.init.node, peerIdFromString(builder), { type: 'cancel', job: job.id, round: job.round })
         .catch(err => { this.init.log('could not tell %s to cancel %s - %e', builder, job.name, err) })
@@ -392,13 +389,16 @@ export class Author extends EventEmitter<{ job: [Job] }> {
     return await this.review.reject(job, async restored => await this.reoffer(restored, extension))
   }
 
-  /** Offers a job again, as a new round with its prompt extended and a fresh snapshot. */
+  /**
+   * Offers a job again, as a new round with its prompt extended and a fresh snapshot. Its test
+   * command and attempt budget stay (the command line may have set them); the rest of
+   * gitmesh.json, its timeouts, is read again, as for an offer.
+   */
   async reoffer (job: Job, extension: string): Promise<Job> {
+    const settings = await loadJobSettings(job.repo, { test: job.test, attempts: job.attemptsBudget })
     const snapshot = await this.snapshot(job.repo)
     const prompt = `${job.prompt}\n\n${extension.trim()}`
-    const updated = this.changed(this.init.jobs.update(job.id, {
-      state: 'queued', round: job.round + 1, prompt, snapshot: snapshot.commit, builder: undefined, extraBuilders: [], attempt: 0, progress: undefined, result: null, merge: null, reason: undefined, outsideOwns: null, blockedBy: null
-    }))
+    const updated = this.changed(this.init.jobs.transition(job.id, 'queued', nextRound(job, { prompt, snapshot: snapshot.commit, settings }), { from: job.state, atRound: job.round }))
     this.schedule()
     return updated
   }

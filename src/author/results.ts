@@ -3,6 +3,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { GitmeshNode } from '../net/node.js'
 import { bytesToOid } from '../git/oid.js'
 import { changedPaths } from '../git/apply-change.js'
+import { JobStateError } from '../jobs/errors.js'
 import { ACTIVE_STATES, type Job, type JobResult } from '../jobs/job.js'
 import type { JobStore } from '../jobs/job-store.js'
 import type { JobReplyMessage, ResultAnnouncement } from '../jobs/messages.js'
@@ -95,9 +96,15 @@ export async function takeResult (ctx: ResultContext, result: ResultAnnouncement
     return { type: 'ok' }
   }
   await (await exchange.openStore(now.repo)).updateRef(`refs/gitmesh/results/${now.name}`, commit)
-  ctx.jobs.update(now.id, { outsideOwns: outside.length > 0 ? outside : null })
-  const updated = ctx.jobs.recordResult(now.id, now.round, received, attempts)
-  ctx.changed(ctx.jobs.update(updated.id, { builder: from, extraBuilders: [] }))
+  try {
+    // The sender becomes the job's builder, with no fan-out builders any more, in the same write.
+    ctx.changed(ctx.jobs.recordResult(now.id, now.round, received, attempts, { outsideOwns: outside.length > 0 ? outside : null, builder: from, extraBuilders: [] }))
+  } catch (err) {
+    // The job moved on during the ref update (cancelled, or a new round): the result stays a candidate.
+    if (!(err instanceof JobStateError)) throw err
+    ctx.log('kept a result of %s from %s as candidate #%d: %s', job.name, from, number, err.message)
+    return { type: 'ok' }
+  }
   // Other builders still running this round (fan-out, or it was lost and placed elsewhere) can stop.
   for (const builder of holding.filter(b => b !== from)) {
     void sendJobMessage(ctx.node, peerIdFromString(builder), { type: 'cancel', job: now.id, round: now.round }).catch(() => {})

@@ -50,7 +50,7 @@ export class Review {
     this.jobs.update(job.id, { merge: { w0, paths: touchable, conflicts: [], inProgress: true } })
     const outcome = await mergeChangeIntoWorkingTree(job.repo, job.snapshot, result.commit)
     const conflicts = outcome.conflicts.map(conflict => conflict.path)
-    let merged = this.jobs.update(job.id, { state: 'merged', merge: { w0, paths: outcome.paths, conflicts, inProgress: false, mergedAt: Date.now() } })
+    let merged = this.jobs.transition(job.id, 'merged', { merge: { w0, paths: outcome.paths, conflicts, inProgress: false, mergedAt: Date.now() } }, { from: 'returned', atRound: job.round })
     this.changed(merged)
     // The tests run on the merged tree, as the user will see it.
     const tested = await runCommand({ command: job.test, cwd: job.repo, env: { GITMESH_JOB_ID: job.id, GITMESH_JOB_NAME: job.name }, timeoutMs: job.testTimeoutMs })
@@ -75,7 +75,7 @@ export class Review {
       if (current.state !== 'merged' || current.result === undefined) throw new JobStateError(`${current.name} is ${current.state}: only a returned or merged job can be accepted`)
       const message = commitMessage(current)
       const { commit } = await commitChangeOnHead(current.repo, current.snapshot, current.result.commit, message)
-      return this.changed(this.jobs.update(current.id, { state: 'accepted', acceptedCommit: commit }))
+      return this.changed(this.jobs.transition(current.id, 'accepted', { acceptedCommit: commit }, { from: 'merged', atRound: current.round }))
     })
   }
 
@@ -93,7 +93,7 @@ export class Review {
       // `then` (a re-offer) replaces the `rejected` state in one step: dependents never see a
       // rejection that is not final.
       if (then !== undefined) return await then(current)
-      return this.changed(this.jobs.update(current.id, { state: 'rejected' }))
+      return this.changed(this.jobs.transition(current.id, 'rejected', {}, { from: current.state, atRound: current.round }))
     })
   }
 

@@ -149,7 +149,7 @@ export class Scheduler {
     for (const job of waiting) {
       const status = dependencyStatus(job, byName)
       if (status.dead) {
-        this.init.changed(this.init.jobs.update(job.id, { state: 'failed', reason: `blocked: ${status.blockedBy!.reason}`, blockedBy: status.blockedBy }))
+        this.init.changed(this.init.jobs.transition(job.id, 'failed', { reason: `blocked: ${status.blockedBy!.reason}`, blockedBy: status.blockedBy }, { from: job.state, atRound: job.round }))
       } else if (!status.ready) {
         this.note(job, undefined)
         if (JSON.stringify(job.blockedBy) !== JSON.stringify(status.blockedBy)) this.init.changed(this.init.jobs.update(job.id, { blockedBy: status.blockedBy }))
@@ -232,7 +232,7 @@ export class Scheduler {
     // Recorded before the offer goes out: a result may arrive before the reply does, and a crash
     // in between must not leave a job the builder runs but the author does not expect.
     if (extra) this.init.jobs.update(job.id, { extraBuilders: [...job.extraBuilders, builder] })
-    else this.init.jobs.update(job.id, { state: 'offered', builder, progress: undefined })
+    else this.init.jobs.transition(job.id, 'offered', { builder, progress: undefined }, { from: job.state, atRound: job.round })
     // The grant comes first too: the builder fetches S as soon as it has the offer. One that
     // exists already (another job on the same snapshot, or the user's own) is left as it is.
     const granted = this.init.grants.has(builder, job.snapshot, job.repo)
@@ -272,7 +272,8 @@ export class Scheduler {
     }
     const current = this.init.jobs.get(job.id)
     if (extra && current !== undefined) this.init.jobs.update(job.id, { extraBuilders: current.extraBuilders.filter(b => b !== builder) })
-    if (!extra && current?.state === 'offered' && current.builder === builder) this.init.jobs.update(job.id, { state: job.state, builder: undefined })
+    // Only this offer is undone: a new round meanwhile (placed on the same builder, even) stays.
+    if (!extra && current?.state === 'offered' && current.round === job.round && current.builder === builder) this.init.jobs.transition(job.id, job.state, { builder: undefined }, { from: 'offered', atRound: job.round })
     // The grant goes only if this offer made it and no other job there uses it meanwhile.
     const shared = this.init.jobs.inStates(ACTIVE_STATES).some(other => other.id !== job.id && other.snapshot === job.snapshot && other.repo === job.repo && (other.builder === builder || other.extraBuilders.includes(builder)))
     if (!granted && !shared) this.init.grants.revoke(builder, job.snapshot, job.repo)

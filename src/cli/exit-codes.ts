@@ -45,7 +45,9 @@ const BY_ERROR_NAME: Record<string, number> = {
   AmbiguousJobError: EXIT.usage,
   InvalidProjectConfigError: EXIT.usage,
   InvalidPromptError: EXIT.usage,
-  JobStateError: EXIT.usage
+  JobStateError: EXIT.usage,
+  IllegalTransitionError: EXIT.usage,
+  JobChangedError: EXIT.usage
 }
 
 export function exitCodeFor (err: unknown): number {

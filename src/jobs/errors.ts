@@ -1,3 +1,5 @@
+import type { Job, JobState } from './job.js'
+
 export class JobNotFoundError extends Error {
   override readonly name = 'JobNotFoundError'
   constructor (readonly query: string) {
@@ -21,9 +23,45 @@ export class InvalidProjectConfigError extends Error {
 
 /** A job operation that its current state does not allow (accepting a job with no result, say). */
 export class JobStateError extends Error {
-  override readonly name = 'JobStateError'
+  // Typed as a string so that the errors below can be JobStateErrors with names of their own.
+  override readonly name: string = 'JobStateError'
 }
 
 export class InvalidPromptError extends Error {
   override readonly name = 'InvalidPromptError'
+}
+
+/** A state change the job state machine does not have (src/jobs/transitions.ts). */
+export class IllegalTransitionError extends JobStateError {
+  override readonly name = 'IllegalTransitionError'
+  readonly job: string
+  readonly from: JobState
+  readonly to: JobState
+
+  constructor (job: Pick<Job, 'id' | 'name' | 'state' | 'round'>, to: JobState, round = job.round) {
+    super(round === job.round
+      ? `${job.name} (${job.id}) cannot go from ${job.state} to ${to}`
+      : `${job.name} (${job.id}) is at round ${job.round}: round ${round} cannot start as ${to}`)
+    this.job = job.id
+    this.from = job.state
+    this.to = to
+  }
+}
+
+/**
+ * A job changed between reading it and writing it (its state or round is not the one the caller
+ * decided on): the write is refused rather than overwriting the other change.
+ */
+export class JobChangedError extends JobStateError {
+  override readonly name = 'JobChangedError'
+  readonly job: string
+  readonly from: JobState
+  readonly to: JobState
+
+  constructor (job: Pick<Job, 'id' | 'name' | 'state' | 'round'>, to: JobState, expected: string) {
+    super(`${job.name} (${job.id}) is ${job.state} at round ${job.round}, not ${expected}: it did not become ${to}`)
+    this.job = job.id
+    this.from = job.state
+    this.to = to
+  }
 }

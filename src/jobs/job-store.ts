@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { transaction, type Db } from '../store/database.js'
-import { AmbiguousJobError, JobNotFoundError } from './errors.js'
+import { AmbiguousJobError, JobChangedError, JobNotFoundError } from './errors.js'
 import type { AttemptSummary, Job, JobResult, JobState, MergeRecord } from './job.js'
+import { checkTransition } from './transitions.js'
 
 interface JobRow {
   id: string
@@ -39,14 +40,35 @@ export type NewJob = Pick<Job, 'name' | 'repo' | 'prompt' | 'snapshot' | 'test' 
 
 export type JobOwnership = Pick<Job, 'id' | 'name' | 'repo' | 'owns'>
 
-export type JobPatch = Partial<Pick<Job, 'state' | 'reason' | 'builder' | 'attempt' | 'progress' | 'round' | 'prompt' | 'snapshot' | 'acceptedCommit' | 'priority' | 'after' | 'owns' | 'fanout' | 'builders' | 'attemptsBudget' | 'extraBuilders' | 'test'>> & {
-  result?: JobResult | null
+/**
+ * Fields that change while the job stays in its state: who holds it and how far it got, why it
+ * waits, its merge record, the paths it changed outside `owns`. It cannot carry a state: every
+ * state change is a `transition`.
+ */
+export type JobPatch = Partial<Pick<Job, 'reason' | 'builder' | 'attempt' | 'progress' | 'extraBuilders'>> & {
   merge?: MergeRecord | null
   blockedBy?: Job['blockedBy'] | null
   outsideOwns?: string[] | null
 }
 
-/** Jobs this node authored, in its database; every change is one transaction. */
+/**
+ * Fields that change only together with the state: the result (`returned`), the accepted commit
+ * (`accepted`), and everything a new round sets (src/jobs/rounds.ts).
+ */
+export type TransitionFields = JobPatch & Partial<Pick<Job, 'round' | 'prompt' | 'snapshot' | 'acceptedCommit' | 'priority' | 'after' | 'owns' | 'fanout' |
+'builders' | 'attemptsBudget' | 'test' | 'generateTimeoutMs' | 'testTimeoutMs'>> & {
+  result?: JobResult | null
+}
+
+/** What the caller read the job as: if it is no longer so, the transition is JobChangedError. */
+export interface TransitionExpectation {
+  /** The state, or one of the states, the caller decided on. */
+  from?: JobState | readonly JobState[]
+  /** The round the caller decided on. */
+  atRound?: number
+}
+
+/** Jobs this node authored, in its database; every change of state is one checked transaction. */
 export class JobStore {
   constructor (private readonly db: Db) {}
 
@@ -108,44 +130,50 @@ export class JobStore {
     return rows.map(row => ({ id: row.id, name: row.name, repo: row.repo, owns: JSON.parse(row.owns) as string[] }))
   }
 
+  /** Changes fields that leave the job in its state (see JobPatch). */
   update (id: string, patch: JobPatch): Job {
-    const columns: string[] = []
-    const values: unknown[] = []
-    const set = (column: string, value: unknown): void => { columns.push(`${column} = ?`); values.push(value) }
-    if (patch.state !== undefined) set('state', patch.state)
-    if ('reason' in patch) set('reason', patch.reason ?? null)
-    if ('builder' in patch) set('builder', patch.builder ?? null)
-    if (patch.attempt !== undefined) set('attempt', patch.attempt)
-    if ('progress' in patch) set('progress', patch.progress ?? null)
-    if (patch.round !== undefined) set('round', patch.round)
-    if (patch.prompt !== undefined) set('prompt', patch.prompt)
-    if (patch.snapshot !== undefined) set('snapshot', patch.snapshot)
-    if ('acceptedCommit' in patch) set('accepted_commit', patch.acceptedCommit ?? null)
-    if (patch.priority !== undefined) set('priority', patch.priority)
-    if (patch.after !== undefined) set('after', JSON.stringify(patch.after))
-    if (patch.owns !== undefined) set('owns', JSON.stringify(patch.owns))
-    if (patch.fanout !== undefined) set('fanout', patch.fanout)
-    if (patch.builders !== undefined) set('builders', JSON.stringify(patch.builders))
-    if (patch.extraBuilders !== undefined) set('extra_builders', JSON.stringify(patch.extraBuilders))
-    if (patch.test !== undefined) set('test_command', patch.test)
-    if (patch.attemptsBudget !== undefined) set('attempts_budget', patch.attemptsBudget)
-    if ('blockedBy' in patch) set('blocked_by', patch.blockedBy === null || patch.blockedBy === undefined ? null : JSON.stringify(patch.blockedBy))
-    if ('outsideOwns' in patch) set('outside_owns', patch.outsideOwns === null || patch.outsideOwns === undefined ? null : JSON.stringify(patch.outsideOwns))
-    if ('result' in patch) set('result', patch.result === null || patch.result === undefined ? null : JSON.stringify(patch.result))
-    if ('merge' in patch) set('merge', patch.merge === null || patch.merge === undefined ? null : JSON.stringify(patch.merge))
-    set('updated_at', Date.now())
+    const { columns, values } = assignments(patch)
     this.db.prepare(`UPDATE jobs SET ${columns.join(', ')} WHERE id = ?`).run(...values, id)
     const job = this.get(id)
     if (job === undefined) throw new JobNotFoundError(id)
     return job
   }
 
-  /** Stores a result and the attempts that made it, and marks the job returned, in one transaction. */
-  recordResult (id: string, round: number, result: JobResult, attempts: Array<AttemptSummary & { log: string }>): Job {
+  /**
+   * Moves a job to `to`, with the fields that change with it, in one transaction: refused with
+   * IllegalTransitionError when the state machine (src/jobs/transitions.ts) has no such step, and
+   * with JobChangedError when the job is no longer in the state or round `expected` says. The
+   * row is written only if its state and round are still those that were checked
+   * (compare-and-set), so a change made meanwhile is never overwritten.
+   */
+  transition (id: string, to: JobState, fields: TransitionFields = {}, expected: TransitionExpectation = {}): Job {
+    return transaction(this.db, () => this.transitionNow(id, to, fields, expected))
+  }
+
+  /** `transition` inside a transaction the caller holds. */
+  private transitionNow (id: string, to: JobState, fields: TransitionFields, expected: TransitionExpectation): Job {
+    const current = this.get(id)
+    if (current === undefined) throw new JobNotFoundError(id)
+    const from = typeof expected.from === 'string' ? [expected.from] : expected.from
+    if ((from !== undefined && !from.includes(current.state)) || (expected.atRound !== undefined && expected.atRound !== current.round)) {
+      throw new JobChangedError(current, to, [from?.join(' or '), expected.atRound !== undefined ? `at round ${expected.atRound}` : undefined].filter(Boolean).join(' '))
+    }
+    checkTransition(current, to, fields.round ?? current.round)
+    const { columns, values } = assignments(fields, { ...fields, state: to })
+    const written = this.db.prepare(`UPDATE jobs SET ${columns.join(', ')} WHERE id = ? AND state = ? AND round = ?`).run(...values, id, current.state, current.round)
+    if (written.changes !== 1) throw new JobChangedError(this.get(id) ?? current, to, `${current.state} at round ${current.round}`)
+    return this.get(id)!
+  }
+
+  /**
+   * Stores a result of round `round` and the attempts that made it, and marks the job returned
+   * (with `fields`, such as who holds it now), in one transaction.
+   */
+  recordResult (id: string, round: number, result: JobResult, attempts: Array<AttemptSummary & { log: string }>, fields: JobPatch = {}): Job {
     return transaction(this.db, () => {
       const insert = this.db.prepare('INSERT OR REPLACE INTO job_attempts (job_id, round, number, passed, generate_ms, test_ms, log) VALUES (?, ?, ?, ?, ?, ?, ?)')
       for (const attempt of attempts) insert.run(id, round, attempt.number, attempt.passed ? 1 : 0, attempt.generateMs, attempt.testMs, attempt.log)
-      return this.update(id, { state: 'returned', result, reason: undefined, progress: undefined })
+      return this.transitionNow(id, 'returned', { ...fields, result, reason: undefined, progress: undefined }, { atRound: round })
     })
   }
 
@@ -168,12 +196,12 @@ export class JobStore {
     return rows.map(row => ({ ...(JSON.parse(row.result) as JobResult), number: row.number }))
   }
 
-  /** Records a job that ended without a result, with the attempts its builder reported. */
+  /** Records a job that ended in round `round` without a result, with the attempts its builder reported. */
   recordFailure (id: string, round: number, reason: string, attempts: Array<AttemptSummary & { log: string }>): Job {
     return transaction(this.db, () => {
       const insert = this.db.prepare('INSERT OR REPLACE INTO job_attempts (job_id, round, number, passed, generate_ms, test_ms, log) VALUES (?, ?, ?, ?, ?, ?, ?)')
       for (const attempt of attempts) insert.run(id, round, attempt.number, attempt.passed ? 1 : 0, attempt.generateMs, attempt.testMs, attempt.log)
-      return this.update(id, { state: 'failed', reason, progress: undefined })
+      return this.transitionNow(id, 'failed', { reason, progress: undefined }, { atRound: round })
     })
   }
 
@@ -189,6 +217,45 @@ export class JobStore {
       log: row.log
     }))
   }
+}
+
+/**
+ * The SQL assignments of a patch, and `updated_at`. Only a transition passes `state` and the
+ * fields that go with one: a plain update's patch is read for JobPatch's fields alone, so not
+ * even an untyped caller can change a state through it.
+ */
+function assignments (patch: JobPatch, transition?: TransitionFields & { state: JobState }): { columns: string[], values: unknown[] } {
+  const columns: string[] = []
+  const values: unknown[] = []
+  const set = (column: string, value: unknown): void => { columns.push(`${column} = ?`); values.push(value) }
+  const json = (value: unknown): string | null => value === null || value === undefined ? null : JSON.stringify(value)
+  if ('reason' in patch) set('reason', patch.reason ?? null)
+  if ('builder' in patch) set('builder', patch.builder ?? null)
+  if (patch.attempt !== undefined) set('attempt', patch.attempt)
+  if ('progress' in patch) set('progress', patch.progress ?? null)
+  if (patch.extraBuilders !== undefined) set('extra_builders', JSON.stringify(patch.extraBuilders))
+  if ('blockedBy' in patch) set('blocked_by', json(patch.blockedBy))
+  if ('outsideOwns' in patch) set('outside_owns', json(patch.outsideOwns))
+  if ('merge' in patch) set('merge', json(patch.merge))
+  if (transition !== undefined) {
+    set('state', transition.state)
+    if (transition.round !== undefined) set('round', transition.round)
+    if (transition.prompt !== undefined) set('prompt', transition.prompt)
+    if (transition.snapshot !== undefined) set('snapshot', transition.snapshot)
+    if ('acceptedCommit' in transition) set('accepted_commit', transition.acceptedCommit ?? null)
+    if (transition.priority !== undefined) set('priority', transition.priority)
+    if (transition.after !== undefined) set('after', JSON.stringify(transition.after))
+    if (transition.owns !== undefined) set('owns', JSON.stringify(transition.owns))
+    if (transition.fanout !== undefined) set('fanout', transition.fanout)
+    if (transition.builders !== undefined) set('builders', JSON.stringify(transition.builders))
+    if (transition.test !== undefined) set('test_command', transition.test)
+    if (transition.attemptsBudget !== undefined) set('attempts_budget', transition.attemptsBudget)
+    if (transition.generateTimeoutMs !== undefined) set('generate_timeout_ms', transition.generateTimeoutMs)
+    if (transition.testTimeoutMs !== undefined) set('test_timeout_ms', transition.testTimeoutMs)
+    if ('result' in transition) set('result', json(transition.result))
+  }
+  set('updated_at', Date.now())
+  return { columns, values }
 }
 
 function fromRow (row: JobRow): Job {

@@ -149,15 +149,17 @@ describe('JobStore.find', () => {
   })
 })
 
-describe('JobStore.update', () => {
-  it('changes only the fields in the patch, clears those given as undefined, and bumps updatedAt', () => {
+describe('JobStore.update and transition', () => {
+  it('changes only the fields given, clears those given as undefined, and bumps updatedAt', () => {
     const job = store.create(newJob('patched'))
-    const offered = store.update(job.id, { state: 'offered', builder: BUILDER, progress: 'fetching the snapshot' })
+    const offered = store.transition(job.id, 'offered', { builder: BUILDER, progress: 'fetching the snapshot' })
     expect(offered).toMatchObject({ state: 'offered', builder: BUILDER, progress: 'fetching the snapshot', round: 1, prompt: job.prompt })
     expect(offered.updatedAt).toBeGreaterThanOrEqual(job.updatedAt)
-    const generating = store.update(job.id, { state: 'generating', attempt: 2 })
+    const generating = store.transition(job.id, 'generating', { attempt: 2 })
     expect(generating).toMatchObject({ state: 'generating', attempt: 2, builder: BUILDER, progress: 'fetching the snapshot' })
-    const cleared = store.update(job.id, { builder: undefined, progress: undefined, reason: 'cancelled by the author', state: 'cancelled' })
+    const progressed = store.update(job.id, { progress: 'attempt 2/3: generating' })
+    expect(progressed).toMatchObject({ state: 'generating', attempt: 2, builder: BUILDER, progress: 'attempt 2/3: generating' })
+    const cleared = store.transition(job.id, 'cancelled', { builder: undefined, progress: undefined, reason: 'cancelled by the author' })
     expect(cleared.builder).toBeUndefined()
     expect(cleared.progress).toBeUndefined()
     expect(cleared.reason).toBe('cancelled by the author')
@@ -167,24 +169,27 @@ describe('JobStore.update', () => {
   it('stores and clears the result and the merge record as structured values', () => {
     const job = store.create(newJob('structured'))
     const merge = { w0: S, paths: ['src/email.ts'], conflicts: [], inProgress: false, mergedAt: 5, testPassed: true, testOutput: 'ok' }
-    const withBoth = store.update(job.id, { result: result(), merge, acceptedCommit: B })
+    store.transition(job.id, 'returned', { result: result() })
+    store.transition(job.id, 'merged', { merge })
+    const withBoth = store.transition(job.id, 'accepted', { acceptedCommit: B })
     expect(withBoth.result).toEqual(result())
     expect(withBoth.merge).toEqual(merge)
     expect(withBoth.acceptedCommit).toBe(B)
-    const cleared = store.update(job.id, { result: null, merge: null, acceptedCommit: undefined })
+    const cleared = store.transition(job.id, 'queued', { round: 2, result: null, merge: null, acceptedCommit: undefined })
     expect(cleared.result).toBeUndefined()
     expect(cleared.merge).toBeUndefined()
     expect(cleared.acceptedCommit).toBeUndefined()
   })
 
-  it('a new round: round, prompt and snapshot change together', () => {
+  it('a new round: round, prompt, snapshot and settings change together', () => {
     const job = store.create(newJob('rounds'))
-    const next = store.update(job.id, { state: 'queued', round: 2, prompt: `${job.prompt}\n\nmore`, snapshot: B, builder: undefined, attempt: 0, result: null })
-    expect(next).toMatchObject({ round: 2, prompt: `${job.prompt}\n\nmore`, snapshot: B, state: 'queued', attempt: 0 })
+    const next = store.transition(job.id, 'queued', { round: 2, prompt: `${job.prompt}\n\nmore`, snapshot: B, builder: undefined, attempt: 0, result: null, generateTimeoutMs: 45_000, testTimeoutMs: 90_000 })
+    expect(next).toMatchObject({ round: 2, prompt: `${job.prompt}\n\nmore`, snapshot: B, state: 'queued', attempt: 0, generateTimeoutMs: 45_000, testTimeoutMs: 90_000 })
   })
 
-  it('updating a job that does not exist is JobNotFoundError', () => {
-    expect(errorOf(() => store.update('000000000000', { state: 'failed' })).name).toBe('JobNotFoundError')
+  it('changing a job that does not exist is JobNotFoundError', () => {
+    expect(errorOf(() => store.update('000000000000', { reason: 'none' })).name).toBe('JobNotFoundError')
+    expect(errorOf(() => store.transition('000000000000', 'failed')).name).toBe('JobNotFoundError')
   })
 })
 
@@ -201,8 +206,9 @@ describe('JobStore lists', () => {
     const b = store.create(newJob('second'))
     vi.setSystemTime(1_767_225_600_002)
     const c = store.create(newJob('third'))
-    store.update(b.id, { state: 'generating' })
-    store.update(c.id, { state: 'returned' })
+    store.transition(b.id, 'offered', { builder: BUILDER })
+    store.transition(b.id, 'generating')
+    store.transition(c.id, 'returned', { result: result() })
     expect(store.list().map(j => j.name)).toEqual(['first', 'second', 'third'])
     expect(store.inStates(['queued', 'generating']).map(j => j.id)).toEqual([a.id, b.id])
     expect(store.inStates(['returned']).map(j => j.id)).toEqual([c.id])
@@ -222,7 +228,8 @@ describe('JobStore lists', () => {
 describe('JobStore.recordResult', () => {
   it('stores the attempts and the result and marks the job returned, clearing reason and progress', () => {
     const job = store.create(newJob('with-result'))
-    store.update(job.id, { state: 'testing', builder: BUILDER, attempt: 2, progress: 'attempt 2/3: testing', reason: 'stale' })
+    store.transition(job.id, 'offered', { builder: BUILDER })
+    store.transition(job.id, 'testing', { attempt: 2, progress: 'attempt 2/3: testing', reason: 'stale' })
     const returned = store.recordResult(job.id, 1, result(), [attempt(1, 1, false), attempt(1, 2, true)])
     expect(returned).toMatchObject({ state: 'returned', result: result(), attempt: 2 })
     expect(returned.reason).toBeUndefined()
@@ -239,7 +246,8 @@ describe('JobStore.recordResult', () => {
 
   it('is one transaction: when an attempt cannot be stored, neither the earlier attempts nor the result are', () => {
     const job = store.create(newJob('half-written'))
-    store.update(job.id, { state: 'testing', builder: BUILDER })
+    store.transition(job.id, 'offered', { builder: BUILDER })
+    store.transition(job.id, 'testing')
     const broken = { ...attempt(1, 2, true), log: null as unknown as string } // NOT NULL column
     expect(errorOf(() => store.recordResult(job.id, 1, result(), [attempt(1, 1, false), broken])).message).toMatch(/NOT NULL/)
     expect(store.attempts(job.id)).toEqual([])
@@ -252,7 +260,7 @@ describe('JobStore.recordResult', () => {
   it('keeps the attempts of every round, ordered by round then number, whatever the order they came in', () => {
     const job = store.create(newJob('two-rounds'))
     store.recordResult(job.id, 1, result({ passed: false }), [attempt(1, 2, false), attempt(1, 1, false), attempt(1, 3, false)])
-    store.update(job.id, { state: 'queued', round: 2, result: null })
+    store.transition(job.id, 'queued', { round: 2, result: null })
     store.recordResult(job.id, 2, result(), [attempt(2, 1, true)])
     expect(store.attempts(job.id).map(a => [a.round, a.number, a.passed])).toEqual([[1, 1, false], [1, 2, false], [1, 3, false], [2, 1, true]])
     const [first] = store.attempts(job.id)
@@ -261,6 +269,8 @@ describe('JobStore.recordResult', () => {
 
   it('stores the round it is given, not the attempt\'s own', () => {
     const job = store.create(newJob('round-argument'))
+    store.transition(job.id, 'queued', { round: 2 })
+    store.transition(job.id, 'queued', { round: 3 })
     store.recordResult(job.id, 3, result(), [attempt(1, 1, true)])
     expect(store.attempts(job.id).map(a => a.round)).toEqual([3])
   })
@@ -270,6 +280,13 @@ describe('JobStore.recordResult', () => {
     const log = `$ npm test\n${'✓ passes — ünïcode\n'.repeat(3000)}`
     store.recordResult(job.id, 1, result(), [attempt(1, 1, true, log)])
     expect(store.attempts(job.id)[0]?.log).toBe(log)
+  })
+
+  it('refuses a result of another round than the job\'s, and keeps none of its attempts', () => {
+    const job = store.create(newJob('other-round'))
+    expect(errorOf(() => store.recordResult(job.id, 2, result(), [attempt(2, 1, true)])).name).toBe('JobChangedError')
+    expect(store.attempts(job.id)).toEqual([])
+    expect(store.get(job.id)).toMatchObject({ state: 'queued', round: 1 })
   })
 
   it('attempts of one job are not mixed with another\'s', () => {
