@@ -46,6 +46,12 @@ export async function takeResult (ctx: ResultContext, result: ResultAnnouncement
     ctx.log('ignoring a result for %s round %d from %s', result.job, result.round, from)
     return { type: 'ok' }
   }
+  const receipt = Buffer.from(encodeCbor(result)).toString('base64')
+  if (ctx.jobs.candidates(job.id, job.round).some(c => c.builder === from && c.receipt === receipt)) {
+    // The same signed result again: a builder re-announcing because our reply was lost, or a
+    // replay. It is stored already; fetching and storing it again would change nothing true.
+    return { type: 'ok' }
+  }
   const attempts = result.attempts.map(a => ({ ...a, round: job.round, ms: a.generateMs + a.testMs }))
   if (result.commit === undefined) {
     const holding = holders(job)
@@ -65,7 +71,7 @@ export async function takeResult (ctx: ResultContext, result: ResultAnnouncement
     committedAt: result.committedAt,
     receivedAt: 0,
     // The receipt is the signed message itself, re-encoded as received: anyone can verify it later.
-    receipt: Buffer.from(encodeCbor(result)).toString('base64')
+    receipt
   }
   let outside: string[]
   let number: number
