@@ -19,14 +19,15 @@ export class Leases {
   private readonly until = new Map<string, number>()
   private timer?: NodeJS.Timeout
 
-  constructor (private readonly jobs: JobStore, private readonly onLost: (job: Job, builder: string, reason: string) => void) {}
+  /** `clock` gives the time in ms since the epoch (tests inject one to step through expiry). */
+  constructor (private readonly jobs: JobStore, private readonly onLost: (job: Job, builder: string, reason: string) => void, private readonly clock: () => number = Date.now) {}
 
   private key (id: string, builder: string): string {
     return `${id}/${builder}`
   }
 
   start (): void {
-    const fresh = Date.now() + LEASE_MS
+    const fresh = this.clock() + LEASE_MS
     for (const job of this.jobs.inStates(ACTIVE_STATES)) {
       for (const builder of holders(job)) this.until.set(this.key(job.id, builder), fresh)
     }
@@ -40,12 +41,12 @@ export class Leases {
 
   /** A builder took the job: its lease starts now. */
   grant (job: Job, builder: string): void {
-    this.until.set(this.key(job.id, builder), Date.now() + LEASE_MS)
+    this.until.set(this.key(job.id, builder), this.clock() + LEASE_MS)
   }
 
   /** Renews every listed job the sender holds in the listed round. */
   renew (message: LeaseRequest, from: string): void {
-    const until = Date.now() + LEASE_MS
+    const until = this.clock() + LEASE_MS
     for (const { job: id, round } of message.jobs) {
       const job = this.jobs.get(id)
       if (job !== undefined && job.round === round && ACTIVE_STATES.includes(job.state) && holders(job).includes(from)) this.until.set(this.key(id, from), until)
@@ -59,8 +60,9 @@ export class Leases {
     }
   }
 
-  private expire (): void {
-    const now = Date.now()
+  /** Loses every job whose lease ran out (run every LEASE_RENEW_MS once started). */
+  expire (): void {
+    const now = this.clock()
     const held = new Set<string>()
     for (const job of this.jobs.inStates(ACTIVE_STATES)) {
       for (const builder of holders(job)) {
