@@ -13,6 +13,7 @@ import { ensureBareRepository } from '../git/repository.js'
 import { cacheRepoPath, runJob } from './job-runner.js'
 import { NEXT_JOB_FIRST_MS, WORKTREES_PER_SLOT } from './constants.js'
 import { WorktreePool, type WorktreeWant } from './worktree.js'
+import { startOrder } from './start-order.js'
 import { readFileSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import path from 'node:path'
@@ -275,31 +276,10 @@ export class Builder {
     return this.startOrder(1)[0]
   }
 
-  /**
-   * Queued jobs in the order they will start (up to `limit`): fair across authors (the one after
-   * the author served last, in turn), and within an author the highest priority, then the oldest.
-   */
+  /** Queued jobs not yet taken up, in the order they will start (see start-order.ts). */
   private startOrder (limit = Number.POSITIVE_INFINITY): BuilderJob[] {
-    const byAuthor = new Map<string, BuilderJob[]>()
-    for (const job of this.init.store.inStates(['queued'])) {
-      if (this.controllers.has(this.key(job.author, job.spec.id))) continue
-      const list = byAuthor.get(job.author) ?? []
-      list.push(job)
-      byAuthor.set(job.author, list)
-    }
-    for (const list of byAuthor.values()) list.sort((a, b) => (b.spec.priority ?? 0) - (a.spec.priority ?? 0) || a.createdAt - b.createdAt)
-    const authors = [...byAuthor.keys()].sort()
-    const order: BuilderJob[] = []
-    let last = this.lastAuthor
-    while (order.length < limit && authors.length > 0) {
-      const after = last === undefined ? -1 : authors.findIndex(author => author > last!)
-      const author = after === -1 ? authors[0]! : authors[after]!
-      const list = byAuthor.get(author)!
-      order.push(list.shift()!)
-      if (list.length === 0) authors.splice(authors.indexOf(author), 1)
-      last = author
-    }
-    return order
+    const waiting = this.init.store.inStates(['queued']).filter(job => !this.controllers.has(this.key(job.author, job.spec.id)))
+    return startOrder(waiting, this.lastAuthor, limit)
   }
 
   private async execute (job: BuilderJob, controller: AbortController): Promise<void> {
