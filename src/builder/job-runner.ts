@@ -9,7 +9,7 @@ import { MAX_ATTEMPT_LOG_BYTES, MAX_FEEDBACK_BYTES, MAX_SUMMARY_CHARS } from '..
 import type { AttemptReport, ResultAnnouncement, ResultBody } from '../jobs/messages.js'
 import { signResult } from '../jobs/signing.js'
 import type { BuilderJob, BuilderJobState } from './builder-store.js'
-import { runCommand, type CommandOutcome } from './run-command.js'
+import { runCommand, type CommandOutcome } from '../process/run-command.js'
 import { commitWorktree, type WorktreePool } from './worktree.js'
 
 export interface RunnerContext {

@@ -1,5 +1,6 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
-import { gitEnv } from './git-process.js'
+import type { ChildProcessWithoutNullStreams } from 'node:child_process'
+import { startChild } from '../process/child.js'
+import { gitEnv } from '../process/environment.js'
 import { GitCommandError } from './errors.js'
 
 export type ObjectType = 'commit' | 'tree' | 'blob' | 'tag'
@@ -41,7 +42,10 @@ export class CatFile {
   private start (): ChildProcessWithoutNullStreams {
     if (this.child !== undefined) return this.child
     const args = ['cat-file', `--${this.mode}`]
-    const child = spawn('git', args, { cwd: this.cwd, env: this.env, stdio: ['pipe', 'pipe', 'pipe'] })
+    // Long-lived, so no timeout of its own: each caller bounds its wait, and close() ends it.
+    const running = startChild({ file: 'git', args, cwd: this.cwd, env: this.env, stdin: 'pipe', timeoutMs: undefined })
+    running.exit.catch(() => { /* a failed start is reported through 'error' below */ })
+    const child = running.child as ChildProcessWithoutNullStreams
     let stderr = ''
     child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8') })
     child.stdout.on('data', (chunk: Buffer) => {

@@ -1,6 +1,10 @@
-import { spawn } from 'node:child_process'
+import { startChild } from '../process/child.js'
+import { GIT_TIMEOUT_MS, SHELL } from '../process/constants.js'
+import { gitEnv } from '../process/environment.js'
 import { MAX_GIT_OUTPUT_BYTES } from './constants.js'
 import { GitCommandError } from './errors.js'
+
+export { gitEnv }
 
 export interface RunGitOptions {
   cwd: string
@@ -9,23 +13,13 @@ export interface RunGitOptions {
   /** Exit codes that are answers rather than failures (for example 1 from `merge-base --is-ancestor`). */
   okExitCodes?: number[]
   signal?: AbortSignal
+  /** @default GIT_TIMEOUT_MS */
+  timeoutMs?: number
 }
 
 export interface GitResult {
   stdout: Buffer
   exitCode: number
-}
-
-/**
- * Environment for every git child: no pager, no prompts, no locale surprises, and the caller's
- * GIT_DIR/GIT_INDEX_FILE variables removed so they cannot redirect us to another repository.
- */
-export function gitEnv (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env }
-  for (const key of ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE', 'GIT_OBJECT_DIRECTORY', 'GIT_ALTERNATE_OBJECT_DIRECTORIES', 'GIT_CEILING_DIRECTORIES', 'GIT_NAMESPACE']) {
-    delete env[key]
-  }
-  return { ...env, GIT_TERMINAL_PROMPT: '0', GIT_PAGER: 'cat', LC_ALL: 'C', ...extra }
 }
 
 /** Runs one git command to completion and returns its stdout; a failure throws `GitCommandError`. */
@@ -40,41 +34,38 @@ export async function runGit (args: string[], options: RunGitOptions): Promise<G
  * script must hold no outside input: it is not quoted.
  */
 export async function runGitScript (script: string, options: RunGitOptions): Promise<GitResult> {
-  return await runCollecting('/bin/sh', ['-c', script], ['sh', '-c', script], options)
+  return await runCollecting(SHELL, ['-c', script], ['sh', '-c', script], options)
 }
 
 async function runCollecting (command: string, args: string[], label: string[], options: RunGitOptions): Promise<GitResult> {
-  return await new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      cwd: options.cwd,
-      env: options.env ?? gitEnv(),
-      stdio: ['pipe', 'pipe', 'pipe'],
-      signal: options.signal
-    })
-    const out: Buffer[] = []
-    const err: Buffer[] = []
-    let outBytes = 0
-    child.stdout.on('data', (chunk: Buffer) => {
-      outBytes += chunk.length
-      if (outBytes > MAX_GIT_OUTPUT_BYTES) {
-        child.kill()
-        return
-      }
-      out.push(chunk)
-    })
-    child.stderr.on('data', (chunk: Buffer) => { err.push(chunk) })
-    child.on('error', reject)
-    child.on('close', (code) => {
-      const exitCode = code ?? -1
-      if (exitCode === 0 || options.okExitCodes?.includes(exitCode) === true) {
-        resolve({ stdout: Buffer.concat(out), exitCode })
-      } else {
-        reject(new GitCommandError(label, code, Buffer.concat(err).toString('utf8')))
-      }
-    })
-    child.stdin.on('error', () => { /* the child may exit before reading all input; the exit code tells */ })
-    child.stdin.end(options.input ?? '')
+  const timeoutMs = options.timeoutMs ?? GIT_TIMEOUT_MS
+  const running = startChild({ file: command, args, cwd: options.cwd, env: options.env ?? gitEnv(), stdin: 'pipe', timeoutMs, signal: options.signal })
+  const { child } = running
+  const out: Buffer[] = []
+  const err: Buffer[] = []
+  let outBytes = 0
+  let overflow = false
+  child.stdout!.on('data', (chunk: Buffer) => {
+    outBytes += chunk.length
+    if (outBytes > MAX_GIT_OUTPUT_BYTES) {
+      overflow = true
+      void running.kill()
+      return
+    }
+    out.push(chunk)
   })
+  child.stderr!.on('data', (chunk: Buffer) => { err.push(chunk) })
+  const closed = new Promise<void>(resolve => { child.once('close', () => { resolve() }) })
+  child.stdin!.on('error', () => { /* the child may exit before reading all input; the exit code tells */ })
+  child.stdin!.end(options.input ?? '')
+  const exit = await running.exit
+  await closed
+  if (exit.cancelled) throw options.signal?.reason ?? new DOMException('This operation was aborted', 'AbortError')
+  if (exit.timedOut) throw new GitCommandError(label, null, `timed out after ${timeoutMs} ms`)
+  if (overflow) throw new GitCommandError(label, null, `printed more than ${MAX_GIT_OUTPUT_BYTES} bytes`)
+  const exitCode = exit.exitCode ?? -1
+  if (exitCode === 0 || options.okExitCodes?.includes(exitCode) === true) return { stdout: Buffer.concat(out), exitCode }
+  throw new GitCommandError(label, exit.exitCode, Buffer.concat(err).toString('utf8'))
 }
 
 /** Runs git and returns trimmed stdout as text. */

@@ -1,4 +1,6 @@
-import { spawn } from 'node:child_process'
+import { startChild } from '../process/child.js'
+import { SHELL } from '../process/constants.js'
+import { ownEnv } from '../process/environment.js'
 import { MAX_NAME_CHARS, MAX_NAMER_OUTPUT_CHARS, NAME_WORDS, NAMER_TIMEOUT_MS } from './constants.js'
 
 /** Words that say what kind of request it is rather than what it is about. */
@@ -57,29 +59,28 @@ export function uniqueName (base: string, taken: (name: string) => boolean): str
  * NAMER_TIMEOUT_MS, a name that is not kebab-case — gives undefined, and the derived name is used.
  */
 export async function askNamer (command: string, prompt: string, timeoutMs = NAMER_TIMEOUT_MS): Promise<string | undefined> {
-  return await new Promise(resolve => {
-    const child = spawn('/bin/sh', ['-c', command], { stdio: ['pipe', 'pipe', 'ignore'], detached: true })
-    let out = ''
-    let done = false
-    const finish = (value: string | undefined): void => {
-      if (done) return
-      done = true
-      clearTimeout(timer)
-      try { process.kill(-child.pid!, 'SIGKILL') } catch { /* already gone */ }
-      resolve(value)
-    }
-    const timer = setTimeout(() => { finish(undefined) }, timeoutMs)
-    child.stdout.on('data', (chunk: Buffer) => {
-      // Only the first line matters: a namer that floods its output cannot make us hold it.
-      if (out.includes('\n') || out.length > MAX_NAMER_OUTPUT_CHARS) return
-      out += chunk.toString('utf8')
-    })
-    child.on('error', () => { finish(undefined) })
-    child.on('close', code => {
-      const name = out.split('\n')[0]?.trim().toLowerCase() ?? ''
-      finish(code === 0 && isValidName(name) ? name : undefined)
-    })
-    child.stdin.on('error', () => {})
-    child.stdin.end(prompt)
+  let running
+  try {
+    // The user's own command, from their config: their environment. A namer is asked for a name,
+    // not for patience: at the timeout its group is killed at once.
+    running = startChild({ file: SHELL, args: ['-c', command], env: ownEnv(), stdin: 'pipe', stderr: 'ignore', timeoutMs, killGraceMs: 0 })
+  } catch {
+    return undefined
+  }
+  const { child } = running
+  let out = ''
+  child.stdout!.on('data', (chunk: Buffer) => {
+    // Only the first line matters: a namer that floods its output cannot make us hold it.
+    if (out.includes('\n') || out.length > MAX_NAMER_OUTPUT_CHARS) return
+    out += chunk.toString('utf8')
   })
+  child.stdin!.on('error', () => {})
+  child.stdin!.end(prompt)
+  try {
+    const exit = await running.exit
+    const name = out.split('\n')[0]?.trim().toLowerCase() ?? ''
+    return exit.exitCode === 0 && !exit.timedOut && isValidName(name) ? name : undefined
+  } catch {
+    return undefined // it could not be started
+  }
 }

@@ -1,12 +1,10 @@
-import { spawn } from 'node:child_process'
 import { constants as fsConstants } from 'node:fs'
-import { access, readFile, readdir, stat } from 'node:fs/promises'
+import { access, stat } from 'node:fs/promises'
 import { StringDecoder } from 'node:string_decoder'
 import type { Readable } from 'node:stream'
-import {
-  DEFAULT_MAX_OUTPUT_BYTES, GROUP_EXIT_WAIT_MS, GROUP_POLL_MS, KILL_GRACE_MS, MAX_TIMER_MS,
-  OUTPUT_DRAIN_MS, PASSED_ENV_KEYS, SHELL
-} from './constants.js'
+import { DEFAULT_MAX_OUTPUT_BYTES, OUTPUT_DRAIN_MS, SHELL } from './constants.js'
+import { startChild } from './child.js'
+import { scrubbedEnv } from './environment.js'
 import { CommandCwdError, CommandSpawnError } from './errors.js'
 
 export interface RunCommandOptions {
@@ -23,7 +21,7 @@ export interface RunCommandOptions {
   maxOutputBytes?: number
   /**
    * Time between SIGTERM and SIGKILL when the group is killed.
-   * @default KILL_GRACE_MS
+   * @default KILL_GRACE_MS (constants.ts)
    */
   killGraceMs?: number
   /** Cancels the command: its whole process group is killed. */
@@ -38,7 +36,7 @@ export interface CommandOutcome {
   /** The shell's exit code; null when it was ended by a signal. */
   exitCode: number | null
   /** The signal that ended the shell (`SIGTERM`, `SIGKILL`), or null. */
-  signal: string | null
+  signal: NodeJS.Signals | null
   timedOut: boolean
   cancelled: boolean
   ms: number
@@ -77,72 +75,33 @@ export async function runCommand (options: RunCommandOptions): Promise<CommandOu
     return { exitCode: null, signal: null, timedOut: false, cancelled: true, ms: elapsed(), ...output.finish() }
   }
 
-  const child = spawn(SHELL, ['-c', JOIN_STDERR_SCRIPT, 'gitmesh', options.command], {
+  const running = startChild({
+    file: SHELL,
+    args: ['-c', JOIN_STDERR_SCRIPT, 'gitmesh', options.command],
     cwd: options.cwd,
     env: scrubbedEnv(options.env),
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe']
+    stdin: 'ignore',
+    timeoutMs: options.timeoutMs,
+    signal: options.signal,
+    killGraceMs: options.killGraceMs
   })
-  const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
-    // Only a failed spawn emits `error` here: signals are sent with process.kill, not child.kill.
-    child.once('error', reject)
-    child.once('exit', (code, signal) => { resolve([code, signal]) })
-  })
-  const pipesClosed = Promise.all([output.read(child.stdout), output.read(child.stderr)])
-
-  let leaderExited = false
-  let timedOut = false
-  let cancelled = false
-  const group = child.pid !== undefined ? new GroupKiller(child.pid, options.killGraceMs ?? KILL_GRACE_MS) : undefined
+  const { child } = running
+  const pipesClosed = Promise.all([output.read(child.stdout!), output.read(child.stderr!)])
   if (child.pid !== undefined) options.onSpawn?.(child.pid)
-  const timer = setTimeout(() => {
-    if (leaderExited) return
-    timedOut = true
-    void group?.kill()
-  }, Math.max(0, Math.min(options.timeoutMs, MAX_TIMER_MS)))
-  const onAbort = (): void => {
-    if (leaderExited) return
-    cancelled = true
-    void group?.kill()
-  }
-  options.signal?.addEventListener('abort', onAbort, { once: true })
-
+  let ended
   try {
-    let exitCode: number | null
-    let signal: NodeJS.Signals | null
-    try {
-      [exitCode, signal] = await exited
-    } catch (err) {
-      child.stdout.destroy()
-      child.stderr.destroy()
-      throw new CommandSpawnError(options.command, err)
-    }
-    leaderExited = true
-    clearTimeout(timer)
-    await group?.kill()
-    if (!await settlesWithin(pipesClosed, OUTPUT_DRAIN_MS)) {
-      child.stdout.destroy()
-      child.stderr.destroy()
-      await pipesClosed
-    }
-    return { exitCode, signal, timedOut, cancelled, ms: elapsed(), ...output.finish() }
-  } finally {
-    clearTimeout(timer)
-    options.signal?.removeEventListener('abort', onAbort)
+    ended = await running.exit
+  } catch (err) {
+    child.stdout?.destroy()
+    child.stderr?.destroy()
+    throw new CommandSpawnError(options.command, err)
   }
-}
-
-/**
- * The environment a command gets: only `PASSED_ENV_KEYS` from the daemon's own environment (when
- * set) plus `extra`, so tokens and keys in the daemon's environment never reach a generator.
- */
-export function scrubbedEnv (extra: Record<string, string>): Record<string, string> {
-  const env: Record<string, string> = {}
-  for (const key of PASSED_ENV_KEYS) {
-    const value = process.env[key]
-    if (value !== undefined) env[key] = value
+  if (!await settlesWithin(pipesClosed, OUTPUT_DRAIN_MS)) {
+    child.stdout?.destroy()
+    child.stderr?.destroy()
+    await pipesClosed
   }
-  return { ...env, ...extra }
+  return { ...ended, ms: elapsed(), ...output.finish() }
 }
 
 async function checkWorkingDirectory (cwd: string): Promise<void> {
@@ -172,85 +131,6 @@ async function settlesWithin (promise: Promise<unknown>, ms: number): Promise<bo
   } finally {
     clearTimeout(timer)
   }
-}
-
-/** Ends every process of one group: SIGTERM, then SIGKILL after a grace. Calling `kill` again joins the first call. */
-class GroupKiller {
-  #killing: Promise<void> | undefined
-  constructor (private readonly pgid: number, private readonly graceMs: number) {}
-
-  async kill (): Promise<void> {
-    this.#killing ??= this.#terminate()
-    await this.#killing
-  }
-
-  async #terminate (): Promise<void> {
-    if (!signalGroup(this.pgid, 'SIGTERM')) return
-    if (await waitForGroupExit(this.pgid, this.graceMs)) return
-    signalGroup(this.pgid, 'SIGKILL')
-    await waitForGroupExit(this.pgid, GROUP_EXIT_WAIT_MS)
-  }
-}
-
-/**
- * Sends `signal` to the group; false when the group no longer exists. EPERM (every member left
- * runs as another user, say through a setuid program) counts as existing: waiting is all we can do.
- */
-function signalGroup (pgid: number, signal: NodeJS.Signals): boolean {
-  try {
-    process.kill(-pgid, signal)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code !== 'ESRCH'
-  }
-}
-
-async function waitForGroupExit (pgid: number, ms: number): Promise<boolean> {
-  const deadline = performance.now() + ms
-  while (true) {
-    if (!await groupAlive(pgid)) return true
-    if (performance.now() >= deadline) return false
-    await new Promise(resolve => setTimeout(resolve, GROUP_POLL_MS))
-  }
-}
-
-/**
- * True while some process of the group still runs. Signal 0 also reaches zombies, and an orphan
- * stays a zombie when the system's init does not reap (containers without `--init`), so on Linux a
- * group whose members are all zombies counts as gone.
- */
-async function groupAlive (pgid: number): Promise<boolean> {
-  try {
-    process.kill(-pgid, 0)
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code !== 'ESRCH'
-  }
-  return await hasRunningMember(pgid)
-}
-
-async function hasRunningMember (pgid: number): Promise<boolean> {
-  let entries: string[]
-  try {
-    entries = await readdir('/proc')
-  } catch {
-    return true // no procfs: signal 0 is all we can know
-  }
-  const states = await Promise.all(entries.filter(name => /^\d+$/.test(name)).map(async pid => {
-    try {
-      return parseStat(await readFile(`/proc/${pid}/stat`, 'latin1'))
-    } catch {
-      return undefined // the process ended while we looked
-    }
-  }))
-  return states.some(s => s !== undefined && s.pgid === pgid && s.state !== 'Z' && s.state !== 'X')
-}
-
-/** Fields of /proc/PID/stat after the command name, which may itself hold spaces and parentheses. */
-function parseStat (text: string): { state: string, pgid: number } | undefined {
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ')
-  const state = fields[0]
-  const pgid = Number(fields[2])
-  return state !== undefined && Number.isInteger(pgid) ? { state, pgid } : undefined
 }
 
 /**

@@ -1,4 +1,4 @@
-/** Errors of the builder, named by `.name` so callers and tests can tell them apart. */
+/** Errors of running child processes, named by `.name` so callers and tests can tell them apart. */
 
 /** The working directory given for a command does not exist, is not a folder, or cannot be entered. */
 export class CommandCwdError extends Error {

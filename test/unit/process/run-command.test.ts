@@ -3,8 +3,9 @@ import { existsSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runCommand, scrubbedEnv, type RunCommandOptions } from '../../../src/builder/run-command.js'
-import { PASSED_ENV_KEYS } from '../../../src/builder/constants.js'
+import { runCommand, type RunCommandOptions } from '../../../src/process/run-command.js'
+import { scrubbedEnv } from '../../../src/process/environment.js'
+import { PASSED_ENV_KEYS } from '../../../src/process/constants.js'
 
 let dir: string
 
