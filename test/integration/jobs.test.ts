@@ -82,6 +82,27 @@ describe('jobs protocol: one author, two builders, in one process', () => {
     }
   }, 90_000)
 
+  it('takes a job back from a builder that stops gracefully, at once, and says why it now waits', async () => {
+    // A builder tagged `slow` whose generator waits for a file that never comes.
+    const home = Home.resolve(path.join(root, 'slow'))
+    await home.init()
+    const slow = await Daemon.start(home, { listen: ['/ip4/127.0.0.1/tcp/0'], builder: { slots: 1, tags: ['slow'], generate: 'while [ ! -e never ]; do sleep 0.05; done' } })
+    daemons.push(slow)
+    await trustEachOther(author, slow)
+    await author.author.offer({ repo: repo.dir, prompt: 'on the slow one', name: 'handed-back', builders: ['slow'] })
+    await waitUntil(() => job('handed-back').state === 'generating', 30_000)
+    // A graceful stop hands the job back before the builder goes: no lease has to run out.
+    daemons.splice(daemons.indexOf(slow), 1)
+    await slow.stop()
+    const back = job('handed-back')
+    expect(back.state).toBe('queued')
+    expect(back.reason).toContain('handed back')
+    expect(back.builder).toBeUndefined()
+    // Only the stopped builder may take it: the author says so instead of waiting silently.
+    await waitUntil(() => author.author.placementProblem(back.id)?.reason.includes('unreachable') === true, 30_000)
+    await author.author.cancel(back)
+  }, 60_000)
+
   describe('results the author must not take', () => {
     // A peer the author trusts as a builder, that runs no jobs: it only sends crafted results.
     let rogue: Daemon
