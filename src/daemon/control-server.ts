@@ -90,6 +90,9 @@ export class ControlServer {
       }
     })
     const lines = createInterface({ input: socket, crlfDelay: Infinity })
+    // readline passes the socket's errors on (EPIPE when a client hangs up while an event is
+    // written): unhandled there, one client that went away would take the whole daemon down.
+    lines.on('error', () => { /* the close handler cleans up */ })
     lines.on('line', line => { void this.handleLine(line, send, abort.signal) })
   }
 

@@ -46,6 +46,8 @@ export interface DaemonProcess {
   child: ChildProcess
   /** Every line the daemon printed on stdout so far (the ready line, then notices). */
   lines: string[]
+  /** What it printed on stderr so far (its last words, when it died). */
+  stderr: () => string
   /** Stops the daemon with SIGTERM and waits for it to exit; returns the exit code. */
   stop: () => Promise<number | null>
   /** Kills it with SIGKILL, as a crash would. */
@@ -80,6 +82,7 @@ export async function startDaemon (home: string, extraArgs: string[] = [], liste
     addrs: ready.addrs,
     child,
     lines: printed,
+    stderr: () => stderr,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
       return await exited

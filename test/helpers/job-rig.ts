@@ -121,6 +121,7 @@ export class JobRig {
       return states.includes(view.state)
     }
     let found: JobView | undefined
+    let away: Error | undefined
     let wake = (): void => {}
     const follow = async (): Promise<void> => {
       while (!done.signal.aborted) {
@@ -139,11 +140,14 @@ export class JobRig {
     const following = follow()
     try {
       while (found === undefined) {
-        if (Date.now() > deadline) throw new Error(`job ${job} stayed ${last?.state} (wanted ${states.join('/')})`)
+        if (Date.now() > deadline) throw new Error(`job ${job} stayed ${last?.state ?? 'unseen'} (wanted ${states.join('/')})${away !== undefined ? `; the daemon is away: ${away.message} (exit ${this.author.child.exitCode ?? this.author.child.signalCode ?? 'none yet'}; stderr: ${this.author.stderr().slice(-2000)})` : ''}`)
         const view = await call<JobView>('show', { job }).catch(err => {
-          if (isDaemonAway(err)) return undefined
-          throw err
+          // A daemon being restarted by the test is waited for; the deadline bounds it.
+          if (!isDaemonAway(err)) throw err
+          away = err as Error
+          return undefined
         })
+        if (view !== undefined) away = undefined
         if (view !== undefined && matches(view)) found ??= view
         if (found !== undefined) break
         await new Promise<void>(resolve => {
