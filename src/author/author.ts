@@ -88,6 +88,7 @@ export { repoKey } from './repo-key.js'
  */
 export class Author extends EventEmitter<{ job: [Job] }> {
   private ticker?: NodeJS.Timeout
+  private started = false
   private readonly taking = new Map<string, Promise<JobReplyMessage>>()
   private readonly snapshots = new Map<string, { running?: Promise<Snapshot>, next?: Waiting<Snapshot> }>()
   private readonly scheduler: Scheduler
@@ -105,7 +106,10 @@ export class Author extends EventEmitter<{ job: [Job] }> {
     return this.init.jobs
   }
 
+  /** Starts following jobs and placing them; calling it again does nothing. */
   async start (): Promise<void> {
+    if (this.started) return
+    this.started = true
     await this.review.recover()
     this.leases.start()
     this.ticker = setInterval(() => { this.schedule() }, SCHEDULE_INTERVAL_MS)
@@ -115,7 +119,10 @@ export class Author extends EventEmitter<{ job: [Job] }> {
     this.schedule()
   }
 
+  /** Stops placing and following jobs; safe to call twice, or without a start. */
   stop (): void {
+    if (!this.started) return
+    this.started = false
     clearInterval(this.ticker)
     this.leases.stop()
     this.init.node.removeEventListener('peer:connect', this.onConnect)

@@ -1,22 +1,24 @@
 import os from 'node:os'
+import { rm } from 'node:fs/promises'
+import path from 'node:path'
 import type { Logger, PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { GitmeshNode } from '../net/node.js'
 import type { TrustStore } from '../store/trust-store.js'
 import type { GrantStore } from '../store/grant-store.js'
 import { bytesToOid } from '../git/oid.js'
-import { ANNOUNCE_INTERVAL_MS, BUILDER_QUEUE_LIMIT, HANDBACK_TIMEOUT_MS, PREFETCH_TIMEOUT_MS, LEASE_RENEW_MS, MAX_PROGRESS_CHARS, RESULT_DELIVERY_TIMEOUT_MS, STATUS_DEFER_MS } from '../jobs/constants.js'
-import type { CancelRequest, JobReplyMessage, OfferRequest, ResultAnnouncement } from '../jobs/messages.js'
-import { sendJobMessage } from '../jobs/wire.js'
+import { ANNOUNCE_INTERVAL_MS, BUILDER_QUEUE_LIMIT, HANDBACK_TIMEOUT_MS, LEASE_RENEW_MS, MAX_PROGRESS_CHARS, STATUS_DEFER_MS } from '../jobs/constants.js'
+import type { CancelRequest, JobReplyMessage, OfferRequest } from '../jobs/messages.js'
+import { jobMessageSender, type SendJobMessage } from '../jobs/wire.js'
 import { BuilderStore, type BuilderJob, type BuilderJobState } from './builder-store.js'
-import { ensureBareRepository } from '../git/repository.js'
 import { cacheRepoPath, runJob } from './job-runner.js'
 import { NEXT_JOB_FIRST_MS, WORKTREES_PER_SLOT } from './constants.js'
-import { WorktreePool, type WorktreeWant } from './worktree.js'
+import { WorktreePool } from './worktree.js'
 import { startOrder } from './start-order.js'
-import { readFileSync } from 'node:fs'
-import { rm } from 'node:fs/promises'
-import path from 'node:path'
+import { Outbox } from './outbox.js'
+import { Prefetcher } from './prefetcher.js'
+import { renewLeases } from './lease-renewal.js'
+import { reapOrphanedCommands } from './orphans.js'
 
 export interface BuilderInit {
   node: GitmeshNode
@@ -32,20 +34,11 @@ export interface BuilderInit {
   generate: string
   /** Labels authors can ask for (`builders: [gpu]`). */
   tags?: string[]
-}
-
-/**
- * Ends a process group left running by a crashed builder, after checking through /proc that its
- * leader still belongs to that job (a recycled process id must not take an unrelated group down).
- */
-function killOrphanedGroup (pgid: number, jobId: string): void {
-  try {
-    const environ = readFileSync(`/proc/${pgid}/environ`, 'latin1')
-    if (!environ.split('\0').includes(`GITMESH_JOB_ID=${jobId}`)) return
-    process.kill(-pgid, 'SIGKILL')
-  } catch {
-    // Gone already, or not ours to inspect: nothing to end.
-  }
+  /**
+   * How job messages reach authors.
+   * @default the node's jobs protocol
+   */
+  send?: SendJobMessage
 }
 
 /** Default slots: half the cores, at least one. */
@@ -68,12 +61,13 @@ export class Builder {
   private leaser?: NodeJS.Timeout
   /** The author whose job started last: the next start goes to another author if one waits. */
   private lastAuthor?: string
-  private announcing = false
+  private started = false
   private stopped = false
+  private stopping?: Promise<void>
+  private readonly send: SendJobMessage
   private readonly worktrees: WorktreePool
-  /** Snapshots fetched for waiting jobs (cache repository and commit), and those being fetched. */
-  private readonly fetchedAhead = new Set<string>()
-  private readonly fetchingAhead = new Set<string>()
+  private readonly outbox: Outbox
+  private readonly prefetcher: Prefetcher
   /** Jobs given a slot whose generator has not started yet. */
   private readonly starting = new Set<string>()
   private readonly startWatchers = new Set<() => void>()
@@ -83,18 +77,27 @@ export class Builder {
     // While the slots' jobs run, as many worktrees wait ready for the next ones (and a job
     // committing its result overlaps with the next one's start).
     this.worktrees = new WorktreePool(path.join(init.workDir, 'worktrees'), WORKTREES_PER_SLOT * this.slots)
+    this.send = init.send ?? jobMessageSender(init.node)
+    this.outbox = new Outbox({ store: init.store, send: this.send, log: init.log, working: (author, id) => this.controllers.has(this.key(author, id)) })
+    this.prefetcher = new Prefetcher({
+      workDir: init.workDir,
+      fetch: async (author, snapshot, repo, options) => { await init.node.services.exchange.fetch(peerIdFromString(author), [snapshot], repo, options) },
+      worktrees: this.worktrees,
+      log: init.log,
+      onFetched: () => { this.prepareAhead() }
+    })
   }
 
   private key (author: string, id: string): string {
     return `${author}/${id}`
   }
 
+  /** Starts taking and running jobs; calling it again does nothing. */
   async start (): Promise<void> {
+    if (this.started) return
+    this.started = true
     // Commands a crashed run left behind are ended before their jobs run again.
-    for (const { author, id, pgid } of this.init.store.processGroups()) {
-      killOrphanedGroup(pgid, id)
-      this.init.store.setProcessGroup(author, id, null)
-    }
+    reapOrphanedCommands(this.init.store)
     // Worktrees left by a previous run (a crash) are not trusted: they are made anew.
     await rm(path.join(this.init.workDir, 'worktrees'), { recursive: true, force: true })
     // A job that was running when the node stopped (or crashed) starts over; its worktree is made anew.
@@ -104,7 +107,7 @@ export class Builder {
     this.pump()
     this.announcer = setInterval(() => { void this.announceAll() }, ANNOUNCE_INTERVAL_MS)
     this.announcer.unref()
-    this.leaser = setInterval(() => { void this.renewLeases() }, LEASE_RENEW_MS)
+    this.leaser = setInterval(() => { void renewLeases(this.init.store, this.send, this.init.log) }, LEASE_RENEW_MS)
     this.leaser.unref()
     this.init.node.addEventListener('peer:connect', this.onConnect)
     void this.announceAll()
@@ -116,6 +119,12 @@ export class Builder {
    * on the job runs out instead.
    */
   async stop (): Promise<void> {
+    if (!this.started) return
+    this.stopping ??= this.handBackAll()
+    await this.stopping
+  }
+
+  private async handBackAll (): Promise<void> {
     this.stopped = true
     clearInterval(this.announcer)
     clearInterval(this.leaser)
@@ -124,7 +133,7 @@ export class Builder {
     const held = this.init.store.inStates(['queued', 'fetching', 'generating', 'testing'])
     await Promise.all(held.map(async job => {
       this.init.store.setState(job.author, job.spec.id, 'cancelled')
-      await sendJobMessage(this.init.node, peerIdFromString(job.author), { type: 'handback', job: job.spec.id, round: job.spec.round, reason: 'the builder is shutting down' }, { signal: AbortSignal.timeout(HANDBACK_TIMEOUT_MS) })
+      await this.send(job.author, { type: 'handback', job: job.spec.id, round: job.spec.round, reason: 'the builder is shutting down' }, { signal: AbortSignal.timeout(HANDBACK_TIMEOUT_MS) })
         .catch(err => { this.init.log('could not hand %s back - %e', job.spec.id, err) })
     }))
     await this.worktrees.drain().catch(() => {})
@@ -135,61 +144,18 @@ export class Builder {
     return { type: 'ok', ...this.load(), tags: this.init.tags ?? [] }
   }
 
-  /**
-   * Gets the jobs waiting for a slot ready to start: every one's snapshot fetched, and the next
-   * `slots` of them given worktrees checked out at their snapshots, while the slots are busy. A
-   * freed slot then starts its next job at once.
-   */
+  /** Gets the jobs waiting for a slot ready to start (prefetcher.ts), never while a job starts. */
   private prepareAhead (): void {
-    // Never while a job is starting: getting the next ones ready must not slow this one down.
+    // Getting the next ones ready must not slow the one starting now down.
     if (this.stopped || this.starting.size > 0) return
-    const wants = new Map<string, WorktreeWant>()
-    const needed = new Set<string>()
-    for (const [index, job] of this.startOrder().entries()) {
-      const repo = cacheRepoPath(this.init.workDir, job.author, job.spec.repo)
-      const key = `${repo}\0${job.spec.snapshot}`
-      needed.add(key)
-      if (!this.fetchedAhead.has(key)) {
-        this.fetchAhead(job, repo, key)
-        continue
-      }
-      if (index >= this.slots) continue
-      const want = wants.get(key) ?? { repo, commit: job.spec.snapshot, count: 0 }
-      want.count++
-      wants.set(key, want)
-    }
-    // What no waiting job needs is forgotten (fetching it again would cost no round trip).
-    for (const key of this.fetchedAhead) if (!needed.has(key)) this.fetchedAhead.delete(key)
-    this.worktrees.prepare([...wants.values()])
-  }
-
-  private fetchAhead (job: BuilderJob, repo: string, key: string): void {
-    if (this.fetchingAhead.has(key)) return
-    this.fetchingAhead.add(key)
-    void ensureBareRepository(repo)
-      .then(async () => await this.init.node.services.exchange.fetch(peerIdFromString(job.author), [job.spec.snapshot], repo, { signal: AbortSignal.timeout(PREFETCH_TIMEOUT_MS) }))
-      .then(() => {
-        this.fetchedAhead.add(key)
-        this.prepareAhead()
-      }, err => { this.init.log('prefetch of %s failed (the job will fetch it) - %e', job.spec.snapshot, err) })
-      .finally(() => { this.fetchingAhead.delete(key) })
-  }
-
-  /** Tells each author which of its jobs this builder holds, renewing their leases. */
-  private async renewLeases (): Promise<void> {
-    const byAuthor = new Map<string, Array<{ job: string, round: number }>>()
-    // Jobs whose result is not yet taken are still held: the author may be fetching it.
-    for (const job of [...this.init.store.inStates(['queued', 'fetching', 'generating', 'testing']), ...this.init.store.outbox()]) {
-      const list = byAuthor.get(job.author) ?? []
-      list.push({ job: job.spec.id, round: job.spec.round })
-      byAuthor.set(job.author, list)
-    }
-    await Promise.all([...byAuthor].map(async ([author, jobs]) => {
-      await sendJobMessage(this.init.node, peerIdFromString(author), { type: 'lease', jobs }).catch(err => { this.init.log('lease renewal for %s failed - %e', author, err) })
-    }))
+    this.prefetcher.prepare(this.startOrder(), this.slots)
   }
 
   private readonly onConnect = (): void => { void this.announceAll() }
+
+  private async announceAll (): Promise<void> {
+    if (!this.stopped) await this.outbox.announceAll()
+  }
 
   load (): { slots: number, running: number, queued: number } {
     return { slots: this.slots, ...this.init.store.counts() }
@@ -297,7 +263,7 @@ export class Builder {
     }
     let deferred: NodeJS.Timeout | undefined
     const send = (state: BuilderJobState, attempt: number, line: string): void => {
-      void sendJobMessage(this.init.node, peerIdFromString(author), { type: 'status', job: id, round, state: state as 'fetching', attempt, line: line.slice(0, MAX_PROGRESS_CHARS) })
+      void this.send(author, { type: 'status', job: id, round, state: state as 'fetching', attempt, line: line.slice(0, MAX_PROGRESS_CHARS) })
         .catch(err => { this.init.log('status for %s not delivered - %e', id, err) })
     }
     const onState = (state: BuilderJobState, attempt: number, line: string): void => {
@@ -335,40 +301,9 @@ export class Builder {
       }
       this.init.store.saveResult(author, id, result)
       void freeSlot()
-      await this.announce(author, result)
+      await this.outbox.announce(author, result)
     } catch (err) {
       if (!controller.signal.aborted) this.init.log.error('job %s failed - %e', id, err)
     }
   }
-
-  /** Sends one result; true when the author acknowledged it. */
-  private async announce (author: string, result: ResultAnnouncement): Promise<boolean> {
-    try {
-      const reply = await sendJobMessage(this.init.node, peerIdFromString(author), result, { signal: AbortSignal.timeout(RESULT_DELIVERY_TIMEOUT_MS) })
-      if (reply.type === 'ok' || (reply.type === 'decline' && reply.code === 'unknown-job')) {
-        this.init.store.markAcked(author, result.job, result.round)
-        return true
-      }
-      this.init.log('result for %s not taken yet (%s: %s)', result.job, reply.code, reply.message)
-    } catch (err) {
-      this.init.log('result for %s not delivered yet - %e', result.job, err)
-    }
-    return false
-  }
-
-  /** Re-announces every unacknowledged result (store and forward). */
-  private async announceAll (): Promise<void> {
-    if (this.announcing || this.stopped) return
-    this.announcing = true
-    try {
-      // Concurrently: an author that is away must not hold up the results of the others.
-      await Promise.all(this.init.store.outbox().map(async job => {
-        if (this.stopped || job.result === undefined || this.controllers.has(this.key(job.author, job.spec.id))) return
-        await this.announce(job.author, job.result)
-      }))
-    } finally {
-      this.announcing = false
-    }
-  }
 }
-
