@@ -42,7 +42,8 @@ const BY_ERROR_NAME: Record<string, number> = {
   AmbiguousJobError: EXIT.usage,
   InvalidProjectConfigError: EXIT.usage,
   InvalidPromptError: EXIT.usage,
-  JobStateError: EXIT.usage
+  JobStateError: EXIT.usage,
+  UnresolvedConflictsError: EXIT.usage
 }
 
 export function exitCodeFor (err: unknown): number {
