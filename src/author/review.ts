@@ -2,7 +2,7 @@ import type { Logger } from '@libp2p/interface'
 import { changedPaths, commitChangeOnHead, mergeChangeIntoWorkingTree, restorePaths } from '../git/apply-change.js'
 import { findConflictMarkers } from '../git/conflict-markers.js'
 import { ChangeDoesNotApplyError } from '../git/errors.js'
-import { finishAccept } from '../git/finish-accept.js'
+import { finishAccept, headCommitWithTrailer } from '../git/finish-accept.js'
 import { removeLeftoverTempFiles } from '../git/worktree-files.js'
 import { snapshotWorkingTree } from '../git/snapshot.js'
 import { locateRepository } from '../git/repository.js'
@@ -107,6 +107,12 @@ export class Review {
           const finished = await this.finishAccept(cut).catch(() => undefined)
           if (finished?.state === 'accepted') return finished
         }
+        // HEAD already holds the change: it may be this job's own commit, from an accept whose
+        // end was never recorded. Its trailer says so.
+        if ((err as Error).name === 'NothingToCommitError') {
+          const own = await headCommitWithTrailer(current.repo, jobTrailer(current))
+          if (own !== undefined) return await this.finishAccept(current, own)
+        }
         if (err instanceof ChangeDoesNotApplyError && options.withMyEdits !== true) {
           throw new ChangeDoesNotApplyError(err.conflicts, `\`gitmesh accept ${current.name} --with-my-edits\` commits ${err.conflicts.length === 1 ? 'that file' : 'those files'} as ${err.conflicts.length === 1 ? 'it stands' : 'they stand'} in the working tree, your edits there included`)
         }
@@ -116,8 +122,8 @@ export class Review {
   }
 
   /** An accept cut short after it made its commit: accepted if HEAD moved to it, else merged as before. */
-  private async finishAccept (job: Job): Promise<Job> {
-    const { commit, parent } = job.merge!.accepting!
+  private async finishAccept (job: Job, made = job.merge!.accepting!): Promise<Job> {
+    const { commit, parent } = made
     const { committed } = await finishAccept(job.repo, commit, parent)
     const merge = { ...job.merge!, accepting: undefined }
     if (!committed) return this.jobs.update(job.id, { merge })
@@ -180,5 +186,9 @@ function commitMessage (job: Job): string {
   const subject = job.name.replace(/-/g, ' ')
   const prompt = job.prompt.split(/^(?:```|~~~)/m)[0]!.trim()
   const body = prompt.length > 2000 ? `${prompt.slice(0, 2000)}…` : prompt
-  return `${subject}\n\n${body}\n\nGitmesh-Job: ${job.name} (${job.id})\nGitmesh-Builder: ${job.result?.builder ?? 'unknown'}\n`
+  return `${subject}\n\n${body}\n\n${jobTrailer(job)}\nGitmesh-Builder: ${job.result?.builder ?? 'unknown'}\n`
+}
+
+function jobTrailer (job: Job): string {
+  return `Gitmesh-Job: ${job.name} (${job.id})`
 }

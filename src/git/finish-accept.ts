@@ -63,3 +63,16 @@ async function moveIndexToCommit (gitDir: string, workTree: string, parent: stri
     await rm(scratch, { recursive: true, force: true })
   }
 }
+
+/**
+ * HEAD's commit and parent when HEAD's message carries `trailer` (`Gitmesh-Job: <name> (<id>)`):
+ * the accept that made it was not recorded as done, yet HEAD shows it was.
+ */
+export async function headCommitWithTrailer (repoDir: string, trailer: string): Promise<{ commit: string, parent?: string } | undefined> {
+  const repo = await locateRepository(repoDir)
+  const out = await gitText(['log', '-1', '--format=%H%x00%P%x00%B', 'HEAD', '--'], { cwd: repo.workTree!, okExitCodes: [128] })
+  const [commit, parents, body] = out.split('\0') as [string, string | undefined, string | undefined]
+  if (body === undefined || !body.split('\n').includes(trailer)) return undefined
+  const parent = parents?.split(' ')[0]
+  return { commit, ...(parent !== undefined && parent !== '' ? { parent } : {}) }
+}

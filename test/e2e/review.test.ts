@@ -229,6 +229,32 @@ describe('review: accept keeps the job\'s change apart from the user\'s, and nev
       expect(view).toMatchObject({ state: 'accepted', acceptedCommit: head })
     }, 90_000)
 
+    it('an accept whose commit is on HEAD but was never recorded (a database from before the accept record) is recognised by its Gitmesh-Job trailer', async () => {
+      const job = await rig.offer(writes('write trailer file', 'trailer.txt', 'trailer\n'), ['--name', 'trailer'])
+      await rig.waitFor(job.name, ['returned'])
+      await rig.cli(['merge', job.name])
+      const hook = await killAuthorWhenHeadMoves('committed')
+      expect((await runCli(rig.authorHome, ['accept', job.name])).code).not.toBe(0)
+      await rm(hook)
+      const head = git(rig.repo, 'rev-parse', 'HEAD')
+      // as an older gitmesh would have left it: HEAD moved, the job merged, no record of the commit
+      const db = new Database(path.join(rig.authorHome, 'gitmesh.db'))
+      try {
+        const row = db.prepare('SELECT merge FROM jobs WHERE name = ?').get(job.name) as { merge: string }
+        const merge = JSON.parse(row.merge) as { accepting?: unknown }
+        expect(merge.accepting).toBeDefined()
+        delete merge.accepting
+        db.prepare('UPDATE jobs SET merge = ? WHERE name = ?').run(JSON.stringify(merge), job.name)
+      } finally {
+        db.close()
+      }
+      await rig.restart('author')
+      expect((await rig.show(job.name)).state).toBe('merged')
+      const accepted = await rig.cli<JobView>(['accept', job.name])
+      expect(accepted).toMatchObject({ state: 'accepted', acceptedCommit: head })
+      await expectIntact(job.name, 'trailer.txt')
+    }, 90_000)
+
     it('kills at increasing delays during merge and accept always leave a consistent state the job finishes from', async () => {
       const delays = [200, 400, 600]
       const jobs = await Promise.all(delays.map(async (_, i) => await rig.offer(writes(`write loop file ${i}`, `loop-${i}.txt`, `loop ${i}\n`), ['--name', `loop-${i}`])))
