@@ -127,7 +127,7 @@ async function resolvedEntry (merge: EntryMerge, store: ObjectStore): Promise<Pa
  */
 async function keptApart (workTree: string, store: ObjectStore, file: string, base: PathEntry, ours: PathEntry, theirs: PathEntry, signal?: AbortSignal): Promise<PathEntry | PathProblem> {
   const [baseBody, oursBody, theirsBody] = await readBlobs(store, [base.oid, ours.oid, theirs.oid]) as [Buffer, Buffer, Buffer]
-  const merged = await mergeKeepingApart(workTree, { oid: base.oid, body: baseBody }, { oid: ours.oid, body: oursBody }, { oid: theirs.oid, body: theirsBody }, signal)
+  const merged = await mergeKeepingApart(workTree, baseBody, oursBody, theirsBody, signal)
   if (!merged.clean) return { path: file, reason: 'content', lines: merged.hunks }
   const mode = ours.mode === base.mode ? theirs.mode : ours.mode
   return { mode, oid: await writeLooseObject(store.paths.objectDir, 'blob', merged.content) }

@@ -477,6 +477,29 @@ describe('apply-change', () => {
         expect(repo.git(['diff', 'a.txt'])).toMatch(/\n line 10\n\+mine\n job\n?$/)
       })
 
+      it('commits only the job\'s line when the user\'s uncommitted last line has no newline', async () => {
+        const repo = baseRepo()
+        repo.write('a.txt', `${text(LINES)}mine`)
+        const s = await snapshot(repo)
+        const b = jobCommit(repo, s, { 'a.txt': text([...LINES, 'mine', 'job']) })
+        expect((await mergeChangeIntoWorkingTree(repo.dir, s, b)).clean).toBe(true)
+        const { commit } = await commitChangeOnHead(repo.dir, s, b, 'job')
+        expect(repo.git(['show', `${commit}:a.txt`]) + '\n').toBe(text([...LINES, 'job']))
+        expect(repo.git(['diff', 'a.txt'])).toMatch(/\n line 10\n\+mine\n job\n?$/)
+      })
+
+      it('keeps a last line without a newline as it is when the job changes a line above it', async () => {
+        const repo = baseRepo()
+        repo.write('a.txt', `${text(withLine(2, 'mine'))}last, no newline`)
+        repo.commit('no newline at the end')
+        repo.write('a.txt', `${text(withLine(3, 'mine, uncommitted', withLine(2, 'mine')))}last, no newline`)
+        const s = await snapshot(repo)
+        const b = jobCommit(repo, s, { 'a.txt': `${text(withLine(4, 'job', withLine(3, 'mine, uncommitted', withLine(2, 'mine'))))}last, no newline` })
+        await mergeChangeIntoWorkingTree(repo.dir, s, b)
+        const { commit } = await commitChangeOnHead(repo.dir, s, b, 'job')
+        expect(repo.git(['cat-file', 'blob', `${commit}:a.txt`])).toBe(`${text(withLine(4, 'job', withLine(2, 'mine')))}last, no newline`)
+      })
+
       it('commits only the job\'s edit of the line after the one the user changed', async () => {
         const { repo, s, b } = await adjacent(withLine(5, 'mine'), withLine(6, 'job', withLine(5, 'mine')))
         const { commit } = await commitChangeOnHead(repo.dir, s, b, 'job')
