@@ -1,5 +1,9 @@
 import type { Logger } from '@libp2p/interface'
 import { changedPaths, commitChangeOnHead, mergeChangeIntoWorkingTree, restorePaths } from '../git/apply-change.js'
+import { findConflictMarkers } from '../git/conflict-markers.js'
+import { ChangeDoesNotApplyError } from '../git/errors.js'
+import { finishAccept, headCommitWithTrailer } from '../git/finish-accept.js'
+import { removeLeftoverTempFiles } from '../git/worktree-files.js'
 import { snapshotWorkingTree } from '../git/snapshot.js'
 import { locateRepository } from '../git/repository.js'
 import { writeRef } from '../git/refs.js'
@@ -7,7 +11,7 @@ import { JOB_COPY_SUFFIX } from '../git/constants.js'
 import { runCommand } from '../process/run-command.js'
 import { tail } from '../builder/job-runner.js'
 import { MAX_ATTEMPT_LOG_BYTES } from '../jobs/constants.js'
-import { JobStateError } from '../jobs/errors.js'
+import { JobStateError, UnresolvedConflictsError } from '../jobs/errors.js'
 import type { Job } from '../jobs/job.js'
 import type { JobStore } from '../jobs/job-store.js'
 
@@ -43,10 +47,12 @@ export class Review {
     const open = this.jobs.inStates(['merged']).find(other => other.repo === job.repo)
     if (open !== undefined) throw new JobStateError(`${open.name} is merged into this working tree and not yet accepted or rejected: resolve it first`)
     const result = job.result
-    // W0 first, recorded with the paths the merge may touch, before a single file changes.
+    // The merge is recorded as in progress before anything is written (W0, its ref, a file), so a
+    // crash at any point is found on the next start; then W0, recorded before the first file.
+    const touchable = (await changedPaths(job.repo, job.snapshot, result.commit)).flatMap(change => [change.path, `${change.path}${JOB_COPY_SUFFIX}`])
+    this.jobs.update(job.id, { merge: { paths: touchable, conflicts: [], inProgress: true } })
     const w0 = (await snapshotWorkingTree(job.repo)).commit
     await this.protect(job, w0)
-    const touchable = (await changedPaths(job.repo, job.snapshot, result.commit)).flatMap(change => [change.path, `${change.path}${JOB_COPY_SUFFIX}`])
     this.jobs.update(job.id, { merge: { w0, paths: touchable, conflicts: [], inProgress: true } })
     const outcome = await mergeChangeIntoWorkingTree(job.repo, job.snapshot, result.commit)
     const conflicts = outcome.conflicts.map(conflict => conflict.path)
@@ -60,7 +66,12 @@ export class Review {
     return this.changed(merged)
   }
 
-  async accept (job: Job, options: { force?: boolean } = {}): Promise<Job> {
+  /**
+   * Commits the job's change on HEAD. `force` also lets conflict markers stay (uncommitted) in the
+   * merged files; `withMyEdits` commits the files whose change cannot be kept apart from the
+   * user's own edits as they stand.
+   */
+  async accept (job: Job, options: { force?: boolean, withMyEdits?: boolean } = {}): Promise<Job> {
     if ((job.outsideOwns?.length ?? 0) > 0 && options.force !== true) {
       throw new JobStateError(`${job.name} changed paths outside what it owns (${job.outsideOwns!.slice(0, 5).join(', ')}${job.outsideOwns!.length > 5 ? ', …' : ''}): accept it with --force, or reject it`)
     }
@@ -71,12 +82,53 @@ export class Review {
       }
     }
     return await this.serialized(job.repo, async () => {
-      const current = this.jobs.get(job.id)!
-      if (current.state !== 'merged' || current.result === undefined) throw new JobStateError(`${current.name} is ${current.state}: only a returned or merged job can be accepted`)
-      const message = commitMessage(current)
-      const { commit } = await commitChangeOnHead(current.repo, current.snapshot, current.result.commit, message)
-      return this.changed(this.jobs.transition(current.id, 'accepted', { acceptedCommit: commit }, { from: 'merged', atRound: current.round }))
+      let current = this.jobs.get(job.id)!
+      if (current.state === 'merged' && current.merge?.accepting !== undefined) {
+        current = await this.finishAccept(current)
+        if (current.state === 'accepted') return current
+      }
+      if (current.state !== 'merged' || current.result === undefined || current.merge === undefined) throw new JobStateError(`${current.name} is ${current.state}: only a returned or merged job can be accepted`)
+      if (options.force !== true && current.merge.conflicts.length > 0) {
+        const marked = await findConflictMarkers(current.repo, current.merge.conflicts)
+        if (marked.length > 0) throw new UnresolvedConflictsError(current.name, marked)
+      }
+      const merge = current.merge
+      try {
+        const { commit } = await commitChangeOnHead(current.repo, current.snapshot, current.result.commit, commitMessage(current), {
+          withMyEdits: options.withMyEdits,
+          // Recorded before HEAD moves: a crash after it is finished on the next start.
+          beforeHeadMoves: (commit, parent) => { this.jobs.update(current.id, { merge: { ...merge, accepting: { commit, parent } } }) }
+        })
+        return this.changed(this.jobs.transition(current.id, 'accepted', { acceptedCommit: commit, merge: { ...merge, accepting: undefined } }, { from: 'merged', atRound: current.round }))
+      } catch (err) {
+        // After the commit was recorded, HEAD may or may not have moved: finish it either way.
+        const cut = this.jobs.get(current.id)!
+        if (cut.merge?.accepting !== undefined) {
+          const finished = await this.finishAccept(cut).catch(() => undefined)
+          if (finished?.state === 'accepted') return finished
+        }
+        // HEAD already holds the change: it may be this job's own commit, from an accept whose
+        // end was never recorded. Its trailer says so.
+        if ((err as Error).name === 'NothingToCommitError') {
+          const own = await headCommitWithTrailer(current.repo, jobTrailer(current))
+          if (own !== undefined) return await this.finishAccept(current, own)
+        }
+        if (err instanceof ChangeDoesNotApplyError && options.withMyEdits !== true) {
+          throw new ChangeDoesNotApplyError(err.conflicts, `\`gitmesh accept ${current.name} --with-my-edits\` commits ${err.conflicts.length === 1 ? 'that file' : 'those files'} as ${err.conflicts.length === 1 ? 'it stands' : 'they stand'} in the working tree, your edits there included`)
+        }
+        throw err
+      }
     })
+  }
+
+  /** An accept cut short after it made its commit: accepted if HEAD moved to it, else merged as before. */
+  private async finishAccept (job: Job, made = job.merge!.accepting!): Promise<Job> {
+    const { commit, parent } = made
+    const { committed } = await finishAccept(job.repo, commit, parent)
+    const merge = { ...job.merge!, accepting: undefined }
+    if (!committed) return this.jobs.update(job.id, { merge })
+    this.log('finished the interrupted accept of %s (%s)', job.name, commit)
+    return this.changed(this.jobs.transition(job.id, 'accepted', { acceptedCommit: commit, merge }, { from: 'merged', atRound: job.round }))
   }
 
   /** Restores W0 (when merged) and marks the job rejected. */
@@ -87,7 +139,7 @@ export class Review {
       if (current.state === 'merged' && current.merge !== undefined) {
         // restorePaths snapshots the tree first: edits made since the merge stay recoverable
         // from that commit, which a ref keeps.
-        const { before } = await restorePaths(current.repo, current.merge.w0, current.merge.paths)
+        const { before } = await restorePaths(current.repo, current.merge.w0!, current.merge.paths)
         await writeRef(await locateRepository(current.repo), `refs/gitmesh/before-reject/${current.name}`, before)
       }
       // `then` (a re-offer) replaces the `rejected` state in one step: dependents never see a
@@ -97,16 +149,29 @@ export class Review {
     })
   }
 
-  /** After a crash: a merge that was writing files is rolled back to W0, so the tree is as before. */
+  /**
+   * After a crash: temporary files a killed write left are removed; a merge that was writing files
+   * is rolled back to W0, so the tree is as before; an accept that made its commit is finished
+   * (HEAD moved: accepted, with the index brought along) or forgotten (HEAD did not move), and an
+   * `index.lock` it left is removed.
+   */
   async recover (): Promise<void> {
     for (const job of this.jobs.list()) {
-      if (job.merge?.inProgress !== true) continue
+      const merge = job.merge
+      if (merge === undefined || (job.state !== 'merged' && !merge.inProgress)) continue
       try {
-        await restorePaths(job.repo, job.merge.w0, job.merge.paths)
-        this.changed(this.jobs.update(job.id, { merge: null }))
-        this.log('rolled back the interrupted merge of %s', job.name)
+        const leftovers = await removeLeftoverTempFiles(job.repo, merge.paths)
+        if (leftovers.length > 0) this.log('removed temporary files an interrupted write left: %s', leftovers.join(', '))
+        if (merge.inProgress) {
+          // Without W0 nothing was written yet.
+          if (merge.w0 !== undefined) await restorePaths(job.repo, merge.w0, merge.paths)
+          this.changed(this.jobs.update(job.id, { merge: null }))
+          this.log('rolled back the interrupted merge of %s', job.name)
+        } else if (merge.accepting !== undefined) {
+          await this.finishAccept(job)
+        }
       } catch (err) {
-        this.log.error('could not roll back the interrupted merge of %s (W0 is %s) - %e', job.name, job.merge.w0, err)
+        this.log.error('could not recover the interrupted review of %s (W0 is %s) - %e', job.name, merge.w0, err)
       }
     }
   }
@@ -121,5 +186,9 @@ function commitMessage (job: Job): string {
   const subject = job.name.replace(/-/g, ' ')
   const prompt = job.prompt.split(/^(?:```|~~~)/m)[0]!.trim()
   const body = prompt.length > 2000 ? `${prompt.slice(0, 2000)}…` : prompt
-  return `${subject}\n\n${body}\n\nGitmesh-Job: ${job.name} (${job.id})\nGitmesh-Builder: ${job.result?.builder ?? 'unknown'}\n`
+  return `${subject}\n\n${body}\n\n${jobTrailer(job)}\nGitmesh-Builder: ${job.result?.builder ?? 'unknown'}\n`
+}
+
+function jobTrailer (job: Job): string {
+  return `Gitmesh-Job: ${job.name} (${job.id})`
 }

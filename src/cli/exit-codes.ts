@@ -47,7 +47,8 @@ const BY_ERROR_NAME: Record<string, number> = {
   InvalidPromptError: EXIT.usage,
   JobStateError: EXIT.usage,
   IllegalTransitionError: EXIT.usage,
-  JobChangedError: EXIT.usage
+  JobChangedError: EXIT.usage,
+  UnresolvedConflictsError: EXIT.usage
 }
 
 export function exitCodeFor (err: unknown): number {

@@ -87,7 +87,7 @@ export function jobView (author: Author, job: Job, { withLogs = false, running }
       : { commit: job.result.commit, passed: job.result.passed, builder: job.result.builder, summary: job.result.summary, committedAt: job.result.committedAt, receivedAt: job.result.receivedAt },
     merge: job.merge === undefined
       ? null
-      : { w0: job.merge.w0, paths: job.merge.paths, conflicts: job.merge.conflicts, testPassed: job.merge.testPassed ?? null, ...(withLogs ? { testOutput: job.merge.testOutput ?? '' } : {}) },
+      : { w0: job.merge.w0 ?? null, paths: job.merge.paths, conflicts: job.merge.conflicts, testPassed: job.merge.testPassed ?? null, ...(withLogs ? { testOutput: job.merge.testOutput ?? '' } : {}) },
     acceptedCommit: job.acceptedCommit ?? null,
     priority: job.priority,
     after: job.after,
@@ -158,8 +158,8 @@ export function jobMethods (author: Author): Record<string, ControlMethod> {
     },
 
     accept: async (raw) => {
-      const p = params(jobQuery.extend({ force: z.boolean().optional() }), raw)
-      return jobView(author, await author.review.accept(author.jobs.find(p.job), { force: p.force === true }))
+      const p = params(jobQuery.extend({ force: z.boolean().optional(), withMyEdits: z.boolean().optional() }), raw)
+      return jobView(author, await author.review.accept(author.jobs.find(p.job), { force: p.force === true, withMyEdits: p.withMyEdits === true }))
     },
 
     builders: async () => await author.builderLoads(),

@@ -1,18 +1,20 @@
-import { copyFile, mkdtemp, open, rename, rm, stat, utimes } from 'node:fs/promises'
+import { copyFile, mkdtemp, rename, rm, stat, utimes } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { changedPaths, checkChangePath, chunkPaths, commitTree, readPathEntries, sideOf, type PathEntry } from './change-paths.js'
 import { MAX_PATH_ARGUMENT_BYTES } from './constants.js'
-import { ChangeDoesNotApplyError, GitCommandError, HeadMovedError, IndexLockedError, NothingToCommitError, type PathProblem } from './errors.js'
+import { ChangeDoesNotApplyError, GitCommandError, HeadMovedError, NothingToCommitError, type PathProblem } from './errors.js'
+import { withIndexLock } from './index-lock.js'
+import { readDiskEntry, serialized } from './worktree-files.js'
+import { mergeKeepingApart } from './separate-merge.js'
 import { gitEnv, gitText, runGit } from './git-process.js'
 import { writeLooseObject } from './loose-object.js'
 import { ObjectStore } from './object-store.js'
 import { locateRepository } from './repository.js'
-import { mergeEntries, sameEntry, type EntryMerge, type MergeContext } from './three-way.js'
-import { serialized } from './worktree-files.js'
+import { mergeEntries, readBlobs, sameEntry, type EntryMerge, type MergeContext } from './three-way.js'
 
 const ZERO_OID = '0'.repeat(40)
-const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904'
+export const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904'
 /** Temporary indexes stay whole and private: no split index in .git, no fsmonitor hook. */
 const PRIVATE_INDEX_CONFIG = ['-c', 'core.splitIndex=false', '-c', 'core.fsmonitor=false']
 
@@ -24,16 +26,29 @@ export interface CommittedChange {
   paths: string[]
 }
 
+export interface CommitChangeOptions {
+  signal?: AbortSignal
+  /**
+   * Paths whose change cannot be kept apart from what HEAD lacks are committed as the working
+   * tree holds them (the user's edits there included) instead of stopping the commit.
+   */
+  withMyEdits?: boolean
+  /** Called with the new commit before HEAD moves: the caller records it, so a crash in between can be finished. */
+  beforeHeadMoves?: (commit: string, parent: string | undefined) => Promise<void> | void
+}
+
 /**
  * Creates a commit on top of HEAD holding exactly the change S→B (a three-way merge per path with
- * base S, ours HEAD, theirs B; text both sides changed goes through `git merge-file` and must merge
- * cleanly, else `ChangeDoesNotApplyError` and nothing is changed). The current branch (or a
+ * base S, ours HEAD, theirs B; text both sides changed goes through `git merge-file`, and where
+ * that conflicts, through `mergeKeepingApart`, which keeps apart hunks that only touch; a path
+ * still in conflict stops it with `ChangeDoesNotApplyError`, naming the job's lines, and nothing
+ * is changed, unless `withMyEdits` takes such paths from the working tree). The current branch (or a
  * detached HEAD) moves with a compare-and-swap against the HEAD this started from
  * (`HeadMovedError`), and the index entries of exactly the changed paths move with it, under git's
  * own `index.lock`: the user's other staged and unstaged edits stay as they were. The working tree
  * is not touched, and no hook runs; `commit.gpgSign` is honoured.
  */
-export async function commitChangeOnHead (repoDir: string, s: string, b: string, message: string, options: { signal?: AbortSignal } = {}): Promise<CommittedChange> {
+export async function commitChangeOnHead (repoDir: string, s: string, b: string, message: string, options: CommitChangeOptions = {}): Promise<CommittedChange> {
   const repo = await locateRepository(repoDir)
   const workTree = repo.workTree!
   return await serialized(workTree, async () => {
@@ -52,9 +67,14 @@ export async function commitChangeOnHead (repoDir: string, s: string, b: string,
       const updates = new Map<string, PathEntry | undefined>()
       const conflicts: PathProblem[] = []
       for (const c of change) {
-        const merge = await mergeEntries(sideOf(c, 'old'), inHead.get(c.path), sideOf(c, 'new'), context)
-        const result = await resolvedEntry(merge, store)
-        if (typeof result === 'string') conflicts.push({ path: c.path, reason: headReason(result) })
+        const base = sideOf(c, 'old')
+        const theirs = sideOf(c, 'new')
+        const merged = await resolvedEntry(await mergeEntries(base, inHead.get(c.path), theirs, context), store)
+        let result = merged === 'content' && base !== undefined
+          ? await keptApart(workTree, store, c.path, base, inHead.get(c.path)!, theirs!, options.signal)
+          : typeof merged === 'string' ? { path: c.path, reason: headReason(merged) } : merged
+        if (isProblem(result) && options.withMyEdits === true) result = await asItStands(workTree, store, result)
+        if (isProblem(result)) conflicts.push(result)
         else if (!sameEntry(result, inHead.get(c.path))) updates.set(c.path, result)
       }
       if (conflicts.length > 0) throw new ChangeDoesNotApplyError(conflicts)
@@ -66,6 +86,7 @@ export async function commitChangeOnHead (repoDir: string, s: string, b: string,
       const sign = await gitText(['config', '--type=bool', '--get', 'commit.gpgSign'], { cwd: workTree, okExitCodes: [1] }) === 'true'
       const args = ['commit-tree', tree, ...(head !== undefined ? ['-p', head] : []), ...(sign ? ['-S'] : []), '-F', '-']
       const commit = await gitText(args, { cwd: workTree, input: message.endsWith('\n') ? message : `${message}\n`, signal: options.signal })
+      await options.beforeHeadMoves?.(commit, head)
 
       const indexFile = path.join(repo.gitDir, 'index')
       await withIndexLock(indexFile, async (lockFile) => {
@@ -98,6 +119,30 @@ async function resolvedEntry (merge: EntryMerge, store: ObjectStore): Promise<Pa
   if (merge.outcome === 'conflict') return merge.reason
   if (merge.conflicts > 0) return 'content'
   return { mode: merge.mode, oid: await writeLooseObject(store.paths.objectDir, 'blob', merge.content) }
+}
+
+/**
+ * A text path merge-file left in conflict, merged again keeping touching hunks apart; the mode is
+ * HEAD's unless only the job changed it. Base, HEAD and the job's side all exist here.
+ */
+async function keptApart (workTree: string, store: ObjectStore, file: string, base: PathEntry, ours: PathEntry, theirs: PathEntry, signal?: AbortSignal): Promise<PathEntry | PathProblem> {
+  const [baseBody, oursBody, theirsBody] = await readBlobs(store, [base.oid, ours.oid, theirs.oid]) as [Buffer, Buffer, Buffer]
+  const merged = await mergeKeepingApart(workTree, baseBody, oursBody, theirsBody, signal)
+  if (!merged.clean) return { path: file, reason: 'content', lines: merged.hunks }
+  const mode = ours.mode === base.mode ? theirs.mode : ours.mode
+  return { mode, oid: await writeLooseObject(store.paths.objectDir, 'blob', merged.content) }
+}
+
+/** The working tree's version of a conflicting path (`--with-my-edits`); a folder or special file in its way stays a problem. */
+async function asItStands (workTree: string, store: ObjectStore, problem: PathProblem): Promise<PathEntry | undefined | PathProblem> {
+  const disk = await readDiskEntry(workTree, problem.path)
+  if (disk.kind === 'absent' || disk.kind === 'blocked') return undefined
+  if (disk.kind !== 'file' && disk.kind !== 'symlink') return problem
+  return { mode: disk.entry.mode, oid: await writeLooseObject(store.paths.objectDir, 'blob', disk.content) }
+}
+
+function isProblem (value: PathEntry | undefined | PathProblem): value is PathProblem {
+  return value !== undefined && 'reason' in value
 }
 
 function headReason (reason: string): string {
@@ -139,7 +184,7 @@ async function checkTreeChange (workTree: string, headTree: string, tree: string
  * on top of the change), else it takes the commit's version and the user's staged edit becomes an
  * unstaged difference in the working tree.
  */
-async function moveIndexEntries (workTree: string, indexFile: string, inHead: Map<string, PathEntry>, updates: Map<string, PathEntry | undefined>, context: MergeContext): Promise<void> {
+export async function moveIndexEntries (workTree: string, indexFile: string, inHead: Map<string, PathEntry>, updates: Map<string, PathEntry | undefined>, context: MergeContext): Promise<void> {
   const env = gitEnv({ GIT_INDEX_FILE: indexFile })
   const staged = await readIndexEntries(workTree, env, [...updates.keys()])
   const entries = new Map<string, PathEntry | undefined>()
@@ -187,31 +232,10 @@ async function updateIndex (workTree: string, env: NodeJS.ProcessEnv, entries: M
 }
 
 /**
- * Holds git's `index.lock` (created exclusively, as git does) while `fn` runs; `fn` ends by
- * renaming it into place. On failure the lock is removed; after success it must not be, since the
- * name may by then be another git command's lock.
- */
-async function withIndexLock (indexFile: string, fn: (lockFile: string) => Promise<void>): Promise<void> {
-  const lockFile = `${indexFile}.lock`
-  try {
-    await (await open(lockFile, 'wx')).close()
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new IndexLockedError(lockFile)
-    throw err
-  }
-  try {
-    await fn(lockFile)
-  } catch (err) {
-    await rm(lockFile, { force: true })
-    throw err
-  }
-}
-
-/**
  * Copies the index keeping its times: git treats entries not older than the index as racily clean
  * and re-hashes them, and a fresh mtime would make a file changed in the index's second look clean.
  */
-async function copyKeepingTimes (from: string, to: string): Promise<void> {
+export async function copyKeepingTimes (from: string, to: string): Promise<void> {
   try {
     const { atime, mtime } = await stat(from)
     await copyFile(from, to)

@@ -51,13 +51,21 @@ export class MissingObjectError extends Error {
 export interface PathProblem {
   path: string
   reason: string
+  /** Line ranges of the job's version (`12-14`) that collide with what HEAD holds, for content conflicts. */
+  lines?: string[]
 }
 
 export class ChangeDoesNotApplyError extends Error {
   override readonly name = 'ChangeDoesNotApplyError'
-  constructor (readonly conflicts: readonly PathProblem[]) {
-    super(`the change does not apply cleanly to HEAD: ${conflicts.map(c => `${c.path} (${c.reason})`).join(', ')}`)
+  /** `hint` is the way out, added by the caller that knows the command to offer. */
+  constructor (readonly conflicts: readonly PathProblem[], readonly hint?: string) {
+    super(`the change does not apply cleanly to HEAD: ${conflicts.map(describeProblem).join(', ')}${hint !== undefined ? `; ${hint}` : ''}`)
   }
+}
+
+function describeProblem (problem: PathProblem): string {
+  const lines = problem.lines !== undefined && problem.lines.length > 0 ? `, the job's line${problem.lines.length > 1 || problem.lines[0]!.includes('-') ? 's' : ''} ${problem.lines.join(', ')}` : ''
+  return `${problem.path} (${problem.reason}${lines})`
 }
 
 export class NothingToCommitError extends Error {

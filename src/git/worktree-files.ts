@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { Stats } from 'node:fs'
-import { chmod, lstat, mkdir, open, readFile, readlink, rename, rm, rmdir, symlink, unlink } from 'node:fs/promises'
+import { chmod, lstat, mkdir, open, readdir, readFile, readlink, rename, rm, rmdir, symlink, unlink } from 'node:fs/promises'
 import path from 'node:path'
 import type { PathEntry } from './change-paths.js'
 import { isSymlinkMode } from './three-way.js'
@@ -67,7 +67,7 @@ export async function writeEntryAtomic (workTree: string, file: string, mode: st
   const full = path.join(workTree, file)
   const dir = path.dirname(full)
   await mkdir(dir, { recursive: true })
-  const temp = path.join(dir, `.gitmesh-${randomBytes(6).toString('hex')}.tmp`)
+  const temp = path.join(dir, `.gitmesh-${randomBytes(TEMP_NAME_BYTES).toString('hex')}.tmp`)
   try {
     if (isSymlinkMode(mode)) {
       await symlink(Buffer.from(content), temp)
@@ -87,6 +87,37 @@ export async function writeEntryAtomic (workTree: string, file: string, mode: st
     await rm(temp, { force: true })
     throw err
   }
+}
+
+/** Random bytes in a temporary file's name; `removeLeftoverTempFiles` knows the name by them. */
+const TEMP_NAME_BYTES = 6
+const TEMP_NAME = new RegExp(`^\\.gitmesh-[0-9a-f]{${TEMP_NAME_BYTES * 2}}\\.tmp$`)
+
+/**
+ * Removes the temporary files `writeEntryAtomic` left in the folders of `files` when the process
+ * was killed between writing one and renaming it into place. Only gitmesh's own name pattern is
+ * touched, and only in those folders; a folder that is gone is skipped, and one this leaves empty
+ * is removed (the write made it; git does not keep empty folders). Returns what it removed.
+ */
+export async function removeLeftoverTempFiles (workTree: string, files: readonly string[]): Promise<string[]> {
+  const removed: string[] = []
+  for (const dir of new Set(files.map(file => path.posix.dirname(file)))) {
+    let names: string[]
+    try {
+      names = await readdir(path.join(workTree, dir))
+    } catch {
+      continue
+    }
+    for (const name of names.filter(n => TEMP_NAME.test(n))) {
+      const rel = dir === '.' ? name : `${dir}/${name}`
+      const info = await lstat(path.join(workTree, rel))
+      if (!info.isFile() && !info.isSymbolicLink()) continue
+      await rm(path.join(workTree, rel), { force: true })
+      await pruneEmptyFolders(workTree, rel)
+      removed.push(rel)
+    }
+  }
+  return removed
 }
 
 /** Sets or clears a file's exec bits as git does (exec where read is allowed). */

@@ -65,3 +65,11 @@ export class JobChangedError extends JobStateError {
     this.to = to
   }
 }
+
+/** Merged files still hold the conflict markers the merge wrote: accepting now would leave them behind. */
+export class UnresolvedConflictsError extends Error {
+  override readonly name = 'UnresolvedConflictsError'
+  constructor (readonly job: string, readonly files: ReadonlyArray<{ path: string, lines: number[] }>) {
+    super(`${job}: conflict markers are still in ${files.map(f => `${f.path} (line${f.lines.length > 1 ? 's' : ''} ${f.lines.join(', ')})`).join(', ')}: resolve them and accept again, accept with --force to commit the job's change anyway (the markers stay uncommitted), or reject it`)
+  }
+}

@@ -32,11 +32,14 @@ export interface JobResult {
 }
 
 export interface MergeRecord {
-  w0: string
+  /** Absent only while a merge in progress has not taken its snapshot yet (nothing is written before it). */
+  w0?: string
   paths: string[]
   conflicts: string[]
   /** True while files are being written: a restart finding it rolls the working tree back to W0. */
   inProgress: boolean
+  /** The commit an accept made, recorded before HEAD moves to it: a restart finds out whether it did, and finishes. */
+  accepting?: { commit: string, parent?: string }
   mergedAt?: number
   testPassed?: boolean
   testOutput?: string

@@ -79,13 +79,29 @@ describe('the gitmesh command, run as a user would', () => {
     expect(cold.ms).toBeGreaterThanOrEqual(0)
     git(into, 'fsck', '--strict')
     expect(git(into, 'rev-parse', `${shared.commit}^{tree}`)).toBe(shared.tree)
+    // the new folder holds the commit, checked out on a detached HEAD, not just a .git
+    expect(cold).toMatchObject({ checkedOut: true })
+    expect(git(into, 'rev-parse', 'HEAD')).toBe(shared.commit)
+    expect(git(into, 'status', '--porcelain')).toBe('')
+    expect(await readFile(path.join(into, 'README.md'), 'utf8')).toBe('# sample\n')
 
     await appendFile(path.join(repo, 'README.md'), 'more\n')
     const next = await runCliJson<{ commit: string }>(authorHome, ['share', 'snapshot', '--with', builder.peerId, '--repo', repo])
     const warm = await runCliJson<{ objects: number, roundTrips: number }>(builderHome, ['fetch', author.peerId, next.commit, '--into', into])
-    expect(warm).toMatchObject({ objects: 3, roundTrips: 1 })
+    expect(warm).toMatchObject({ objects: 3, roundTrips: 1, checkedOut: true })
     expect(git(into, 'cat-file', '-p', `${next.commit}:README.md`)).toBe('# sample\nmore')
+    expect(git(into, 'rev-parse', 'HEAD')).toBe(next.commit)
     git(into, 'fsck', '--strict')
+
+    // work of the user's own in the folder is never overwritten: the fetch says how to check out
+    await writeFile(path.join(into, 'mine.txt'), 'mine\n')
+    await appendFile(path.join(repo, 'README.md'), 'again\n')
+    const third = await runCliJson<{ commit: string }>(authorHome, ['share', 'snapshot', '--with', builder.peerId, '--repo', repo])
+    const kept = await runCli(builderHome, ['fetch', author.peerId, third.commit, '--into', into])
+    expect(kept.code).toBe(0)
+    expect(kept.stdout).toContain(`not checked out: the working tree has uncommitted or untracked files; to see it: git -C ${into} checkout --detach ${third.commit}`)
+    expect(git(into, 'rev-parse', 'HEAD')).toBe(next.commit)
+    expect(await readFile(path.join(into, 'mine.txt'), 'utf8')).toBe('mine\n')
 
     // peers now shows the connection and a measured round-trip time
     const after = await runCliJson<Array<{ connected: boolean }>>(builderHome, ['peers'])

@@ -383,12 +383,13 @@ Examples:
   program.command('accept')
     .description('commit exactly the job\'s change on top of HEAD; your own uncommitted edits stay uncommitted')
     .argument('<job>', 'name, id, or a unique prefix of either')
-    .option('--force', 'accept even though the result changed paths outside the job\'s owns')
+    .option('--force', 'accept even though the result changed paths outside the job\'s owns, or conflict markers are still in the merged files')
+    .option('--with-my-edits', 'commit the files whose change cannot be kept apart from your own edits as they stand, your edits there included')
     .option('--json', 'print the job as JSON')
-    .addHelpText('after', '\nExamples:\n  gitmesh accept validate-email\n  gitmesh accept validate-email --force\n  gitmesh accept validate-email --json | jq -r .acceptedCommit')
-    .action(async (query: string, opts: { force?: boolean }, command: Command) => {
+    .addHelpText('after', '\nExamples:\n  gitmesh accept validate-email\n  gitmesh accept validate-email --force\n  gitmesh accept validate-email --with-my-edits\n  gitmesh accept validate-email --json | jq -r .acceptedCommit')
+    .action(async (query: string, opts: { force?: boolean, withMyEdits?: boolean }, command: Command) => {
       const ctx = commandContext(command)
-      const job = await ctx.call<JobView>('accept', { job: query, force: opts.force === true })
+      const job = await ctx.call<JobView>('accept', { job: query, force: opts.force === true, withMyEdits: opts.withMyEdits === true })
       ctx.out.result(job, () => `accepted ${pc.bold(job.name)} as ${job.acceptedCommit}`)
     })
 

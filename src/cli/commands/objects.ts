@@ -5,6 +5,7 @@ import { snapshotWorkingTree } from '../../git/snapshot.js'
 import { ObjectStore } from '../../git/object-store.js'
 import { locateObjectStore } from '../../git/repository.js'
 import { isOid } from '../../git/oid.js'
+import { checkOutFetched } from '../../git/checkout-fetched.js'
 import { commandContext } from '../context.js'
 import { formatBytes, UsageError } from '../output.js'
 
@@ -86,6 +87,16 @@ export function registerObjectCommands (program: Command): void {
         }
       })
       out.endProgress()
-      out.result(report, () => `fetched ${report.objects} objects, ${formatBytes(report.bytes)} on the wire, ${report.roundTrips} round trip${report.roundTrips === 1 ? '' : 's'}, ${report.ms} ms\n${report.refs.join('\n')}`)
+      const into = path.resolve(opts.into)
+      // The daemon stored the objects; the checkout is the user's own git, run here.
+      const checkout = await checkOutFetched(into, oid)
+      const result = { ...report, checkedOut: checkout.checkedOut }
+      out.result(result, () => [
+        `fetched ${report.objects} objects, ${formatBytes(report.bytes)} on the wire, ${report.roundTrips} round trip${report.roundTrips === 1 ? '' : 's'}, ${report.ms} ms`,
+        ...report.refs,
+        checkout.checkedOut
+          ? `checked out ${oid} in ${into} (detached HEAD)`
+          : `not checked out: ${checkout.reason}; to see it: git -C ${into} checkout --detach ${oid}`
+      ])
     })
 }

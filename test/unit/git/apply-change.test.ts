@@ -458,6 +458,77 @@ describe('apply-change', () => {
       expect(repo.revParse('HEAD')).toBe(head)
     })
 
+    describe('a job change next to the user\'s uncommitted edits', () => {
+      /** The user's uncommitted a.txt, a snapshot of it, the job's a.txt on top, merged in. */
+      async function adjacent (mine: string[], job: string[]): Promise<{ repo: TestRepo, s: string, b: string, head: string }> {
+        const repo = baseRepo()
+        repo.write('a.txt', text(mine))
+        const s = await snapshot(repo)
+        const b = jobCommit(repo, s, { 'a.txt': text(job) })
+        expect((await mergeChangeIntoWorkingTree(repo.dir, s, b)).clean).toBe(true)
+        return { repo, s, b, head: repo.revParse('HEAD') }
+      }
+
+      it('commits only the job\'s line appended below a line the user added', async () => {
+        const { repo, s, b } = await adjacent([...LINES, 'mine'], [...LINES, 'mine', 'job'])
+        const { commit } = await commitChangeOnHead(repo.dir, s, b, 'job')
+        expect(repo.git(['show', `${commit}:a.txt`]) + '\n').toBe(text([...LINES, 'job']))
+        expect(status(repo)).toBe(' M a.txt')
+        expect(repo.git(['diff', 'a.txt'])).toMatch(/\n line 10\n\+mine\n job\n?$/)
+      })
+
+      it('commits only the job\'s line when the user\'s uncommitted last line has no newline', async () => {
+        const repo = baseRepo()
+        repo.write('a.txt', `${text(LINES)}mine`)
+        const s = await snapshot(repo)
+        const b = jobCommit(repo, s, { 'a.txt': text([...LINES, 'mine', 'job']) })
+        expect((await mergeChangeIntoWorkingTree(repo.dir, s, b)).clean).toBe(true)
+        const { commit } = await commitChangeOnHead(repo.dir, s, b, 'job')
+        expect(repo.git(['show', `${commit}:a.txt`]) + '\n').toBe(text([...LINES, 'job']))
+        expect(repo.git(['diff', 'a.txt'])).toMatch(/\n line 10\n\+mine\n job\n?$/)
+      })
+
+      it('keeps a last line without a newline as it is when the job changes a line above it', async () => {
+        const repo = baseRepo()
+        repo.write('a.txt', `${text(withLine(2, 'mine'))}last, no newline`)
+        repo.commit('no newline at the end')
+        repo.write('a.txt', `${text(withLine(3, 'mine, uncommitted', withLine(2, 'mine')))}last, no newline`)
+        const s = await snapshot(repo)
+        const b = jobCommit(repo, s, { 'a.txt': `${text(withLine(4, 'job', withLine(3, 'mine, uncommitted', withLine(2, 'mine'))))}last, no newline` })
+        await mergeChangeIntoWorkingTree(repo.dir, s, b)
+        const { commit } = await commitChangeOnHead(repo.dir, s, b, 'job')
+        expect(repo.git(['cat-file', 'blob', `${commit}:a.txt`])).toBe(`${text(withLine(4, 'job', withLine(2, 'mine')))}last, no newline`)
+      })
+
+      it('commits only the job\'s edit of the line after the one the user changed', async () => {
+        const { repo, s, b } = await adjacent(withLine(5, 'mine'), withLine(6, 'job', withLine(5, 'mine')))
+        const { commit } = await commitChangeOnHead(repo.dir, s, b, 'job')
+        expect(repo.git(['show', `${commit}:a.txt`]) + '\n').toBe(text(withLine(6, 'job')))
+        expect(repo.git(['diff', 'a.txt'])).toContain('-line 5\n+mine')
+      })
+
+      it('names the job\'s lines when its change rewrites the user\'s own edit; withMyEdits commits the file as it stands', async () => {
+        const { repo, s, b, head } = await adjacent(withLine(5, 'mine'), withLine(6, 'job 6', withLine(5, 'job 5')))
+        const error = await commitChangeOnHead(repo.dir, s, b, 'job').catch((err: unknown) => err)
+        expect(error).toMatchObject({ name: 'ChangeDoesNotApplyError', conflicts: [{ path: 'a.txt', reason: 'content', lines: ['5-6'] }] })
+        expect((error as Error).message).toContain("a.txt (content, the job's lines 5-6)")
+        expect(repo.revParse('HEAD')).toBe(head)
+        repo.write('u.txt', 'untracked\n')
+        const { commit } = await commitChangeOnHead(repo.dir, s, b, 'job', { withMyEdits: true })
+        expect(repo.git(['show', `${commit}:a.txt`]) + '\n').toBe(text(withLine(6, 'job 6', withLine(5, 'job 5'))))
+        expect(status(repo)).toBe('?? u.txt')
+      })
+
+      it('still refuses two insertions at the same place (their order is unknown)', async () => {
+        const repo = baseRepo()
+        const s = await snapshot(repo)
+        const b = jobCommit(repo, s, { 'a.txt': text([...LINES, 'job']) })
+        repo.write('a.txt', text([...LINES, 'committed']))
+        repo.commit('user')
+        await expect(commitChangeOnHead(repo.dir, s, b, 'job')).rejects.toMatchObject({ name: 'ChangeDoesNotApplyError', conflicts: [{ path: 'a.txt', lines: ['11'] }] })
+      })
+    })
+
     it('works on a detached HEAD', async () => {
       const { repo, s, b, head } = await reviewedRepo()
       repo.git(['checkout', '-q', '--detach'])
