@@ -38,6 +38,9 @@ export const MAX_OUTBOUND_STREAMS = 16
 /** A request frame must arrive this soon after the stream opens. */
 export const REQUEST_TIMEOUT_MS = 10_000
 
+/** Time to write a refusal and close the stream after a failed request; then the stream is reset. */
+export const REPLY_TIMEOUT_MS = 1_000
+
 /** Default bound on one whole fetch, cold transfers of large repositories included. */
 export const FETCH_TIMEOUT_MS = 10 * 60_000
 

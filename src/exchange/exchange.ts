@@ -2,12 +2,13 @@ import path from 'node:path'
 import type { ComponentLogger, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import { MessageChannel } from '../wire/channel.js'
-import { InvalidMessageError, FrameTooLargeError } from '../wire/errors.js'
+import { InvalidMessageError, FrameTooLargeError, isMalformed } from '../wire/errors.js'
+import { Deadline, withDeadline } from '../wire/deadline.js'
 import { ObjectStore } from '../git/object-store.js'
 import { MalformedObjectError, UnsafePathError } from '../git/errors.js'
 import type { GrantStore } from '../store/grant-store.js'
 import type { TrustStore } from '../store/trust-store.js'
-import { FETCH_ATTEMPTS, FETCH_TIMEOUT_MS, MAX_OPEN_STORES, STORE_CLOSE_DELAY_MS, MAX_INBOUND_STREAMS, MAX_OUTBOUND_STREAMS, OBJECTS_PROTOCOL, REQUEST_TIMEOUT_MS } from './constants.js'
+import { FETCH_ATTEMPTS, FETCH_TIMEOUT_MS, MAX_OPEN_STORES, STORE_CLOSE_DELAY_MS, MAX_INBOUND_STREAMS, MAX_OUTBOUND_STREAMS, OBJECTS_PROTOCOL, REQUEST_TIMEOUT_MS, REPLY_TIMEOUT_MS, MAX_STATUS_MESSAGE_CHARS } from './constants.js'
 import { ObjectMismatchError, PeerUnreachableError, ProtocolError, RefusedError } from './errors.js'
 import { ServerInbound, type FetcherMessage, type Want } from './messages.js'
 import { serveWant } from './server.js'
@@ -30,6 +31,8 @@ export interface ExchangeInit {
   fetchAttempts?: number
   /** @default OBJECTS_PER_PACK */
   objectsPerPack?: number
+  /** Time for a request to arrive on a new stream (tests shorten it). @default REQUEST_TIMEOUT_MS */
+  requestTimeoutMs?: number
 }
 
 export interface FetchReport {
@@ -134,29 +137,39 @@ export class Exchange implements Startable {
   private async handleStream (stream: Stream, connection: Connection): Promise<void> {
     const peerId = connection.remotePeer.toString()
     const channel = new MessageChannel<Want, FetcherMessage>(stream, ServerInbound)
-    const signal = AbortSignal.timeout(FETCH_TIMEOUT_MS)
+    // Timers of our own, cleared in finally: a deadline must fire however long the daemon is busy.
+    const serving = new Deadline(FETCH_TIMEOUT_MS)
+    const requestTimeoutMs = this.init.requestTimeoutMs ?? REQUEST_TIMEOUT_MS
+    const arrival = new Deadline(requestTimeoutMs, serving.signal)
+    const signal = serving.signal
     let requestRead = false
     try {
-      const want = await channel.receive({ signal: AbortSignal.any([signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]) })
+      const want = await channel.receive({ signal: arrival.signal })
       requestRead = true
+      arrival.clear()
       if (want === null) {
-        await stream.close()
+        await stream.close({ signal })
         return
       }
       const grants = this.init.trust.isTrusted(peerId) ? this.init.grants.activeFor(peerId) : []
       await serveWant(channel, want, { grants, openStore: async repo => await this.openStore(repo), log: this.log, signal, objectsPerPack: this.init.objectsPerPack })
       await stream.close({ signal })
     } catch (err) {
-      const malformed = err instanceof InvalidMessageError || err instanceof FrameTooLargeError
-      const lateRequest = !requestRead && (err as Error)?.name === 'TimeoutError'
+      const malformed = isMalformed(err)
+      const lateRequest = !requestRead && arrival.signal.aborted && !serving.signal.aborted
       this.log.error('request from %s failed - %e', peerId, err)
       try {
-        const message = malformed ? (err as Error).message : lateRequest ? `no complete request within ${REQUEST_TIMEOUT_MS} ms` : 'internal error'
-        await channel.send({ type: 'refuse', code: malformed || lateRequest ? 'bad-request' : 'internal', message })
-        await stream.close({ signal: AbortSignal.timeout(1000) })
+        const message = malformed ? (err as Error).message : lateRequest ? `no complete request within ${requestTimeoutMs} ms` : 'internal error'
+        await withDeadline(REPLY_TIMEOUT_MS, undefined, async replySignal => {
+          await channel.send({ type: 'refuse', code: malformed || lateRequest ? 'bad-request' : 'internal', message: message.slice(0, MAX_STATUS_MESSAGE_CHARS) }, { signal: replySignal })
+          await stream.close({ signal: replySignal })
+        })
       } catch {
         stream.abort(err as Error)
       }
+    } finally {
+      arrival.clear()
+      serving.clear()
     }
   }
 
@@ -182,9 +195,10 @@ export class Exchange implements Startable {
 
   private async fetchOnce (peer: PeerId, wants: string[], into: string, options: FetchOptions): Promise<FetchReport> {
     const started = performance.now()
-    const signal = AbortSignal.any([AbortSignal.timeout(FETCH_TIMEOUT_MS), ...(options.signal !== undefined ? [options.signal] : [])])
     const store = await this.openStore(into, true)
-    {
+    const deadline = new Deadline(FETCH_TIMEOUT_MS, options.signal)
+    const signal = deadline.signal
+    try {
       // A want that already has its refs/gitmesh/fetched/ ref is complete here: that ref is set
       // only once a whole closure is stored. Nothing to ask for.
       const fetchedRefs = new Set(await store.gitmeshCommits(Number.MAX_SAFE_INTEGER))
@@ -222,6 +236,8 @@ export class Exchange implements Startable {
         refs.push(ref)
       }
       return { ...report, ms: Math.round(performance.now() - started), refs, shallow }
+    } finally {
+      deadline.clear()
     }
   }
 }

@@ -17,3 +17,11 @@ export class FrameTooLargeError extends Error {
 export class UnexpectedEndError extends Error {
   override readonly name = 'UnexpectedEndError'
 }
+
+/**
+ * Input that could not be read as a message: a bad frame or prefix, bytes that are not plain
+ * CBOR, a schema failure, or a stream that ended inside a frame. Answered `bad-request`.
+ */
+export function isMalformed (err: unknown): boolean {
+  return err instanceof InvalidMessageError || err instanceof FrameTooLargeError || err instanceof UnexpectedEndError
+}
