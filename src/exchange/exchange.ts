@@ -105,7 +105,12 @@ export class Exchange implements Startable {
       if (this.stores.get(repo) === cached) this.stores.delete(repo)
       store?.close()
     }
-    const opening = create ? ObjectStore.openOrInit(repo) : ObjectStore.open(repo)
+    const opening = (create ? ObjectStore.openOrInit(repo) : ObjectStore.open(repo)).then(async store => {
+      // What a killed daemon left half-received goes at once, not at the next fetch.
+      const removed = await store.removeStaleQuarantines().catch((err: unknown) => { this.log.error('could not clean the quarantines of %s - %e', repo, err); return [] })
+      if (removed.length > 0) this.log('removed %d quarantine folders a stopped process left in %s', removed.length, repo)
+      return store
+    })
     this.stores.set(repo, opening)
     opening.catch(() => { if (this.stores.get(repo) === opening) this.stores.delete(repo) })
     while (this.stores.size > MAX_OPEN_STORES) {

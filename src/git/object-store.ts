@@ -7,6 +7,7 @@ import { indexPack, packObjects, readPackIndexOids, type PackOptions, type PackS
 import { locateObjectStore, type RepositoryPaths } from './repository.js'
 import { parseCommit } from './tree.js'
 import { writeRef } from './refs.js'
+import { QUARANTINE_PREFIX, removeStaleQuarantines } from './quarantine.js'
 
 export interface ReceivedPack {
   /** Ids of every object the pack held, as computed from their content. */
@@ -25,6 +26,7 @@ export class ObjectStore {
   /** Commits under refs/gitmesh/, newest first, read once and then kept current by `updateRef`. */
   private gitmeshRefCommits?: string[]
   private shallowUpdate: Promise<void> = Promise.resolve()
+  private staleQuarantines?: Promise<string[]>
 
   private constructor (readonly dir: string, readonly paths: RepositoryPaths) {}
 
@@ -122,7 +124,9 @@ export class ObjectStore {
    * it), and `check` sees every object id and may throw to discard the whole pack.
    */
   async receivePack (source: AsyncIterable<Uint8Array>, check: (oids: string[]) => void | Promise<void>, signal?: AbortSignal): Promise<ReceivedPack> {
-    const quarantine = await mkdtemp(path.join(this.paths.objectDir, 'incoming-gitmesh-'))
+    await this.removeStaleQuarantines()
+    // The pid in the name says whose it is: a later start removes those of a process that died.
+    const quarantine = await mkdtemp(path.join(this.paths.objectDir, `${QUARANTINE_PREFIX}${process.pid}-`))
     try {
       await mkdir(path.join(quarantine, 'pack'))
       const indexed = await indexPack(this.cwd, quarantine, this.paths.objectDir, source, signal)
@@ -140,6 +144,16 @@ export class ObjectStore {
     } finally {
       await rm(quarantine, { recursive: true, force: true })
     }
+  }
+
+  /**
+   * Removes the quarantine folders that a killed process left (a kill during index-pack skips
+   * the cleanup of `receivePack`): every `incoming-gitmesh-<pid>-*` whose process is gone, and
+   * those named without a pid. Runs once per store; later calls wait for that run.
+   */
+  async removeStaleQuarantines (): Promise<string[]> {
+    this.staleQuarantines ??= removeStaleQuarantines(this.paths.objectDir)
+    return await this.staleQuarantines
   }
 
   /** Marks commits whose parents are absent as shallow, so `git fsck` and `git log` accept them. */

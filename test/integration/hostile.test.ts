@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdtemp, rm, readdir, writeFile, mkdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -117,6 +117,23 @@ describe('bad input from the network', () => {
     await expect(builder.node.services.exchange.fetch(author.node.peerId, [commit], into)).rejects.toMatchObject({ name: 'ObjectMismatchError' })
     expect(await readdir(path.join(into, '.git/objects/pack'))).toEqual([])
     expect((await readdir(path.join(into, '.git/objects'))).filter(name => name.startsWith('incoming'))).toEqual([])
+  })
+
+  it('removes the quarantine folders a killed process left, and keeps those of a running one', async () => {
+    const into = path.join(scratch, 'builder')
+    git(scratch, ['init', '-q', into])
+    const objects = path.join(into, '.git/objects')
+    // A process that has exited: its pid names no running process (a killed daemon's pack, half indexed).
+    const dead = spawnSync(process.execPath, ['-e', '']).pid
+    await mkdir(path.join(objects, `incoming-gitmesh-${dead}-AbCdEf/pack`), { recursive: true })
+    await writeFile(path.join(objects, `incoming-gitmesh-${dead}-AbCdEf/pack/tmp_pack_XyZ`), 'PACK half a pack')
+    await mkdir(path.join(objects, 'incoming-gitmesh-Legacy'))
+    const live = `incoming-gitmesh-${process.pid}-LiVeOn`
+    await mkdir(path.join(objects, live))
+    const report = await builder.node.services.exchange.fetch(author.node.peerId, [commit], into)
+    expect(report.roundTrips).toBe(1)
+    expect((await readdir(objects)).filter(name => name.startsWith('incoming'))).toEqual([live])
+    git(into, ['fsck', '--strict'])
   })
 
   it('rejects trees with unsafe entry names and stores nothing', async () => {
