@@ -5,7 +5,7 @@ import { MessageChannel } from '../wire/channel.js'
 import { InvalidMessageError, FrameTooLargeError, isMalformed } from '../wire/errors.js'
 import { Deadline, withDeadline } from '../wire/deadline.js'
 import { ObjectStore } from '../git/object-store.js'
-import { MalformedObjectError, UnsafePathError } from '../git/errors.js'
+import { MalformedObjectError, ObjectTooLargeError, UnsafePathError } from '../git/errors.js'
 import type { GrantStore } from '../store/grant-store.js'
 import type { TrustStore } from '../store/trust-store.js'
 import { FETCH_ATTEMPTS, FETCH_TIMEOUT_MS, MAX_OPEN_STORES, STORE_CLOSE_DELAY_MS, MAX_INBOUND_STREAMS, MAX_OUTBOUND_STREAMS, OBJECTS_PROTOCOL, REQUEST_TIMEOUT_MS, REPLY_TIMEOUT_MS, MAX_STATUS_MESSAGE_CHARS } from './constants.js'
@@ -49,7 +49,7 @@ export interface FetchReport {
 /** Errors that say the data or the request is wrong: retrying would get the same answer. */
 function isFinal (err: unknown): boolean {
   return err instanceof RefusedError || err instanceof PeerUnreachableError || err instanceof ObjectMismatchError || err instanceof UnsafePathError ||
-    err instanceof InvalidMessageError || err instanceof FrameTooLargeError || err instanceof MalformedObjectError
+    err instanceof InvalidMessageError || err instanceof FrameTooLargeError || err instanceof MalformedObjectError || err instanceof ObjectTooLargeError
 }
 
 /**
@@ -222,7 +222,13 @@ export class Exchange implements Startable {
         }
         try {
           const stream = await this.openStream(peer, signal)
-          await fetchAttempt(stream, store, wants, haves, skip, report, { ...options, signal })
+          try {
+            await fetchAttempt(stream, store, wants, haves, skip, report, { ...options, signal })
+          } catch (err) {
+            // The server learns at once that we stopped listening, and stops sending.
+            stream.abort(err instanceof Error ? err : new Error(String(err)))
+            throw err
+          }
           break
         } catch (err) {
           if (isFinal(err) || signal.aborted || attempt >= attempts) throw err

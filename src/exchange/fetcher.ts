@@ -3,9 +3,11 @@ import { MessageChannel } from '../wire/channel.js'
 import type { ObjectStore } from '../git/object-store.js'
 import { bytesToOid, oidToBytes } from '../git/oid.js'
 import { FetcherInbound, type FetcherMessage, type Want } from './messages.js'
-import { MAX_HAVES, MAX_SKIP } from './constants.js'
-import { SMALL_PACK_BYTES, SMALL_PACK_OBJECTS } from '../git/constants.js'
+import { MAX_HAVES, MAX_RESPONSE_OBJECTS, MAX_SKIP } from './constants.js'
+import { MAX_OBJECT_BYTES, SMALL_PACK_BYTES, SMALL_PACK_OBJECTS } from '../git/constants.js'
 import { receiveSmallPack } from '../git/small-pack.js'
+import { guardPack } from '../git/pack-guard.js'
+import { ObjectTooLargeError } from '../git/errors.js'
 import { ObjectMismatchError, ProtocolError, RefusedError } from './errors.js'
 
 export interface FetchProgress {
@@ -74,11 +76,16 @@ export async function fetchAttempt (stream: Stream, store: ObjectStore, wants: s
   if (first.type === 'refuse') throw new RefusedError(first.code, first.message)
   if (first.type !== 'accept') throw new ProtocolError(`expected accept, got ${first.type}`)
   const totalObjects = first.objects
+  // A server cannot make us store without end: what it announces is capped, and it must keep to it.
+  if (totalObjects > MAX_RESPONSE_OBJECTS) throw new ProtocolError(`the peer announced ${totalObjects} objects, more than the ${MAX_RESPONSE_OBJECTS} a response may hold`)
+  if (first.packs > totalObjects) throw new ProtocolError(`the peer announced ${first.packs} packs for ${totalObjects} objects`)
   let received = 0
   let packs = 0
   let next = await channel.receive(options)
   while (next?.type === 'pack') {
     const declared = next.objects.map(bytesToOid)
+    if (packs + 1 > first.packs) throw new ProtocolError(`the peer announced ${first.packs} packs and sends more`)
+    if (received + declared.length > totalObjects) throw new ProtocolError(`the peer announced ${totalObjects} objects and sends more`)
     let pending: FetcherMessage | null = null
     let finished = false
     const buffered: Uint8Array[] = []
@@ -121,10 +128,19 @@ export async function fetchAttempt (stream: Stream, store: ObjectStore, wants: s
       bufferedBytes += bytes.byteLength
       if (bufferedBytes > SMALL_PACK_BYTES) small = false
     }
+    // Every entry's size (and every delta's result size) is checked before index-pack sees it.
+    const guard = { maxObjectBytes: MAX_OBJECT_BYTES, onCount: (count: number) => { if (count !== declared.length) throw new ObjectMismatchError(`the pack holds ${count} objects, its pack message declared ${declared.length}`) } }
     if (small) {
-      await receiveSmallPack(store, Buffer.concat(buffered), check)
+      const pack = Buffer.concat(buffered)
+      try {
+        await receiveSmallPack(store, pack, check)
+      } catch (err) {
+        // An object too large to hold in memory here (a well-compressed file) may still be fine for index-pack.
+        if (!(err instanceof ObjectTooLargeError) || err.bytes > MAX_OBJECT_BYTES) throw err
+        await store.receivePack(guardPack(oneChunk(pack), guard), check, options.signal)
+      }
     } else {
-      await store.receivePack(packData(), check, options.signal)
+      await store.receivePack(guardPack(packData(), guard), check, options.signal)
     }
     received += declared.length
     packs++
@@ -139,4 +155,8 @@ export async function fetchAttempt (stream: Stream, store: ObjectStore, wants: s
   if (received !== totalObjects) throw new ProtocolError(`the peer announced ${totalObjects} objects but sent ${received}`)
   report.bytes = baseBytes + channel.bytesRead + channel.bytesWritten
   await stream.close(options).catch(() => { /* the response is complete; a failed close loses nothing */ })
+}
+
+async function * oneChunk (bytes: Uint8Array): AsyncGenerator<Uint8Array> {
+  yield bytes
 }

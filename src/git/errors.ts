@@ -40,6 +40,14 @@ export class MalformedObjectError extends Error {
   override readonly name = 'MalformedObjectError'
 }
 
+/** A received object (or delta, or the object a delta makes) is larger than the limit. */
+export class ObjectTooLargeError extends Error {
+  override readonly name = 'ObjectTooLargeError'
+  constructor (readonly bytes: number, readonly limit: number, what = 'an object') {
+    super(`${what} of ${bytes} bytes exceeds the limit of ${limit} bytes`)
+  }
+}
+
 export class MissingObjectError extends Error {
   override readonly name = 'MissingObjectError'
   constructor (readonly oid: string) {

@@ -17,6 +17,8 @@ import { FetcherInbound, ServerInbound, type FetcherMessage, type Want } from '.
 import { encodeCbor } from '../../src/wire/codec.js'
 import { lengthPrefix } from '../../src/wire/frames.js'
 import { oidToBytes } from '../../src/git/oid.js'
+import { objectId, writePack, type PackInput } from '../../src/git/pack-format.js'
+import { MAX_OBJECT_BYTES } from '../../src/git/constants.js'
 
 const ENV = { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' }
 function git (cwd: string, args: string[], input?: string | Buffer): string {
@@ -134,6 +136,74 @@ describe('bad input from the network', () => {
     expect(report.roundTrips).toBe(1)
     expect((await readdir(objects)).filter(name => name.startsWith('incoming'))).toEqual([live])
     git(into, ['fsck', '--strict'])
+  })
+
+  it('refuses a 5 KB pack of 102 objects whose delta makes a 1 GiB blob, before index-pack builds it', async () => {
+    // 102 objects: over the in-process limit (64), so the pack goes the index-pack way.
+    const base = Buffer.alloc(0x10000, 0x61)
+    const blobs: PackInput[] = [{ type: 'blob', body: base }]
+    for (let i = 1; i < 101; i++) blobs.push({ type: 'blob', body: Buffer.from(`filler ${i}\n`) })
+    // A delta of 16,384 one-byte copies of the whole base: 1 GiB.
+    const copies = 16_384
+    const sizes = (value: number): number[] => { const out: number[] = []; do { out.push((value & 0x7f) | (value >= 128 ? 0x80 : 0)); value = Math.floor(value / 128) } while (value > 0); return out }
+    const delta = Uint8Array.from([...sizes(base.length), ...sizes(copies * 0x10000), ...new Array<number>(copies).fill(0x80)])
+    const baseId = objectId('blob', base)
+    const pack = writePack([...blobs, { refDelta: baseId, delta }])
+    expect(pack.length).toBeLessThan(5000)
+    const declared = [...blobs.map(blob => 'body' in blob ? objectId('blob', blob.body) : ''), 'b'.repeat(40)]
+    await serveHostile(author, async channel => {
+      await channel.send({ type: 'accept', objects: declared.length, packs: 1 })
+      await channel.send({ type: 'pack', objects: declared.map(oidToBytes) })
+      await channel.send({ type: 'data', bytes: pack })
+      await channel.send({ type: 'done' })
+    })
+    const into = path.join(scratch, 'builder')
+    const started = performance.now()
+    await expect(builder.node.services.exchange.fetch(author.node.peerId, [commit], into)).rejects.toMatchObject({ name: 'ObjectTooLargeError', bytes: 1024 ** 3, limit: MAX_OBJECT_BYTES })
+    expect(performance.now() - started).toBeLessThan(5000)
+    expect(await readdir(path.join(into, '.git/objects/pack'))).toEqual([])
+    expect((await readdir(path.join(into, '.git/objects'))).filter(name => name.startsWith('incoming'))).toEqual([])
+  })
+
+  it('refuses a pack whose header counts other objects than its pack message declares', async () => {
+    const blobs = Array.from({ length: 70 }, (_, i) => Buffer.from(`blob ${i}\n`))
+    const pack = writePack(blobs.map(body => ({ type: 'blob', body })))
+    const declared = blobs.slice(0, 69).map(body => objectId('blob', body))
+    await serveHostile(author, async channel => {
+      await channel.send({ type: 'accept', objects: declared.length, packs: 1 })
+      await channel.send({ type: 'pack', objects: declared.map(oidToBytes) })
+      await channel.send({ type: 'data', bytes: pack })
+      await channel.send({ type: 'done' })
+    })
+    const into = path.join(scratch, 'builder')
+    await expect(builder.node.services.exchange.fetch(author.node.peerId, [commit], into)).rejects.toMatchObject({ name: 'ObjectMismatchError' })
+    expect(await readdir(path.join(into, '.git/objects/pack'))).toEqual([])
+  })
+
+  it('stops a server that announces 2³²−1 objects, and one that sends more than it announced', async () => {
+    // Valid packs of 70 blobs nobody asked for, made once.
+    const packs = Array.from({ length: 20 }, (_, i) => {
+      const bodies = Array.from({ length: 70 }, (_, j) => Buffer.from(`unrelated ${i}.${j}\n`))
+      return { ids: bodies.map(body => oidToBytes(objectId('blob', body))), bytes: writePack(bodies.map(body => ({ type: 'blob', body }))) }
+    })
+    const unrelated = async (channel: MessageChannel<Want, FetcherMessage>, announced: number): Promise<void> => {
+      await channel.send({ type: 'accept', objects: announced, packs: announced })
+      // ...sent until the fetcher stops listening.
+      for (const pack of packs) {
+        await channel.send({ type: 'pack', objects: pack.ids })
+        await channel.send({ type: 'data', bytes: pack.bytes })
+      }
+    }
+    await serveHostile(author, async channel => { await unrelated(channel, 2 ** 32 - 1).catch(() => {}) })
+    const into = path.join(scratch, 'builder-huge')
+    await expect(builder.node.services.exchange.fetch(author.node.peerId, [commit], into)).rejects.toMatchObject({ name: 'ProtocolError', message: expect.stringMatching(/announced 4294967295 objects/) })
+    expect(await readdir(path.join(into, '.git/objects/pack'))).toEqual([])
+
+    await serveHostile(author, async channel => { await unrelated(channel, 70).catch(() => {}) })
+    const into2 = path.join(scratch, 'builder-more')
+    await expect(builder.node.services.exchange.fetch(author.node.peerId, [commit], into2)).rejects.toMatchObject({ name: 'ProtocolError', message: expect.stringMatching(/announced 70 objects and sends more/) })
+    // At most the announced objects, in each of the fetch's attempts.
+    expect((await readdir(path.join(into2, '.git/objects/pack'))).filter(name => name.endsWith('.pack')).length).toBeLessThanOrEqual(3)
   })
 
   it('rejects trees with unsafe entry names and stores nothing', async () => {
