@@ -12,6 +12,7 @@ import { FETCH_ATTEMPTS, FETCH_TIMEOUT_MS, MAX_OPEN_STORES, STORE_CLOSE_DELAY_MS
 import { ObjectMismatchError, PeerUnreachableError, ProtocolError, RefusedError } from './errors.js'
 import { ServerInbound, type FetcherMessage, type Want } from './messages.js'
 import { serveWant } from './server.js'
+import { ResponseScope } from './response-scope.js'
 import { defaultHaves, fetchAttempt, storedPartOfClosure, type AttemptReport, type FetchOptions } from './fetcher.js'
 
 export interface ExchangeComponents {
@@ -212,6 +213,7 @@ export class Exchange implements Startable {
       }
       const haves = (options.haves ?? await defaultHaves(store)).filter(oid => !wants.includes(oid))
       const report: AttemptReport = { objects: 0, bytes: 0, roundTrips: 0 }
+      const scope = new ResponseScope(wants)
       const attempts = this.init.fetchAttempts ?? FETCH_ATTEMPTS
       for (let attempt = 1; ; attempt++) {
         let skip: string[] = []
@@ -219,11 +221,13 @@ export class Exchange implements Startable {
           const stored = await storedPartOfClosure(store, wants, haves)
           if (stored.complete) break
           skip = stored.stored
+          // The server still sends what the trees stored here refer to.
+          scope.widen(stored.referenced)
         }
         try {
           const stream = await this.openStream(peer, signal)
           try {
-            await fetchAttempt(stream, store, wants, haves, skip, report, { ...options, signal })
+            await fetchAttempt(stream, store, wants, haves, skip, report, { ...options, signal, scope })
           } catch (err) {
             // The server learns at once that we stopped listening, and stops sending.
             stream.abort(err instanceof Error ? err : new Error(String(err)))

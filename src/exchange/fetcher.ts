@@ -1,6 +1,7 @@
 import type { Stream } from '@libp2p/interface'
 import { MessageChannel } from '../wire/channel.js'
-import type { ObjectStore } from '../git/object-store.js'
+import type { ObjectReader, ObjectStore } from '../git/object-store.js'
+import { ResponseScope } from './response-scope.js'
 import { bytesToOid, oidToBytes } from '../git/oid.js'
 import { FetcherInbound, type FetcherMessage, type Want } from './messages.js'
 import { MAX_HAVES, MAX_RESPONSE_OBJECTS, MAX_SKIP } from './constants.js'
@@ -21,6 +22,11 @@ export interface FetchOptions {
   haves?: string[]
   signal?: AbortSignal
   onProgress?: (progress: FetchProgress) => void
+}
+
+export interface AttemptOptions extends FetchOptions {
+  /** What the response may carry, kept across the attempts of one fetch. @default the wants alone */
+  scope?: ResponseScope
 }
 
 export interface AttemptReport {
@@ -46,22 +52,24 @@ export async function defaultHaves (store: ObjectStore): Promise<string[]> {
  * What of closure(wants, haves) is already here, from an interrupted transfer: walked locally,
  * so a resumed request asks the server to leave it out. Also says whether anything is missing.
  */
-export async function storedPartOfClosure (store: ObjectStore, wants: string[], haves: string[]): Promise<{ stored: string[], complete: boolean }> {
+export async function storedPartOfClosure (store: ObjectStore, wants: string[], haves: string[]): Promise<{ stored: string[], complete: boolean, referenced: string[] }> {
   // The walk also re-checks the entry names of every new tree: index-pack's fsck already refused
   // unsafe ones, and this keeps the rule of checkEntryName even if git's checks change.
   const closure = await store.walkClosure(wants, haves, { tolerateMissing: true, checkEntryNames: true })
   const blobs = closure.blobs.map(entry => entry.oid)
   const presentBlobs = await store.presentSet(blobs)
   const stored = [...closure.commits, ...closure.trees].map(entry => entry.oid).concat(blobs.filter(oid => presentBlobs.has(oid)))
-  return { stored, complete: closure.missing.length === 0 && presentBlobs.size === blobs.length }
+  const referenced = [...closure.commits, ...closure.trees, ...closure.blobs].map(entry => entry.oid).concat(closure.missing)
+  return { stored, complete: closure.missing.length === 0 && presentBlobs.size === blobs.length, referenced }
 }
 
 /**
  * One request/response exchange on a fresh stream: send wants, haves and what is already
  * stored; receive packs, each verified and stored as it completes.
  */
-export async function fetchAttempt (stream: Stream, store: ObjectStore, wants: string[], haves: string[], skip: string[], report: AttemptReport, options: FetchOptions = {}): Promise<void> {
+export async function fetchAttempt (stream: Stream, store: ObjectStore, wants: string[], haves: string[], skip: string[], report: AttemptReport, options: AttemptOptions = {}): Promise<void> {
   report.roundTrips++
+  const scope = options.scope ?? new ResponseScope(wants)
   const baseBytes = report.bytes
   const channel = new MessageChannel<FetcherMessage, Want>(stream, FetcherInbound)
   await channel.send({
@@ -104,7 +112,7 @@ export async function fetchAttempt (stream: Stream, store: ObjectStore, wants: s
         yield bytes
       }
     }
-    const check = async (indexed: string[]): Promise<void> => {
+    const check = async (indexed: string[], objects: ObjectReader): Promise<void> => {
       const indexedSet = new Set(indexed)
       const absent = declared.filter(oid => !indexedSet.has(oid))
       if (absent.length > 0) {
@@ -116,6 +124,8 @@ export async function fetchAttempt (stream: Stream, store: ObjectStore, wants: s
       const local = await store.presentSet(extra)
       const foreign = extra.filter(oid => !local.has(oid))
       if (foreign.length > 0) throw new ObjectMismatchError(`the peer sent ${foreign.length} undeclared objects, such as ${foreign[0]}`)
+      // Every declared object must belong to what was asked for (or be here already).
+      await scope.admit(declared, objects, async oids => await store.presentSet(oids))
     }
     // A pack of a few objects is read in-process; anything larger, or that turns out larger,
     // streams through git's index-pack.

@@ -180,7 +180,7 @@ describe('bad input from the network', () => {
     expect(await readdir(path.join(into, '.git/objects/pack'))).toEqual([])
   })
 
-  it('stops a server that announces 2³²−1 objects, and one that sends more than it announced', async () => {
+  it('stops a server that announces 2³²−1 objects, one that sends more than it announced, and one that sends objects outside the closure', async () => {
     // Valid packs of 70 blobs nobody asked for, made once.
     const packs = Array.from({ length: 20 }, (_, i) => {
       const bodies = Array.from({ length: 70 }, (_, j) => Buffer.from(`unrelated ${i}.${j}\n`))
@@ -194,16 +194,43 @@ describe('bad input from the network', () => {
         await channel.send({ type: 'data', bytes: pack.bytes })
       }
     }
-    await serveHostile(author, async channel => { await unrelated(channel, 2 ** 32 - 1).catch(() => {}) })
-    const into = path.join(scratch, 'builder-huge')
-    await expect(builder.node.services.exchange.fetch(author.node.peerId, [commit], into)).rejects.toMatchObject({ name: 'ProtocolError', message: expect.stringMatching(/announced 4294967295 objects/) })
-    expect(await readdir(path.join(into, '.git/objects/pack'))).toEqual([])
+    const storedPacks = async (into: string): Promise<number> => (await readdir(path.join(into, '.git/objects/pack'))).filter(name => name.endsWith('.pack')).length
 
-    await serveHostile(author, async channel => { await unrelated(channel, 70).catch(() => {}) })
-    const into2 = path.join(scratch, 'builder-more')
-    await expect(builder.node.services.exchange.fetch(author.node.peerId, [commit], into2)).rejects.toMatchObject({ name: 'ProtocolError', message: expect.stringMatching(/announced 70 objects and sends more/) })
-    // At most the announced objects, in each of the fetch's attempts.
-    expect((await readdir(path.join(into2, '.git/objects/pack'))).filter(name => name.endsWith('.pack')).length).toBeLessThanOrEqual(3)
+    await serveHostile(author, async channel => { await unrelated(channel, 2 ** 32 - 1).catch(() => {}) })
+    const huge = path.join(scratch, 'builder-huge')
+    await expect(builder.node.services.exchange.fetch(author.node.peerId, [commit], huge)).rejects.toMatchObject({ name: 'ProtocolError', message: expect.stringMatching(/announced 4294967295 objects/) })
+    expect(await storedPacks(huge)).toBe(0)
+
+    await serveHostile(author, async channel => { await unrelated(channel, 5).catch(() => {}) })
+    const more = path.join(scratch, 'builder-more')
+    await expect(builder.node.services.exchange.fetch(author.node.peerId, [commit], more)).rejects.toMatchObject({ name: 'ProtocolError', message: expect.stringMatching(/announced 5 objects and sends more/) })
+    expect(await storedPacks(more)).toBe(0)
+
+    // Within what it announced, but nothing of it reachable from the want: refused before it is stored.
+    await serveHostile(author, async channel => { await unrelated(channel, 1_000_000).catch(() => {}) })
+    const outside = path.join(scratch, 'builder-outside')
+    const started = performance.now()
+    await expect(builder.node.services.exchange.fetch(author.node.peerId, [commit], outside)).rejects.toMatchObject({ name: 'ObjectMismatchError', message: expect.stringMatching(/outside the closure/) })
+    expect(performance.now() - started).toBeLessThan(5000)
+    expect(await storedPacks(outside)).toBe(0)
+    expect((await readdir(path.join(outside, '.git/objects'))).filter(name => /^[0-9a-f]{2}$/.test(name))).toEqual([])
+  })
+
+  it('refuses a pack of the real closure with one blob nobody asked for in it, and stores none of it', async () => {
+    // The real closure, cut into packs of 70, with one unrelated blob slipped into the first.
+    const ids = git(repo, ['rev-list', '--objects', '--no-walk', commit]).split('\n').map(line => line.slice(0, 40))
+    const stray = git(repo, ['hash-object', '-w', '--stdin'], 'a blob no tree refers to\n')
+    const declared = [...ids, stray]
+    const pack = gitBuffer(repo, ['pack-objects', '--stdout', '-q'], declared.join('\n') + '\n')
+    await serveHostile(author, async channel => {
+      await channel.send({ type: 'accept', objects: declared.length, packs: 1 })
+      await channel.send({ type: 'pack', objects: declared.map(oidToBytes) })
+      await channel.send({ type: 'data', bytes: pack })
+      await channel.send({ type: 'done' })
+    })
+    const into = path.join(scratch, 'builder')
+    await expect(builder.node.services.exchange.fetch(author.node.peerId, [commit], into)).rejects.toMatchObject({ name: 'ObjectMismatchError', message: expect.stringMatching(new RegExp(`outside the closure.*${stray}`)) })
+    expect(await readdir(path.join(into, '.git/objects/pack'))).toEqual([])
   })
 
   it('rejects trees with unsafe entry names and stores nothing', async () => {
