@@ -2,7 +2,8 @@ import path from 'node:path'
 import type { ComponentLogger, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import { MessageChannel } from '../wire/channel.js'
-import { InvalidMessageError, FrameTooLargeError, isMalformed } from '../wire/errors.js'
+import { BufferBudgetError, InvalidMessageError, FrameTooLargeError, isMalformed } from '../wire/errors.js'
+import type { BufferBudget } from '../wire/budget.js'
 import { Deadline, withDeadline } from '../wire/deadline.js'
 import { ObjectStore } from '../git/object-store.js'
 import { MalformedObjectError, ObjectTooLargeError, UnsafePathError } from '../git/errors.js'
@@ -34,6 +35,8 @@ export interface ExchangeInit {
   objectsPerPack?: number
   /** Time for a request to arrive on a new stream (tests shorten it). @default REQUEST_TIMEOUT_MS */
   requestTimeoutMs?: number
+  /** The node's budget of bytes buffered by frame readers, per peer and in all; none: unbounded across streams. */
+  budget?: BufferBudget
 }
 
 export interface FetchReport {
@@ -142,7 +145,7 @@ export class Exchange implements Startable {
 
   private async handleStream (stream: Stream, connection: Connection): Promise<void> {
     const peerId = connection.remotePeer.toString()
-    const channel = new MessageChannel<Want, FetcherMessage>(stream, ServerInbound)
+    const channel = new MessageChannel<Want, FetcherMessage>(stream, ServerInbound, { budget: this.init.budget?.forPeer(peerId) })
     // Timers of our own, cleared in finally: a deadline must fire however long the daemon is busy.
     const serving = new Deadline(FETCH_TIMEOUT_MS)
     const requestTimeoutMs = this.init.requestTimeoutMs ?? REQUEST_TIMEOUT_MS
@@ -164,16 +167,21 @@ export class Exchange implements Startable {
       const malformed = isMalformed(err)
       const lateRequest = !requestRead && arrival.signal.aborted && !serving.signal.aborted
       this.log.error('request from %s failed - %e', peerId, err)
+      // A peer over its buffer budget had its stream reset by the reader: nothing to answer.
+      if (err instanceof BufferBudgetError) return
       try {
+        const code = malformed || lateRequest ? 'bad-request' : 'internal'
         const message = malformed ? (err as Error).message : lateRequest ? `no complete request within ${requestTimeoutMs} ms` : 'internal error'
         await withDeadline(REPLY_TIMEOUT_MS, undefined, async replySignal => {
-          await channel.send({ type: 'refuse', code: malformed || lateRequest ? 'bad-request' : 'internal', message: message.slice(0, MAX_STATUS_MESSAGE_CHARS) }, { signal: replySignal })
+          await channel.send({ type: 'refuse', code, message: message.slice(0, MAX_STATUS_MESSAGE_CHARS) }, { signal: replySignal })
           await stream.close({ signal: replySignal })
         })
       } catch {
         stream.abort(err as Error)
       }
     } finally {
+      // One request per stream: nothing the peer sends from now on is kept.
+      channel.dispose()
       arrival.clear()
       serving.clear()
     }
@@ -227,7 +235,7 @@ export class Exchange implements Startable {
         try {
           const stream = await this.openStream(peer, signal)
           try {
-            await fetchAttempt(stream, store, wants, haves, skip, report, { ...options, signal, scope })
+            await fetchAttempt(stream, store, wants, haves, skip, report, { ...options, signal, scope, budget: this.init.budget?.forPeer(peer.toString()) })
           } catch (err) {
             // The server learns at once that we stopped listening, and stops sending.
             stream.abort(err instanceof Error ? err : new Error(String(err)))

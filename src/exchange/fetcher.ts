@@ -2,6 +2,7 @@ import type { Stream } from '@libp2p/interface'
 import { MessageChannel } from '../wire/channel.js'
 import type { ObjectReader, ObjectStore } from '../git/object-store.js'
 import { ResponseScope } from './response-scope.js'
+import type { PeerBudget } from '../wire/budget.js'
 import { bytesToOid, oidToBytes } from '../git/oid.js'
 import { FetcherInbound, type FetcherMessage, type Want } from './messages.js'
 import { MAX_HAVES, MAX_RESPONSE_OBJECTS, MAX_SKIP } from './constants.js'
@@ -27,6 +28,8 @@ export interface FetchOptions {
 export interface AttemptOptions extends FetchOptions {
   /** What the response may carry, kept across the attempts of one fetch. @default the wants alone */
   scope?: ResponseScope
+  /** The server's share of the node's buffer budget. */
+  budget?: PeerBudget
 }
 
 export interface AttemptReport {
@@ -71,7 +74,7 @@ export async function fetchAttempt (stream: Stream, store: ObjectStore, wants: s
   report.roundTrips++
   const scope = options.scope ?? new ResponseScope(wants)
   const baseBytes = report.bytes
-  const channel = new MessageChannel<FetcherMessage, Want>(stream, FetcherInbound)
+  const channel = new MessageChannel<FetcherMessage, Want>(stream, FetcherInbound, { budget: options.budget })
   await channel.send({
     type: 'want',
     wants: wants.map(oidToBytes),
@@ -164,6 +167,7 @@ export async function fetchAttempt (stream: Stream, store: ObjectStore, wants: s
   if (packs !== first.packs) throw new ProtocolError(`the peer announced ${first.packs} packs but sent ${packs}`)
   if (received !== totalObjects) throw new ProtocolError(`the peer announced ${totalObjects} objects but sent ${received}`)
   report.bytes = baseBytes + channel.bytesRead + channel.bytesWritten
+  channel.dispose()
   await stream.close(options).catch(() => { /* the response is complete; a failed close loses nothing */ })
 }
 

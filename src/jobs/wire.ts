@@ -1,7 +1,8 @@
 import type { PeerId, Stream, Connection, Logger } from '@libp2p/interface'
 import type { GitmeshNode } from '../net/node.js'
 import { MessageChannel } from '../wire/channel.js'
-import { InvalidMessageError, isMalformed } from '../wire/errors.js'
+import { BufferBudgetError, InvalidMessageError, isMalformed } from '../wire/errors.js'
+import type { BufferBudget } from '../wire/budget.js'
 import { Deadline, withDeadline } from '../wire/deadline.js'
 import { JOBS_PROTOCOL, MESSAGE_TIMEOUT_MS, REPLY_TIMEOUT_MS } from './constants.js'
 import { JobReply, JobRequest, type JobReplyMessage, type JobRequestMessage } from './messages.js'
@@ -16,8 +17,8 @@ export async function sendJobMessage (node: GitmeshNode, peer: PeerId, message: 
 
 async function exchangeJobMessage (node: GitmeshNode, peer: PeerId, message: JobRequestMessage, signal: AbortSignal): Promise<JobReplyMessage> {
   const stream = await node.dialProtocol(peer, JOBS_PROTOCOL, { signal })
+  const channel = new MessageChannel<JobReplyMessage, JobRequestMessage>(stream, JobReply, { budget: node.services.buffers.forPeer(peer.toString()) })
   try {
-    const channel = new MessageChannel<JobReplyMessage, JobRequestMessage>(stream, JobReply)
     await channel.send(message, { signal })
     const reply = await channel.receive({ signal })
     if (reply === null) throw new InvalidMessageError('the peer closed the stream without replying')
@@ -26,18 +27,20 @@ async function exchangeJobMessage (node: GitmeshNode, peer: PeerId, message: Job
   } catch (err) {
     stream.abort(err as Error)
     throw err
+  } finally {
+    channel.dispose()
   }
 }
 
 export type JobMessageHandler = (message: JobRequestMessage, from: string) => Promise<JobReplyMessage>
 
 /** Serves one job message per stream: read, validate, hand to `handler`, reply. */
-export function jobStreamHandler (handler: JobMessageHandler, log: Logger, init: { messageTimeoutMs?: number } = {}): (stream: Stream, connection: Connection) => Promise<void> {
+export function jobStreamHandler (handler: JobMessageHandler, log: Logger, init: { messageTimeoutMs?: number, budget?: BufferBudget } = {}): (stream: Stream, connection: Connection) => Promise<void> {
   /** @default MESSAGE_TIMEOUT_MS */
   const messageTimeoutMs = init.messageTimeoutMs ?? MESSAGE_TIMEOUT_MS
   return async (stream, connection) => {
     const from = connection.remotePeer.toString()
-    const channel = new MessageChannel<JobRequestMessage, JobReplyMessage>(stream, JobRequest)
+    const channel = new MessageChannel<JobRequestMessage, JobReplyMessage>(stream, JobRequest, { budget: init.budget?.forPeer(from) })
     // Timers of our own, cleared in finally: every deadline fires, however busy the daemon is.
     const arrival = new Deadline(messageTimeoutMs)
     let reply: Deadline | undefined
@@ -66,17 +69,21 @@ export function jobStreamHandler (handler: JobMessageHandler, log: Logger, init:
         stream.abort(err as Error)
         return
       }
+      // A peer over its buffer budget had its stream reset by the reader: nothing to answer.
+      if (err instanceof BufferBudgetError) return
       try {
-        const badRequest = malformed || lateRequest
+        const code = malformed || lateRequest ? 'bad-request' : 'internal'
         const text = malformed ? (err as Error).message.slice(0, 500) : lateRequest ? `no complete request within ${messageTimeoutMs} ms` : 'internal error'
         await withDeadline(REPLY_TIMEOUT_MS, undefined, async signal => {
-          await channel.send({ type: 'decline', code: badRequest ? 'bad-request' : 'internal', message: text }, { signal })
+          await channel.send({ type: 'decline', code, message: text }, { signal })
           await stream.close({ signal })
         })
       } catch {
         stream.abort(err as Error)
       }
     } finally {
+      // One request per stream: nothing the peer sends from now on is kept.
+      channel.dispose()
       arrival.clear()
       reply?.clear()
     }

@@ -13,6 +13,11 @@ export class FrameTooLargeError extends Error {
   }
 }
 
+/** A peer's readers hold as many bytes as its budget (or the node's) allows, and a frame is still incomplete. */
+export class BufferBudgetError extends Error {
+  override readonly name = 'BufferBudgetError'
+}
+
 /** The stream ended in the middle of a frame. */
 export class UnexpectedEndError extends Error {
   override readonly name = 'UnexpectedEndError'
