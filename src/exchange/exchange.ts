@@ -6,7 +6,8 @@ import { BufferBudgetError, InvalidMessageError, FrameTooLargeError, isMalformed
 import type { BufferBudget } from '../wire/budget.js'
 import { Deadline, withDeadline } from '../wire/deadline.js'
 import { ObjectStore } from '../git/object-store.js'
-import { MalformedObjectError, ObjectTooLargeError, UnsafePathError } from '../git/errors.js'
+import { DiskFullError, MalformedObjectError, ObjectTooLargeError, UnsafePathError } from '../git/errors.js'
+import { asDiskFull } from '../git/disk-full.js'
 import type { GrantStore } from '../store/grant-store.js'
 import type { TrustStore } from '../store/trust-store.js'
 import { FETCH_ATTEMPTS, FETCH_TIMEOUT_MS, MAX_OPEN_STORES, STORE_CLOSE_DELAY_MS, MAX_INBOUND_STREAMS, MAX_OUTBOUND_STREAMS, OBJECTS_PROTOCOL, REQUEST_TIMEOUT_MS, REPLY_TIMEOUT_MS, MAX_STATUS_MESSAGE_CHARS } from './constants.js'
@@ -53,7 +54,7 @@ export interface FetchReport {
 /** Errors that say the data or the request is wrong: retrying would get the same answer. */
 function isFinal (err: unknown): boolean {
   return err instanceof RefusedError || err instanceof PeerUnreachableError || err instanceof ObjectMismatchError || err instanceof UnsafePathError ||
-    err instanceof InvalidMessageError || err instanceof FrameTooLargeError || err instanceof MalformedObjectError || err instanceof ObjectTooLargeError
+    err instanceof InvalidMessageError || err instanceof FrameTooLargeError || err instanceof MalformedObjectError || err instanceof ObjectTooLargeError || err instanceof DiskFullError
 }
 
 /**
@@ -243,7 +244,9 @@ export class Exchange implements Startable {
           }
           break
         } catch (err) {
-          if (isFinal(err) || signal.aborted || attempt >= attempts) throw err
+          // A full disk stays full: said clearly, and not retried.
+          const error = asDiskFull(err, store.dir) ?? err
+          if (isFinal(error) || signal.aborted || attempt >= attempts) throw error
           this.log('fetch attempt %d from %p failed, resuming - %e', attempt, peer, err)
         }
       }
@@ -259,6 +262,8 @@ export class Exchange implements Startable {
         refs.push(ref)
       }
       return { ...report, ms: Math.round(performance.now() - started), refs, shallow }
+    } catch (err) {
+      throw asDiskFull(err, store.dir) ?? err
     } finally {
       deadline.clear()
     }

@@ -48,6 +48,14 @@ export class ObjectTooLargeError extends Error {
   }
 }
 
+/** The disk (or quota) holding a repository is full: what failed to be written was discarded whole. */
+export class DiskFullError extends Error {
+  override readonly name = 'DiskFullError'
+  constructor (readonly dir: string, detail: string) {
+    super(`no space left on the device holding ${dir} (${detail}): nothing partial was kept; free some space and fetch again`)
+  }
+}
+
 export class MissingObjectError extends Error {
   override readonly name = 'MissingObjectError'
   constructor (readonly oid: string) {
