@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { execFileSync, spawnSync } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { mkdtemp, rm, readdir, writeFile, mkdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -11,6 +12,7 @@ import { ping } from '@libp2p/ping'
 import { identify } from '@libp2p/identify'
 import type { Stream } from '@libp2p/interface'
 import { startTestNode, pair, type TestNode } from '../helpers/nodes.js'
+import { waitUntil } from '../helpers/job-rig.js'
 import { OBJECTS_PROTOCOL } from '../../src/exchange/index.js'
 import { MessageChannel } from '../../src/wire/channel.js'
 import { FetcherInbound, ServerInbound, type FetcherMessage, type Want } from '../../src/exchange/messages.js'
@@ -136,6 +138,30 @@ describe('bad input from the network', () => {
     expect(report.roundTrips).toBe(1)
     expect((await readdir(objects)).filter(name => name.startsWith('incoming'))).toEqual([live])
     git(into, ['fsck', '--strict'])
+  })
+
+  it('removes the quarantine of a process killed during index-pack', async () => {
+    const into = path.join(scratch, 'builder')
+    git(scratch, ['init', '-q', into])
+    const objects = path.join(into, '.git/objects')
+    // A real receivePack in another process, fed a pack header and then nothing: it sits in
+    // index-pack until it is killed.
+    const store = fileURLToPath(new URL('../../dist/git/object-store.js', import.meta.url))
+    const script = `import { ObjectStore } from ${JSON.stringify(store)}
+      const store = await ObjectStore.open(process.argv[1])
+      async function * source () { yield Buffer.from('PACK\\0\\0\\0\\x02\\0\\0\\0\\x05', 'latin1'); await new Promise(() => {}) }
+      await store.receivePack(source(), () => {})`
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script, into], { stdio: 'ignore' })
+    try {
+      await waitUntil(async () => (await readdir(objects)).some(name => name.startsWith(`incoming-gitmesh-${child.pid}-`)), 10_000)
+    } finally {
+      child.kill('SIGKILL')
+    }
+    await new Promise(resolve => child.once('exit', resolve))
+    expect((await readdir(objects)).filter(name => name.startsWith('incoming'))).toHaveLength(1)
+    const report = await builder.node.services.exchange.fetch(author.node.peerId, [commit], into)
+    expect(report.roundTrips).toBe(1)
+    expect((await readdir(objects)).filter(name => name.startsWith('incoming'))).toEqual([])
   })
 
   it('refuses a 5 KB pack of 102 objects whose delta makes a 1 GiB blob, before index-pack builds it', async () => {
