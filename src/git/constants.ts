@@ -46,6 +46,9 @@ export const MAX_OBJECT_BYTES = 100 * 1024 * 1024
  */
 export const PACK_SCAN_INFLATE_SYNC_BYTES = 256 * 1024
 
+/** Output chunk of that streaming inflate (zlib's default is 16 KiB): the output is only counted, and fewer chunks cost less. */
+export const PACK_SCAN_INFLATE_CHUNK_BYTES = 256 * 1024
+
 /** Packs of at most this many objects are built and read in-process instead of by git. */
 export const SMALL_PACK_OBJECTS = 64
 

@@ -1,11 +1,9 @@
 import { createInflate, type Inflate } from 'node:zlib'
 import { MalformedObjectError } from './errors.js'
+import { PACK_SCAN_INFLATE_CHUNK_BYTES } from './constants.js'
 
 /** Bytes of inflated output kept from the start of an entry: enough for a delta's two size varints. */
 const HEAD_BYTES = 32
-
-/** Output chunk of the streaming inflater (zlib's default is 16 KiB). */
-const INFLATE_CHUNK_BYTES = 256 * 1024
 
 /**
  * Inflates one pack entry's zlib stream as its bytes arrive, keeping only the first bytes of the
@@ -23,7 +21,7 @@ export class StreamingInflate {
 
   constructor (private readonly limit: number) {
     // Large output chunks: the output is only counted, and fewer chunks cost less.
-    this.inflate = createInflate({ chunkSize: INFLATE_CHUNK_BYTES })
+    this.inflate = createInflate({ chunkSize: PACK_SCAN_INFLATE_CHUNK_BYTES })
     this.inflate.on('data', (data: Buffer) => {
       this.output += data.length
       if (this.headLength < HEAD_BYTES) {
