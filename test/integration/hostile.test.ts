@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { createHash } from 'node:crypto'
 import { mkdtemp, rm, readdir, writeFile, mkdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -190,6 +191,38 @@ describe('bad input from the network', () => {
     expect(await readdir(path.join(into, '.git/objects/pack'))).toEqual([])
     expect((await readdir(path.join(into, '.git/objects'))).filter(name => name.startsWith('incoming'))).toEqual([])
   })
+
+  // Broken packs, on both paths: 3 objects are read in-process, 70 go through index-pack.
+  for (const count of [3, 70]) {
+    const blobs = Array.from({ length: count }, (_, i) => Buffer.from(`blob ${i} `.repeat(20)))
+    const declared = blobs.map(body => objectId('blob', body))
+    const whole = writePack(blobs.map(body => ({ type: 'blob' as const, body })))
+    // An entry header (the first object's) that claims 1 GiB: type blob, size 2^30 as a varint.
+    const giantBody = Buffer.concat([whole.subarray(0, 12), Buffer.from([0xb0, 0x80, 0x80, 0x80, 0x40]), whole.subarray(14, whole.length - 20)])
+    const giant = Buffer.concat([giantBody, createHash('sha1').update(giantBody).digest()])
+    const corrupt = Buffer.from(whole)
+    const middle = Math.floor(whole.length / 2)
+    corrupt[middle] = corrupt[middle]! ^ 0xff
+    const cases: Array<[string, Buffer, string]> = [
+      ['truncated pack', whole.subarray(0, whole.length - 30), 'MalformedObjectError'],
+      ['corrupted pack', corrupt, 'MalformedObjectError'],
+      ['pack claiming a 1 GiB blob', giant, 'ObjectTooLargeError']
+    ]
+    for (const [what, pack, name] of cases) {
+      it(`refuses a ${what} of ${count} objects (${name}) and stores nothing`, async () => {
+        await serveHostile(author, async channel => {
+          await channel.send({ type: 'accept', objects: declared.length, packs: 1 })
+          await channel.send({ type: 'pack', objects: declared.map(oidToBytes) })
+          await channel.send({ type: 'data', bytes: pack })
+          await channel.send({ type: 'done' })
+        })
+        const into = path.join(scratch, 'builder')
+        await expect(builder.node.services.exchange.fetch(author.node.peerId, [commit], into)).rejects.toMatchObject({ name })
+        expect(await readdir(path.join(into, '.git/objects/pack'))).toEqual([])
+        expect((await readdir(path.join(into, '.git/objects'))).filter(entry => entry.startsWith('incoming') || /^[0-9a-f]{2}$/.test(entry))).toEqual([])
+      })
+    }
+  }
 
   it('refuses a pack whose header counts other objects than its pack message declares', async () => {
     const blobs = Array.from({ length: 70 }, (_, i) => Buffer.from(`blob ${i}\n`))
