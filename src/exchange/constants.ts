@@ -11,6 +11,12 @@ export const MAX_HAVES = 64
 /** Already-stored objects a resumed request may list (a 4 MiB frame holds ~180,000 ids). */
 export const MAX_SKIP = 150_000
 
+/**
+ * Objects one response may announce (`accept.objects`): a snapshot of a very large tree (Linux:
+ * about 90,000 objects) fits ten times over, and a server cannot announce 2³² and keep sending.
+ */
+export const MAX_RESPONSE_OBJECTS = 1_000_000
+
 /** Preferred delta bases offered to pack-objects; git uses at most its delta window (10). */
 export const MAX_PREFERRED_BASES = 10
 
@@ -37,6 +43,9 @@ export const MAX_OUTBOUND_STREAMS = 16
 
 /** A request frame must arrive this soon after the stream opens. */
 export const REQUEST_TIMEOUT_MS = 10_000
+
+/** Time to write a refusal and close the stream after a failed request; then the stream is reset. */
+export const REPLY_TIMEOUT_MS = 1_000
 
 /** Default bound on one whole fetch, cold transfers of large repositories included. */
 export const FETCH_TIMEOUT_MS = 10 * 60_000

@@ -2,15 +2,19 @@ import path from 'node:path'
 import type { ComponentLogger, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import { MessageChannel } from '../wire/channel.js'
-import { InvalidMessageError, FrameTooLargeError } from '../wire/errors.js'
+import { BufferBudgetError, InvalidMessageError, FrameTooLargeError, isMalformed } from '../wire/errors.js'
+import type { BufferBudget } from '../wire/budget.js'
+import { Deadline, withDeadline } from '../wire/deadline.js'
 import { ObjectStore } from '../git/object-store.js'
-import { MalformedObjectError, UnsafePathError } from '../git/errors.js'
+import { DiskFullError, MalformedObjectError, ObjectTooLargeError, UnsafePathError } from '../git/errors.js'
+import { asDiskFull } from '../git/disk-full.js'
 import type { GrantStore } from '../store/grant-store.js'
 import type { TrustStore } from '../store/trust-store.js'
-import { FETCH_ATTEMPTS, FETCH_TIMEOUT_MS, MAX_OPEN_STORES, STORE_CLOSE_DELAY_MS, MAX_INBOUND_STREAMS, MAX_OUTBOUND_STREAMS, OBJECTS_PROTOCOL, REQUEST_TIMEOUT_MS } from './constants.js'
+import { FETCH_ATTEMPTS, FETCH_TIMEOUT_MS, MAX_OPEN_STORES, STORE_CLOSE_DELAY_MS, MAX_INBOUND_STREAMS, MAX_OUTBOUND_STREAMS, OBJECTS_PROTOCOL, REQUEST_TIMEOUT_MS, REPLY_TIMEOUT_MS, MAX_STATUS_MESSAGE_CHARS } from './constants.js'
 import { ObjectMismatchError, PeerUnreachableError, ProtocolError, RefusedError } from './errors.js'
 import { ServerInbound, type FetcherMessage, type Want } from './messages.js'
 import { serveWant } from './server.js'
+import { ResponseScope } from './response-scope.js'
 import { defaultHaves, fetchAttempt, storedPartOfClosure, type AttemptReport, type FetchOptions } from './fetcher.js'
 
 export interface ExchangeComponents {
@@ -30,6 +34,10 @@ export interface ExchangeInit {
   fetchAttempts?: number
   /** @default OBJECTS_PER_PACK */
   objectsPerPack?: number
+  /** Time for a request to arrive on a new stream (tests shorten it). @default REQUEST_TIMEOUT_MS */
+  requestTimeoutMs?: number
+  /** The node's budget of bytes buffered by frame readers, per peer and in all; none: unbounded across streams. */
+  budget?: BufferBudget
 }
 
 export interface FetchReport {
@@ -46,7 +54,7 @@ export interface FetchReport {
 /** Errors that say the data or the request is wrong: retrying would get the same answer. */
 function isFinal (err: unknown): boolean {
   return err instanceof RefusedError || err instanceof PeerUnreachableError || err instanceof ObjectMismatchError || err instanceof UnsafePathError ||
-    err instanceof InvalidMessageError || err instanceof FrameTooLargeError || err instanceof MalformedObjectError
+    err instanceof InvalidMessageError || err instanceof FrameTooLargeError || err instanceof MalformedObjectError || err instanceof ObjectTooLargeError || err instanceof DiskFullError
 }
 
 /**
@@ -102,7 +110,12 @@ export class Exchange implements Startable {
       if (this.stores.get(repo) === cached) this.stores.delete(repo)
       store?.close()
     }
-    const opening = create ? ObjectStore.openOrInit(repo) : ObjectStore.open(repo)
+    const opening = (create ? ObjectStore.openOrInit(repo) : ObjectStore.open(repo)).then(async store => {
+      // What a killed daemon left half-received goes at once, not at the next fetch.
+      const removed = await store.removeStaleQuarantines().catch((err: unknown) => { this.log.error('could not clean the quarantines of %s - %e', repo, err); return [] })
+      if (removed.length > 0) this.log('removed %d quarantine folders a stopped process left in %s', removed.length, repo)
+      return store
+    })
     this.stores.set(repo, opening)
     opening.catch(() => { if (this.stores.get(repo) === opening) this.stores.delete(repo) })
     while (this.stores.size > MAX_OPEN_STORES) {
@@ -133,30 +146,45 @@ export class Exchange implements Startable {
 
   private async handleStream (stream: Stream, connection: Connection): Promise<void> {
     const peerId = connection.remotePeer.toString()
-    const channel = new MessageChannel<Want, FetcherMessage>(stream, ServerInbound)
-    const signal = AbortSignal.timeout(FETCH_TIMEOUT_MS)
+    const channel = new MessageChannel<Want, FetcherMessage>(stream, ServerInbound, { budget: this.init.budget?.forPeer(peerId) })
+    // Timers of our own, cleared in finally: a deadline must fire however long the daemon is busy.
+    const serving = new Deadline(FETCH_TIMEOUT_MS)
+    const requestTimeoutMs = this.init.requestTimeoutMs ?? REQUEST_TIMEOUT_MS
+    const arrival = new Deadline(requestTimeoutMs, serving.signal)
+    const signal = serving.signal
     let requestRead = false
     try {
-      const want = await channel.receive({ signal: AbortSignal.any([signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]) })
+      const want = await channel.receive({ signal: arrival.signal })
       requestRead = true
+      arrival.clear()
       if (want === null) {
-        await stream.close()
+        await stream.close({ signal })
         return
       }
       const grants = this.init.trust.isTrusted(peerId) ? this.init.grants.activeFor(peerId) : []
       await serveWant(channel, want, { grants, openStore: async repo => await this.openStore(repo), log: this.log, signal, objectsPerPack: this.init.objectsPerPack })
       await stream.close({ signal })
     } catch (err) {
-      const malformed = err instanceof InvalidMessageError || err instanceof FrameTooLargeError
-      const lateRequest = !requestRead && (err as Error)?.name === 'TimeoutError'
+      const malformed = isMalformed(err)
+      const lateRequest = !requestRead && arrival.signal.aborted && !serving.signal.aborted
       this.log.error('request from %s failed - %e', peerId, err)
+      // A peer over its buffer budget had its stream reset by the reader: nothing to answer.
+      if (err instanceof BufferBudgetError) return
       try {
-        const message = malformed ? (err as Error).message : lateRequest ? `no complete request within ${REQUEST_TIMEOUT_MS} ms` : 'internal error'
-        await channel.send({ type: 'refuse', code: malformed || lateRequest ? 'bad-request' : 'internal', message })
-        await stream.close({ signal: AbortSignal.timeout(1000) })
+        const code = malformed || lateRequest ? 'bad-request' : 'internal'
+        const message = malformed ? (err as Error).message : lateRequest ? `no complete request within ${requestTimeoutMs} ms` : 'internal error'
+        await withDeadline(REPLY_TIMEOUT_MS, undefined, async replySignal => {
+          await channel.send({ type: 'refuse', code, message: message.slice(0, MAX_STATUS_MESSAGE_CHARS) }, { signal: replySignal })
+          await stream.close({ signal: replySignal })
+        })
       } catch {
         stream.abort(err as Error)
       }
+    } finally {
+      // One request per stream: nothing the peer sends from now on is kept.
+      channel.dispose()
+      arrival.clear()
+      serving.clear()
     }
   }
 
@@ -182,9 +210,10 @@ export class Exchange implements Startable {
 
   private async fetchOnce (peer: PeerId, wants: string[], into: string, options: FetchOptions): Promise<FetchReport> {
     const started = performance.now()
-    const signal = AbortSignal.any([AbortSignal.timeout(FETCH_TIMEOUT_MS), ...(options.signal !== undefined ? [options.signal] : [])])
     const store = await this.openStore(into, true)
-    {
+    const deadline = new Deadline(FETCH_TIMEOUT_MS, options.signal)
+    const signal = deadline.signal
+    try {
       // A want that already has its refs/gitmesh/fetched/ ref is complete here: that ref is set
       // only once a whole closure is stored. Nothing to ask for.
       const fetchedRefs = new Set(await store.gitmeshCommits(Number.MAX_SAFE_INTEGER))
@@ -193,6 +222,7 @@ export class Exchange implements Startable {
       }
       const haves = (options.haves ?? await defaultHaves(store)).filter(oid => !wants.includes(oid))
       const report: AttemptReport = { objects: 0, bytes: 0, roundTrips: 0 }
+      const scope = new ResponseScope(wants)
       const attempts = this.init.fetchAttempts ?? FETCH_ATTEMPTS
       for (let attempt = 1; ; attempt++) {
         let skip: string[] = []
@@ -200,13 +230,23 @@ export class Exchange implements Startable {
           const stored = await storedPartOfClosure(store, wants, haves)
           if (stored.complete) break
           skip = stored.stored
+          // The server still sends what the trees stored here refer to.
+          scope.widen(stored.referenced)
         }
         try {
           const stream = await this.openStream(peer, signal)
-          await fetchAttempt(stream, store, wants, haves, skip, report, { ...options, signal })
+          try {
+            await fetchAttempt(stream, store, wants, haves, skip, report, { ...options, signal, scope, budget: this.init.budget?.forPeer(peer.toString()) })
+          } catch (err) {
+            // The server learns at once that we stopped listening, and stops sending.
+            stream.abort(err instanceof Error ? err : new Error(String(err)))
+            throw err
+          }
           break
         } catch (err) {
-          if (isFinal(err) || signal.aborted || attempt >= attempts) throw err
+          // A full disk stays full: said clearly, and not retried.
+          const error = asDiskFull(err, store.dir) ?? err
+          if (isFinal(error) || signal.aborted || attempt >= attempts) throw error
           this.log('fetch attempt %d from %p failed, resuming - %e', attempt, peer, err)
         }
       }
@@ -222,6 +262,10 @@ export class Exchange implements Startable {
         refs.push(ref)
       }
       return { ...report, ms: Math.round(performance.now() - started), refs, shallow }
+    } catch (err) {
+      throw asDiskFull(err, store.dir) ?? err
+    } finally {
+      deadline.clear()
     }
   }
 }

@@ -1,11 +1,15 @@
 import type { Stream } from '@libp2p/interface'
 import { MessageChannel } from '../wire/channel.js'
-import type { ObjectStore } from '../git/object-store.js'
+import type { ObjectReader, ObjectStore } from '../git/object-store.js'
+import { ResponseScope } from './response-scope.js'
+import type { PeerBudget } from '../wire/budget.js'
 import { bytesToOid, oidToBytes } from '../git/oid.js'
 import { FetcherInbound, type FetcherMessage, type Want } from './messages.js'
-import { MAX_HAVES, MAX_SKIP } from './constants.js'
-import { SMALL_PACK_BYTES, SMALL_PACK_OBJECTS } from '../git/constants.js'
+import { MAX_HAVES, MAX_RESPONSE_OBJECTS, MAX_SKIP } from './constants.js'
+import { MAX_OBJECT_BYTES, SMALL_PACK_BYTES, SMALL_PACK_OBJECTS } from '../git/constants.js'
 import { receiveSmallPack } from '../git/small-pack.js'
+import { guardPack } from '../git/pack-guard.js'
+import { ObjectTooLargeError } from '../git/errors.js'
 import { ObjectMismatchError, ProtocolError, RefusedError } from './errors.js'
 
 export interface FetchProgress {
@@ -19,6 +23,13 @@ export interface FetchOptions {
   haves?: string[]
   signal?: AbortSignal
   onProgress?: (progress: FetchProgress) => void
+}
+
+export interface AttemptOptions extends FetchOptions {
+  /** What the response may carry, kept across the attempts of one fetch. @default the wants alone */
+  scope?: ResponseScope
+  /** The server's share of the node's buffer budget. */
+  budget?: PeerBudget
 }
 
 export interface AttemptReport {
@@ -44,24 +55,26 @@ export async function defaultHaves (store: ObjectStore): Promise<string[]> {
  * What of closure(wants, haves) is already here, from an interrupted transfer: walked locally,
  * so a resumed request asks the server to leave it out. Also says whether anything is missing.
  */
-export async function storedPartOfClosure (store: ObjectStore, wants: string[], haves: string[]): Promise<{ stored: string[], complete: boolean }> {
+export async function storedPartOfClosure (store: ObjectStore, wants: string[], haves: string[]): Promise<{ stored: string[], complete: boolean, referenced: string[] }> {
   // The walk also re-checks the entry names of every new tree: index-pack's fsck already refused
   // unsafe ones, and this keeps the rule of checkEntryName even if git's checks change.
   const closure = await store.walkClosure(wants, haves, { tolerateMissing: true, checkEntryNames: true })
   const blobs = closure.blobs.map(entry => entry.oid)
   const presentBlobs = await store.presentSet(blobs)
   const stored = [...closure.commits, ...closure.trees].map(entry => entry.oid).concat(blobs.filter(oid => presentBlobs.has(oid)))
-  return { stored, complete: closure.missing.length === 0 && presentBlobs.size === blobs.length }
+  const referenced = [...closure.commits, ...closure.trees, ...closure.blobs].map(entry => entry.oid).concat(closure.missing)
+  return { stored, complete: closure.missing.length === 0 && presentBlobs.size === blobs.length, referenced }
 }
 
 /**
  * One request/response exchange on a fresh stream: send wants, haves and what is already
  * stored; receive packs, each verified and stored as it completes.
  */
-export async function fetchAttempt (stream: Stream, store: ObjectStore, wants: string[], haves: string[], skip: string[], report: AttemptReport, options: FetchOptions = {}): Promise<void> {
+export async function fetchAttempt (stream: Stream, store: ObjectStore, wants: string[], haves: string[], skip: string[], report: AttemptReport, options: AttemptOptions = {}): Promise<void> {
   report.roundTrips++
+  const scope = options.scope ?? new ResponseScope(wants)
   const baseBytes = report.bytes
-  const channel = new MessageChannel<FetcherMessage, Want>(stream, FetcherInbound)
+  const channel = new MessageChannel<FetcherMessage, Want>(stream, FetcherInbound, { budget: options.budget })
   await channel.send({
     type: 'want',
     wants: wants.map(oidToBytes),
@@ -74,11 +87,16 @@ export async function fetchAttempt (stream: Stream, store: ObjectStore, wants: s
   if (first.type === 'refuse') throw new RefusedError(first.code, first.message)
   if (first.type !== 'accept') throw new ProtocolError(`expected accept, got ${first.type}`)
   const totalObjects = first.objects
+  // A server cannot make us store without end: what it announces is capped, and it must keep to it.
+  if (totalObjects > MAX_RESPONSE_OBJECTS) throw new ProtocolError(`the peer announced ${totalObjects} objects, more than the ${MAX_RESPONSE_OBJECTS} a response may hold`)
+  if (first.packs > totalObjects) throw new ProtocolError(`the peer announced ${first.packs} packs for ${totalObjects} objects`)
   let received = 0
   let packs = 0
   let next = await channel.receive(options)
   while (next?.type === 'pack') {
     const declared = next.objects.map(bytesToOid)
+    if (packs + 1 > first.packs) throw new ProtocolError(`the peer announced ${first.packs} packs and sends more`)
+    if (received + declared.length > totalObjects) throw new ProtocolError(`the peer announced ${totalObjects} objects and sends more`)
     let pending: FetcherMessage | null = null
     let finished = false
     const buffered: Uint8Array[] = []
@@ -97,7 +115,7 @@ export async function fetchAttempt (stream: Stream, store: ObjectStore, wants: s
         yield bytes
       }
     }
-    const check = async (indexed: string[]): Promise<void> => {
+    const check = async (indexed: string[], objects: ObjectReader): Promise<void> => {
       const indexedSet = new Set(indexed)
       const absent = declared.filter(oid => !indexedSet.has(oid))
       if (absent.length > 0) {
@@ -109,6 +127,8 @@ export async function fetchAttempt (stream: Stream, store: ObjectStore, wants: s
       const local = await store.presentSet(extra)
       const foreign = extra.filter(oid => !local.has(oid))
       if (foreign.length > 0) throw new ObjectMismatchError(`the peer sent ${foreign.length} undeclared objects, such as ${foreign[0]}`)
+      // Every declared object must belong to what was asked for (or be here already).
+      await scope.admit(declared, objects, async oids => await store.presentSet(oids))
     }
     // A pack of a few objects is read in-process; anything larger, or that turns out larger,
     // streams through git's index-pack.
@@ -121,10 +141,19 @@ export async function fetchAttempt (stream: Stream, store: ObjectStore, wants: s
       bufferedBytes += bytes.byteLength
       if (bufferedBytes > SMALL_PACK_BYTES) small = false
     }
+    // Every entry's size (and every delta's result size) is checked before index-pack sees it.
+    const guard = { maxObjectBytes: MAX_OBJECT_BYTES, onCount: (count: number) => { if (count !== declared.length) throw new ObjectMismatchError(`the pack holds ${count} objects, its pack message declared ${declared.length}`) } }
     if (small) {
-      await receiveSmallPack(store, Buffer.concat(buffered), check)
+      const pack = Buffer.concat(buffered)
+      try {
+        await receiveSmallPack(store, pack, check)
+      } catch (err) {
+        // An object too large to hold in memory here (a well-compressed file) may still be fine for index-pack.
+        if (!(err instanceof ObjectTooLargeError) || err.bytes > MAX_OBJECT_BYTES) throw err
+        await store.receivePack(guardPack(oneChunk(pack), guard), check, options.signal)
+      }
     } else {
-      await store.receivePack(packData(), check, options.signal)
+      await store.receivePack(guardPack(packData(), guard), check, options.signal)
     }
     received += declared.length
     packs++
@@ -138,5 +167,10 @@ export async function fetchAttempt (stream: Stream, store: ObjectStore, wants: s
   if (packs !== first.packs) throw new ProtocolError(`the peer announced ${first.packs} packs but sent ${packs}`)
   if (received !== totalObjects) throw new ProtocolError(`the peer announced ${totalObjects} objects but sent ${received}`)
   report.bytes = baseBytes + channel.bytesRead + channel.bytesWritten
+  channel.dispose()
   await stream.close(options).catch(() => { /* the response is complete; a failed close loses nothing */ })
+}
+
+async function * oneChunk (bytes: Uint8Array): AsyncGenerator<Uint8Array> {
+  yield bytes
 }

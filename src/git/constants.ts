@@ -40,6 +40,22 @@ export const BINARY_SNIFF_BYTES = 8000
 /** Largest total length of path arguments given to one git command (bytes), well under any ARG_MAX. */
 export const MAX_PATH_ARGUMENT_BYTES = 64 * 1024
 
+/**
+ * Largest object accepted from a peer, whole or as the result of a delta, on every path (GitHub
+ * refuses files over 100 MiB too): index-pack builds a delta's result in memory, and a few
+ * kilobytes of delta can describe gigabytes.
+ */
+export const MAX_OBJECT_BYTES = 100 * 1024 * 1024
+
+/**
+ * Pack entries up to this size are inflated in one call when checking a received pack; larger
+ * ones (or ones cut by a chunk boundary) are inflated as a stream, so the check holds little.
+ */
+export const PACK_SCAN_INFLATE_SYNC_BYTES = 256 * 1024
+
+/** Output chunk of that streaming inflate (zlib's default is 16 KiB): the output is only counted, and fewer chunks cost less. */
+export const PACK_SCAN_INFLATE_CHUNK_BYTES = 256 * 1024
+
 /** Packs of at most this many objects are built and read in-process instead of by git. */
 export const SMALL_PACK_OBJECTS = 64
 

@@ -1,4 +1,4 @@
-import { MalformedObjectError } from './errors.js'
+import { MalformedObjectError, ObjectTooLargeError } from './errors.js'
 
 /**
  * git's delta format (the body of a REF_DELTA or OFS_DELTA pack entry): the base and result
@@ -84,7 +84,7 @@ export function applyDelta (base: Uint8Array, delta: Uint8Array, maxSize: number
   const baseSize = readSize(delta, position)
   const resultSize = readSize(delta, position)
   if (baseSize !== base.length) throw new MalformedObjectError(`delta expects a base of ${baseSize} bytes, the base has ${base.length}`)
-  if (resultSize > maxSize) throw new MalformedObjectError(`delta result of ${resultSize} bytes exceeds ${maxSize}`)
+  if (resultSize > maxSize) throw new ObjectTooLargeError(resultSize, maxSize, 'a delta\'s result')
   const result = Buffer.alloc(resultSize)
   let written = 0
   while (position.at < delta.length) {

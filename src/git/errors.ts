@@ -40,6 +40,22 @@ export class MalformedObjectError extends Error {
   override readonly name = 'MalformedObjectError'
 }
 
+/** A received object (or delta, or the object a delta makes) is larger than the limit. */
+export class ObjectTooLargeError extends Error {
+  override readonly name = 'ObjectTooLargeError'
+  constructor (readonly bytes: number, readonly limit: number, what = 'an object') {
+    super(`${what} of ${bytes} bytes exceeds the limit of ${limit} bytes`)
+  }
+}
+
+/** The disk (or quota) holding a repository is full: what failed to be written was discarded whole. */
+export class DiskFullError extends Error {
+  override readonly name = 'DiskFullError'
+  constructor (readonly dir: string, detail: string) {
+    super(`no space left on the device holding ${dir} (${detail}): nothing partial was kept; free some space and fetch again`)
+  }
+}
+
 export class MissingObjectError extends Error {
   override readonly name = 'MissingObjectError'
   constructor (readonly oid: string) {

@@ -2,11 +2,18 @@ import { mkdir, mkdtemp, readdir, rename, rm, readFile, writeFile, access } from
 import path from 'node:path'
 import { CatFile, type ObjectInfo, type RawObject } from './cat-file.js'
 import { walkClosure, type Closure, type ClosureEntry, type WalkOptions } from './closure.js'
-import { gitText, runGit } from './git-process.js'
+import { gitEnv, gitText, runGit } from './git-process.js'
 import { indexPack, packObjects, readPackIndexOids, type PackOptions, type PackStream } from './pack.js'
 import { locateObjectStore, type RepositoryPaths } from './repository.js'
 import { parseCommit } from './tree.js'
 import { writeRef } from './refs.js'
+import { QUARANTINE_PREFIX, removeStaleQuarantines } from './quarantine.js'
+
+/** Reads objects by id: a store, or a received pack not stored yet. */
+export interface ObjectReader {
+  infoMany: (oids: readonly string[]) => Promise<Array<ObjectInfo | null>>
+  readMany: (oids: readonly string[]) => Promise<Array<RawObject | null>>
+}
 
 export interface ReceivedPack {
   /** Ids of every object the pack held, as computed from their content. */
@@ -25,6 +32,7 @@ export class ObjectStore {
   /** Commits under refs/gitmesh/, newest first, read once and then kept current by `updateRef`. */
   private gitmeshRefCommits?: string[]
   private shallowUpdate: Promise<void> = Promise.resolve()
+  private staleQuarantines?: Promise<string[]>
 
   private constructor (readonly dir: string, readonly paths: RepositoryPaths) {}
 
@@ -121,13 +129,24 @@ export class ObjectStore {
    * object database: index-pack re-hashes and fscks every object (unsafe tree entry names fail
    * it), and `check` sees every object id and may throw to discard the whole pack.
    */
-  async receivePack (source: AsyncIterable<Uint8Array>, check: (oids: string[]) => void | Promise<void>, signal?: AbortSignal): Promise<ReceivedPack> {
-    const quarantine = await mkdtemp(path.join(this.paths.objectDir, 'incoming-gitmesh-'))
+  async receivePack (source: AsyncIterable<Uint8Array>, check: (oids: string[], objects: ObjectReader) => void | Promise<void>, signal?: AbortSignal): Promise<ReceivedPack> {
+    await this.removeStaleQuarantines()
+    // The pid in the name says whose it is: a later start removes those of a process that died.
+    const quarantine = await mkdtemp(path.join(this.paths.objectDir, `${QUARANTINE_PREFIX}${process.pid}-`))
     try {
       await mkdir(path.join(quarantine, 'pack'))
       const indexed = await indexPack(this.cwd, quarantine, this.paths.objectDir, source, signal)
       const oids = await readPackIndexOids(indexed.indexPath)
-      await check(oids)
+      // The pack's objects, readable before they are stored: the quarantine, the repository behind it.
+      const env = gitEnv({ GIT_OBJECT_DIRECTORY: quarantine, GIT_ALTERNATE_OBJECT_DIRECTORIES: this.paths.objectDir })
+      const reader = new CatFile(this.cwd, 'batch', env)
+      const checker = new CatFile(this.cwd, 'batch-check', env)
+      try {
+        await check(oids, { readMany: async ids => await reader.readMany(ids), infoMany: async ids => await checker.infoMany(ids) })
+      } finally {
+        reader.close()
+        checker.close()
+      }
       const packDir = path.join(this.paths.objectDir, 'pack')
       await mkdir(packDir, { recursive: true })
       // The .idx goes last: git only sees a pack once its index exists.
@@ -140,6 +159,16 @@ export class ObjectStore {
     } finally {
       await rm(quarantine, { recursive: true, force: true })
     }
+  }
+
+  /**
+   * Removes the quarantine folders that a killed process left (a kill during index-pack skips
+   * the cleanup of `receivePack`): every `incoming-gitmesh-<pid>-*` whose process is gone, and
+   * those named without a pid. Runs once per store; later calls wait for that run.
+   */
+  async removeStaleQuarantines (): Promise<string[]> {
+    this.staleQuarantines ??= removeStaleQuarantines(this.paths.objectDir)
+    return await this.staleQuarantines
   }
 
   /** Marks commits whose parents are absent as shallow, so `git fsck` and `git log` accept them. */

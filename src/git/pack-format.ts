@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { deflateSync, inflateSync } from 'node:zlib'
-import { MalformedObjectError } from './errors.js'
+import { MalformedObjectError, ObjectTooLargeError } from './errors.js'
 import { applyDelta } from './delta.js'
 import type { ObjectType } from './cat-file.js'
 
@@ -97,7 +97,7 @@ export async function parsePack (pack: Buffer, options: ParseOptions): Promise<P
       size += (byte & 0x7f) * 2 ** shift
       shift += 7
     }
-    if (size > options.maxObjectBytes) throw new MalformedObjectError(`object of ${size} bytes exceeds ${options.maxObjectBytes}`)
+    if (size > options.maxObjectBytes) throw new ObjectTooLargeError(size, options.maxObjectBytes, code === OFS_DELTA || code === REF_DELTA ? 'a delta' : 'an object')
     let base: { type: ObjectType, body: Uint8Array } | undefined
     if (code === OFS_DELTA) {
       byte = pack[position++]!

@@ -78,14 +78,21 @@ export async function indexPack (cwd: string, objectDir: string, alternates: str
     child.on('error', reject)
     child.on('close', resolve)
   })
+  exited.catch(() => { /* awaited below */ })
+  // index-pack may stop reading before the pack ends (a full disk, a corrupt pack): then its
+  // stdin never drains, and writing to it only fails. Stop feeding it as soon as it is gone.
+  let gone = false
+  void exited.finally(() => { gone = true }).catch(() => {})
+  child.stdin.on('error', () => { /* index-pack went away: its exit code and stderr say why */ })
   let writeError: unknown
   try {
     for await (const chunk of source) {
+      if (gone) break
       if (!child.stdin.write(chunk)) {
-        await new Promise<void>((resolve, reject) => {
-          child.stdin.once('drain', resolve)
-          child.stdin.once('error', reject)
-        })
+        await Promise.race([
+          new Promise<void>(resolve => { child.stdin.once('drain', resolve) }),
+          exited.then(() => {}, () => {})
+        ])
       }
     }
   } catch (err) {

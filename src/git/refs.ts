@@ -72,6 +72,8 @@ export async function writeRef (repo: RepositoryPaths, name: string, oid: string
     await writeFile(lock, `${oid}\n`, { flag: 'wx' })
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new Error(`${lock} exists: another process is updating ${name}, or one crashed while doing it (remove the file if no git process is running)`)
+    // A lock created but not written (a full disk) would block every later update: remove it.
+    await unlink(lock).catch(() => {})
     throw err
   }
   try {

@@ -5,7 +5,7 @@ import { checkEntryName } from './path-safety.js'
 import { parseCommit, parseTree } from './tree.js'
 import { SMALL_PACK_BYTES } from './constants.js'
 import type { ClosureEntry } from './closure.js'
-import type { ObjectStore } from './object-store.js'
+import type { ObjectReader, ObjectStore } from './object-store.js'
 import { writeLooseObject } from './loose-object.js'
 
 /**
@@ -48,7 +48,7 @@ function treeSortKey (name: string, kind: string): string {
  * by `checkEntryName`, modes, order, no duplicates) and commits, lets `check` see the ids, and
  * only then writes the objects into the repository as loose objects.
  */
-export async function receiveSmallPack (store: ObjectStore, pack: Buffer, check: (oids: string[]) => void | Promise<void>): Promise<string[]> {
+export async function receiveSmallPack (store: ObjectStore, pack: Buffer, check: (oids: string[], objects: ObjectReader) => void | Promise<void>): Promise<string[]> {
   const objects = await parsePack(pack, {
     maxObjectBytes: SMALL_PACK_BYTES,
     readBase: async oid => {
@@ -83,7 +83,22 @@ export async function receiveSmallPack (store: ObjectStore, pack: Buffer, check:
     }
   }
   const oids = objects.map(object => object.oid)
-  await check(oids)
+  // The pack's objects, then the repository's, as a reader: what `check` sees is what will be stored.
+  const byId = new Map(objects.map(object => [object.oid, object]))
+  const reader: ObjectReader = {
+    infoMany: async ids => {
+      const local = await store.infoMany(ids.filter(id => !byId.has(id)))
+      return ids.map(id => {
+        const object = byId.get(id)
+        return object !== undefined ? { oid: id, type: object.type, size: object.body.length } : local.shift() ?? null
+      })
+    },
+    readMany: async ids => {
+      const local = await store.readMany(ids.filter(id => !byId.has(id)))
+      return ids.map(id => byId.get(id) ?? local.shift() ?? null)
+    }
+  }
+  await check(oids, reader)
   const present = await store.presentSet(oids)
   for (const object of objects) {
     if (!present.has(object.oid)) await writeLooseObject(store.paths.objectDir, object.type, object.body)

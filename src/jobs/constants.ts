@@ -52,6 +52,9 @@ export const MAX_PROJECT_CONFIG_BYTES = 64 * 1024
 /** A job message must be answered this soon. */
 export const MESSAGE_TIMEOUT_MS = 10_000
 
+/** Time to write a refusal and close the stream after a failed request; then the stream is reset. */
+export const REPLY_TIMEOUT_MS = 1_000
+
 /** How often the author looks for builders for queued jobs, besides reacting to events. */
 export const SCHEDULE_INTERVAL_MS = 2_000
 

@@ -14,7 +14,7 @@ export class JobsService {
   constructor (private readonly node: GitmeshNode, private readonly author: Author, private readonly builder: Builder | undefined, private readonly log: Logger) {}
 
   async start (): Promise<void> {
-    await this.node.handle(JOBS_PROTOCOL, jobStreamHandler(async (message, from) => await this.route(message, from), this.log), {
+    await this.node.handle(JOBS_PROTOCOL, jobStreamHandler(async (message, from) => await this.route(message, from), this.log, { budget: this.node.services.buffers }), {
       maxInboundStreams: MAX_JOB_STREAMS,
       maxOutboundStreams: MAX_JOB_STREAMS
     })

@@ -9,6 +9,15 @@ export const DEFAULT_LISTEN = '/ip4/0.0.0.0/tcp/0'
  */
 export const INBOUND_CONNECTION_THRESHOLD = 100
 
+/**
+ * Connections one peer may hold to this node (inbound beyond it are refused by the gater). One
+ * is the norm, two when both sides dial at once; each connection brings its own stream limits.
+ */
+export const MAX_CONNECTIONS_PER_PEER = 4
+
+/** An admitted inbound connection not seen open after this long stops counting against its peer. */
+export const ADMISSION_TIMEOUT_MS = 5_000
+
 /** Connections still in their handshake at once. */
 export const MAX_INCOMING_PENDING_CONNECTIONS = 64
 

@@ -9,13 +9,17 @@ import { exchange, type Exchange, type ExchangeInit } from '../exchange/index.js
 import type { GrantStore } from '../store/grant-store.js'
 import type { TrustStore } from '../store/trust-store.js'
 import { trustGater } from './gater.js'
-import { DEFAULT_LISTEN, INBOUND_CONNECTION_THRESHOLD, MAX_INCOMING_PENDING_CONNECTIONS, MAX_STREAM_READ_BUFFER_BYTES, MAX_STREAM_WINDOW_BYTES } from './constants.js'
+import { PeerConnectionLimit } from './connection-limit.js'
+import { BufferBudget, type BufferBudgetInit } from '../wire/budget.js'
+import { MAX_CONNECTIONS_PER_PEER, DEFAULT_LISTEN, INBOUND_CONNECTION_THRESHOLD, MAX_INCOMING_PENDING_CONNECTIONS, MAX_STREAM_READ_BUFFER_BYTES, MAX_STREAM_WINDOW_BYTES } from './constants.js'
 
 // A type alias, not an interface: libp2p's ServiceMap needs an index signature.
 export type NodeServices = {
   identify: Identify
   ping: Ping
   exchange: Exchange
+  /** Bytes buffered by frame readers, per peer and in all, shared by every protocol of the node. */
+  buffers: BufferBudget
 }
 
 export type GitmeshNode = Libp2p<NodeServices>
@@ -27,18 +31,27 @@ export interface GitmeshNodeInit {
   /** @default [DEFAULT_LISTEN] */
   listen?: string[]
   /** Settings of the object exchange beyond its stores (tests make packs small to cut transfers). */
-  exchange?: Partial<Omit<ExchangeInit, 'grants' | 'trust'>>
+  exchange?: Partial<Omit<ExchangeInit, 'grants' | 'trust' | 'budget'>>
+  /** @default MAX_CONNECTIONS_PER_PEER */
+  maxConnectionsPerPeer?: number
+  /** Limits of the node's buffer budget (tests lower them). */
+  buffers?: BufferBudgetInit
 }
 
 /** A libp2p node speaking TCP + Noise + Yamux with identify, ping and the object exchange, behind the trust gater. */
 export async function createGitmeshNode (init: GitmeshNodeInit): Promise<GitmeshNode> {
-  return await createLibp2p({
+  const buffers = new BufferBudget(init.buffers)
+  // The limit counts a peer's connections through the node, which exists only once it is made.
+  const made: { node?: GitmeshNode } = {}
+  const limit = new PeerConnectionLimit(init.maxConnectionsPerPeer ?? MAX_CONNECTIONS_PER_PEER, peer => made.node?.getConnections(peer).length ?? 0)
+  const gater = trustGater(init.trust, limit)
+  const node = await createLibp2p({
     privateKey: init.privateKey,
     addresses: { listen: init.listen ?? [DEFAULT_LISTEN] },
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: MAX_STREAM_WINDOW_BYTES, maxReadBufferLength: MAX_STREAM_READ_BUFFER_BYTES } })],
-    connectionGater: trustGater(init.trust),
+    connectionGater: gater,
     connectionManager: {
       inboundConnectionThreshold: INBOUND_CONNECTION_THRESHOLD,
       maxIncomingPendingConnections: MAX_INCOMING_PENDING_CONNECTIONS
@@ -46,7 +59,11 @@ export async function createGitmeshNode (init: GitmeshNodeInit): Promise<Gitmesh
     services: {
       identify: identify(),
       ping: ping(),
-      exchange: exchange({ ...init.exchange, grants: init.grants, trust: init.trust })
+      exchange: exchange({ ...init.exchange, grants: init.grants, trust: init.trust, budget: buffers }),
+      buffers: () => buffers
     }
   })
+  made.node = node
+  node.addEventListener('connection:open', evt => { if (evt.detail.direction === 'inbound') limit.opened(evt.detail.remotePeer) })
+  return node
 }

@@ -29,6 +29,11 @@ export class MessageChannel<In, Out> {
     this.bytesWritten += await writeFrame(this.stream, encodeCbor(message), options)
   }
 
+  /** Stops reading: buffered bytes are released from the budget and later ones ignored. */
+  dispose (): void {
+    this.reader.dispose()
+  }
+
   /** The next message, or null when the peer closed its side cleanly between messages. */
   async receive (options: { signal?: AbortSignal } = {}): Promise<In | null> {
     const frame = await this.reader.read(options)

@@ -9,6 +9,16 @@ export const MAX_LENGTH_PREFIX_BYTES = 4
 /** Buffered unread bytes at which a reader pauses its stream (the muxer then stops the sender). */
 export const READ_HIGH_WATER_BYTES = 8 * 1024 * 1024
 
+/**
+ * Bytes that frame readers may hold for one peer, over all its connections and streams: past
+ * it, a frame that is not yet whole cannot grow (its stream is reset) and whole frames waiting
+ * to be read pause their stream. A fetch stream at the read high-water mark fits, with room.
+ */
+export const BUFFER_BUDGET_PEER_BYTES = 16 * 1024 * 1024
+
+/** The same for every peer together (four peers' worth): what buffered frames may cost a node. */
+export const BUFFER_BUDGET_DAEMON_BYTES = 64 * 1024 * 1024
+
 /** cbor-x counts items, not bytes: these bound what one decoded frame may allocate. */
 export const MAX_CBOR_ARRAY_ITEMS = 200_000
 export const MAX_CBOR_MAP_ENTRIES = 64

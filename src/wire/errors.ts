@@ -13,7 +13,20 @@ export class FrameTooLargeError extends Error {
   }
 }
 
+/** A peer's readers hold as many bytes as its budget (or the node's) allows, and a frame is still incomplete. */
+export class BufferBudgetError extends Error {
+  override readonly name = 'BufferBudgetError'
+}
+
 /** The stream ended in the middle of a frame. */
 export class UnexpectedEndError extends Error {
   override readonly name = 'UnexpectedEndError'
+}
+
+/**
+ * Input that could not be read as a message: a bad frame or prefix, bytes that are not plain
+ * CBOR, a schema failure, or a stream that ended inside a frame. Answered `bad-request`.
+ */
+export function isMalformed (err: unknown): boolean {
+  return err instanceof InvalidMessageError || err instanceof FrameTooLargeError || err instanceof UnexpectedEndError
 }

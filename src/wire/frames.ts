@@ -1,13 +1,16 @@
 import { Uint8ArrayList } from 'uint8arraylist'
 import type { Stream } from '@libp2p/interface'
 import { MAX_FRAME_BYTES, MAX_LENGTH_PREFIX_BYTES, READ_HIGH_WATER_BYTES } from './constants.js'
-import { FrameTooLargeError, InvalidMessageError, UnexpectedEndError } from './errors.js'
+import { BufferBudgetError, FrameTooLargeError, InvalidMessageError, UnexpectedEndError } from './errors.js'
+import type { PeerBudget } from './budget.js'
 
 export interface FrameReaderInit {
   /** @default MAX_FRAME_BYTES */
   maxFrameBytes?: number
   /** @default READ_HIGH_WATER_BYTES */
   highWaterBytes?: number
+  /** The peer's share of the node's buffer budget; without one, only the per-stream bounds apply. */
+  budget?: PeerBudget
 }
 
 /**
@@ -22,24 +25,83 @@ export class FrameReader {
   private ended = false
   private failure?: Error
   private wake?: () => void
+  private readonly budget?: PeerBudget
+  /** Bytes of `buffer` counted against the budget. */
+  private reserved = 0
   /** Bytes read off the stream so far, prefixes included. */
   bytesRead = 0
 
   constructor (private readonly stream: Stream, init: FrameReaderInit = {}) {
     this.maxFrameBytes = init.maxFrameBytes ?? MAX_FRAME_BYTES
     this.highWaterBytes = init.highWaterBytes ?? READ_HIGH_WATER_BYTES
+    this.budget = init.budget
     stream.addEventListener('message', (evt) => {
+      // A reader that failed keeps nothing more of its stream.
+      if (this.failure !== undefined) return
       this.buffer.append(evt.data)
       this.bytesRead += evt.data.byteLength
+      if (this.budget !== undefined) {
+        this.reserved += evt.data.byteLength
+        if (!this.budget.reserve(evt.data.byteLength)) {
+          // Over budget: whole frames wait for their reader (the stream pauses until it reads
+          // them); a frame that is not whole may not grow, so the stream is reset at once, as
+          // libp2p resets a stream over its protocol's limit: a reply would let the peer go on
+          // sending until it was written.
+          if (!this.holdsWholeFrame()) {
+            const err = new BufferBudgetError(`the peer's unfinished frames hold more than its buffer budget allows (${this.reserved} bytes on this stream)`)
+            this.fail(err)
+            stream.abort(err)
+            return
+          }
+          if (stream.readStatus === 'readable') stream.pause()
+        }
+      }
       if (this.buffer.byteLength > this.highWaterBytes && stream.readStatus === 'readable') stream.pause()
       this.notify()
     })
     stream.addEventListener('remoteCloseWrite', () => { this.ended = true; this.notify() })
     stream.addEventListener('close', (evt) => {
-      if (evt.error != null) this.failure = evt.error
+      if (evt.error != null) this.failure ??= evt.error
       this.ended = true
+      // Nothing more arrives: what is still buffered is handed out from memory already counted.
+      this.releaseAll()
       this.notify()
     })
+  }
+
+  private holdsWholeFrame (): boolean {
+    try {
+      const header = this.parseLength()
+      return header !== undefined && this.buffer.byteLength >= header[0] + header[1]
+    } catch {
+      return false
+    }
+  }
+
+  /**
+   * The reader is done with its stream: what it buffers is dropped and released at once, and
+   * whatever else arrives is ignored, so bytes a peer sends after its request never count.
+   */
+  dispose (): void {
+    if (this.failure === undefined) this.fail(new UnexpectedEndError('the reader was disposed'))
+  }
+
+  private fail (err: Error): void {
+    this.failure = err
+    this.buffer.consume(this.buffer.byteLength)
+    this.releaseAll()
+    this.notify()
+  }
+
+  private release (bytes: number): void {
+    const count = Math.min(bytes, this.reserved)
+    if (count === 0) return
+    this.reserved -= count
+    this.budget?.release(count)
+  }
+
+  private releaseAll (): void {
+    this.release(this.reserved)
   }
 
   private notify (): void {
@@ -80,6 +142,8 @@ export class FrameReader {
         if (this.buffer.byteLength >= prefixBytes + length) {
           const body = this.buffer.subarray(prefixBytes, prefixBytes + length)
           this.buffer.consume(prefixBytes + length)
+          // The frame now belongs to its reader: it no longer counts as buffered.
+          if (this.buffer.byteLength < this.reserved) this.release(this.reserved - this.buffer.byteLength)
           return body
         }
       }

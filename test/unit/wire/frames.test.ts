@@ -5,6 +5,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import type { Stream, StreamMuxer } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import { FrameReader, lengthPrefix, writeFrame } from '../../../src/wire/frames.js'
+import { BufferBudget } from '../../../src/wire/budget.js'
 import { MessageChannel } from '../../../src/wire/channel.js'
 import { encodeCbor } from '../../../src/wire/codec.js'
 import { FrameTooLargeError, InvalidMessageError, UnexpectedEndError } from '../../../src/wire/errors.js'
@@ -21,6 +22,15 @@ async function rejectionOf (promise: Promise<unknown>): Promise<Error> {
     return err as Error
   }
   throw new Error('expected the promise to reject')
+}
+
+/** Waits (in short polls, up to 2 s) for a condition the stream events make true. */
+async function waitFor (condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 2000
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time')
+    await new Promise(resolve => setTimeout(resolve, 2))
+  }
 }
 
 /** A body whose every byte depends on its index, so a misplaced or lost slice shows. */
@@ -183,6 +193,34 @@ describe('FrameReader and writeFrame over an in-memory stream pair', () => {
     outbound.abort(new Error('remote gave up'))
     const err = await rejectionOf(pending)
     expect(err.name).toBe('StreamResetError')
+  })
+
+  it('counts what it buffers against the peer budget, hands whole frames on, and resets a stream whose unfinished frame would pass it', async () => {
+    const budget = new BufferBudget({ peerBytes: 1000, daemonBytes: 10_000 })
+    const [outA, inA] = await pair()
+    const [outB, inB] = await pair()
+    const a = new FrameReader(inA, { budget: budget.forPeer('peer') })
+    const b = new FrameReader(inB, { budget: budget.forPeer('peer') })
+    outA.send(Uint8Array.from([...lengthPrefix(900), ...new Uint8Array(600)]))
+    await waitFor(() => budget.bytesOf('peer') === 602)
+    // Whole frames are read and released; B's unfinished frame would take the peer past 1000.
+    await writeFrame(outB, body(1, 10))
+    expect((await b.read())?.byteLength).toBe(10)
+    expect(budget.bytesOf('peer')).toBe(602)
+    outB.send(Uint8Array.from([...lengthPrefix(900), ...new Uint8Array(500)]))
+    const err = await rejectionOf(b.read())
+    expect(err.name).toBe('BufferBudgetError')
+    expect(budget.bytesOf('peer')).toBe(602)
+    await waitFor(() => inB.status !== 'open')
+    // A's frame completes and is handed on; disposing the reader releases the rest.
+    outA.send(new Uint8Array(300))
+    expect((await a.read())?.byteLength).toBe(900)
+    expect(budget.bytes).toBe(0)
+    outA.send(Uint8Array.from([...lengthPrefix(50), 1, 2]))
+    await waitFor(() => budget.bytes === 3)
+    a.dispose()
+    expect(budget.bytes).toBe(0)
+    expect(budget.bytesOf('peer')).toBe(0)
   })
 
   it('stops waiting when its signal aborts', async () => {
