@@ -103,6 +103,20 @@ describe('jobs protocol: one author, two builders, in one process', () => {
     await author.author.cancel(back)
   }, 60_000)
 
+  it('brings back a result whose files are larger than the in-process pack limit', async () => {
+    // 3 MB of incompressible bytes: B's objects go the pack-objects / index-pack way.
+    const home = Home.resolve(path.join(root, 'big'))
+    await home.init()
+    const big = await Daemon.start(home, { listen: ['/ip4/127.0.0.1/tcp/0'], builder: { slots: 1, tags: ['big'], generate: 'head -c 3000000 /dev/urandom > big.bin' } })
+    daemons.push(big)
+    await trustEachOther(author, big)
+    await author.author.offer({ repo: repo.dir, prompt: 'a big file', name: 'big-result', builders: ['big'] })
+    await waitUntil(() => ['returned', 'failed'].includes(job('big-result').state), 60_000)
+    const done = job('big-result')
+    expect(done.state).toBe('returned')
+    expect(git(repo.dir, ['cat-file', '-s', `${done.result!.commit}:big.bin`])).toBe('3000000')
+  }, 90_000)
+
   describe('results the author must not take', () => {
     // A peer the author trusts as a builder, that runs no jobs: it only sends crafted results.
     let rogue: Daemon
