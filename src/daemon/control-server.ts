@@ -90,6 +90,9 @@ export class ControlServer {
       }
     })
     const lines = createInterface({ input: socket, crlfDelay: Infinity })
+    // readline re-emits the socket's errors (a client that hangs up mid-stream: ECONNRESET);
+    // unheard, that would end the daemon. The socket's close handler cleans up.
+    lines.on('error', () => {})
     lines.on('line', line => { void this.handleLine(line, send, abort.signal) })
   }
 
