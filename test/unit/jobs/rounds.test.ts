@@ -16,12 +16,13 @@ const B = '8dbd366d17fc6a39ae29edb61afcefcea943301f'
 const BUILDER = '12D3KooWHqdeSGb77juDqkWf9US9vLSUSfFjKqZ1Ek3494iqxkM6'
 
 describe('nextRound', () => {
-  const job = { round: 2 }
+  const job = { round: 2, after: [] as string[] }
   const settings = { test: 'npm test', attempts: 4, generateTimeoutMs: 45_000, testTimeoutMs: 90_000 }
 
   it('is round + 1 with the new prompt, snapshot and every setting, and nothing left of the round before', () => {
     expect(nextRound(job, { prompt: 'p', snapshot: B, settings })).toEqual({
       round: 3,
+      ranOn: { kind: 'snapshot', commit: B },
       prompt: 'p',
       snapshot: B,
       test: 'npm test',
@@ -41,9 +42,14 @@ describe('nextRound', () => {
   })
 
   it('sets the scheduling options when given, and leaves the job\'s own otherwise', () => {
-    const scheduling = { priority: 5, after: ['other'], owns: ['src/**'], fanout: 2, builders: ['gpu'] }
+    const scheduling = { priority: 5, after: ['other'], owns: ['src/**'], fanout: 2, builders: ['gpu'], stack: true, fanoutStop: 'first-pass' as const }
     expect(nextRound(job, { prompt: 'p', snapshot: B, settings, scheduling })).toMatchObject(scheduling)
     expect(Object.keys(nextRound(job, { prompt: 'p', snapshot: B, settings }))).not.toContain('priority')
+  })
+
+  it('leaves the commit a job with dependencies runs on to be chosen when they are ready', () => {
+    expect(nextRound({ round: 1, after: ['x'] }, { prompt: 'p', snapshot: B, settings }).ranOn).toBeNull()
+    expect(nextRound(job, { prompt: 'p', snapshot: B, settings, scheduling: { priority: 0, after: ['x'], owns: [], fanout: 1, builders: [], stack: false, fanoutStop: 'none' } }).ranOn).toBeNull()
   })
 })
 
