@@ -154,6 +154,8 @@ export class Author extends EventEmitter<{ job: [Job] }> {
 
   private changed (job: Job): Job {
     this.emit('job', job)
+    // Its dependents may be ready now: place them without waiting for the ticker.
+    if (job.state === 'accepted') this.schedule()
     return job
   }
 
