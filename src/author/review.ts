@@ -7,6 +7,7 @@ import { JOB_COPY_SUFFIX } from '../git/constants.js'
 import { runCommand } from '../builder/run-command.js'
 import { tail } from '../builder/job-runner.js'
 import { MAX_ATTEMPT_LOG_BYTES } from '../jobs/constants.js'
+import { stackAccepted } from '../jobs/dependencies.js'
 import { JobStateError } from '../jobs/errors.js'
 import type { Job } from '../jobs/job.js'
 import type { JobStore } from '../jobs/job-store.js'
@@ -44,7 +45,7 @@ export class Review {
     // dependency's change, which the working tree has once the dependency is accepted.
     if (job.ranOn?.kind === 'stacked-on') {
       const dependency = this.jobs.findByName(job.ranOn.job!)
-      if (dependency?.state !== 'accepted') throw new JobStateError(`${job.name} is stacked on the result of ${job.ranOn.job!} (${dependency?.state ?? 'gone'}): accept ${job.ranOn.job!} first`)
+      if (!stackAccepted(job.ranOn, dependency)) throw new JobStateError(`${job.name} is stacked on the result of ${job.ranOn.job!} (${dependency?.state ?? 'gone'}): accept ${job.ranOn.job!} first`)
     }
     const open = this.jobs.inStates(['merged']).find(other => other.repo === job.repo)
     if (open !== undefined) throw new JobStateError(`${open.name} is merged into this working tree and not yet accepted or rejected: resolve it first`)

@@ -83,3 +83,16 @@ export function findCycle (name: string, after: readonly string[], byName: Reado
   }
   return undefined
 }
+
+/**
+ * True when a stacked result can be merged: the result it stacks on is accepted, so the working
+ * tree's HEAD holds it. That is so while the dependency is `accepted`, and still after it went on
+ * from `accepted` to a later round (a watched file saved again), which leaves a stacked job's
+ * round as it is; a new round from any other state would have started the stacked job's next
+ * round, so a later round with an accepted commit means the base was accepted.
+ */
+export function stackAccepted (base: RanOn, dependency: Pick<Job, 'state' | 'round' | 'acceptedCommit'> | undefined): boolean {
+  if (base.kind !== 'stacked-on') return true
+  if (dependency === undefined) return false
+  return dependency.state === 'accepted' || (dependency.acceptedCommit !== undefined && dependency.round > (base.round ?? 0))
+}

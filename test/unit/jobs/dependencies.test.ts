@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { dependencyStatus, stackedBase, stackStands } from '../../../src/jobs/dependencies.js'
+import { dependencyStatus, stackAccepted, stackedBase, stackStands } from '../../../src/jobs/dependencies.js'
 import type { Job, JobState } from '../../../src/jobs/job.js'
 
 const B = '8dbd366d17fc6a39ae29edb61afcefcea943301f'
@@ -61,5 +61,23 @@ describe('stacked bases', () => {
   it('other bases always stand', () => {
     expect(stackStands({ kind: 'after-accept', commit: B }, undefined)).toBe(true)
     expect(stackStands({ kind: 'snapshot', commit: B }, undefined)).toBe(true)
+  })
+})
+
+describe('stackAccepted: when a stacked result may be merged', () => {
+  const base = stackedBase(dependency('returned', true))
+  it('once the result it stacks on is accepted, and still after that job went on from accepted to a later round', () => {
+    expect(stackAccepted(base, { ...dependency('accepted', true), acceptedCommit: B2 })).toBe(true)
+    expect(stackAccepted(base, { ...dependency('queued', undefined, 2), acceptedCommit: B2 })).toBe(true)
+  })
+
+  it('not before, nor when the job it stacks on is gone', () => {
+    expect(stackAccepted(base, dependency('returned', true))).toBe(false)
+    expect(stackAccepted(base, dependency('merged', true))).toBe(false)
+    expect(stackAccepted(base, undefined)).toBe(false)
+  })
+
+  it('other bases need nothing accepted', () => {
+    expect(stackAccepted({ kind: 'after-accept', commit: B }, undefined)).toBe(true)
   })
 })
