@@ -7,18 +7,18 @@ import type { GrantStore } from '../store/grant-store.js'
 import { snapshotWorkingTree, type Snapshot } from '../git/snapshot.js'
 import { locateRepository } from '../git/repository.js'
 import { MAX_AFTER, MAX_FANOUT, MAX_PRIORITY, MIN_PRIORITY, MAX_NAME_CHARS, MAX_PROMPT_CHARS, SCHEDULE_INTERVAL_MS } from '../jobs/constants.js'
-import { findCycle } from '../jobs/dependencies.js'
+import { findCycle, stackStands } from '../jobs/dependencies.js'
 import { checkOwnsGlobs } from '../jobs/ownership.js'
 import { Scheduler, type BuilderLoad } from './scheduler.js'
 import type { PlacementProblem } from './placement-problem.js'
 import { holders, Leases } from './leases.js'
 import { takeResult } from './results.js'
 import { InvalidPromptError, JobStateError } from '../jobs/errors.js'
-import { ACTIVE_STATES, type Job, type JobState } from '../jobs/job.js'
+import { ACTIVE_STATES, type FanoutStop, type Job, type JobState } from '../jobs/job.js'
 import { JobStore } from '../jobs/job-store.js'
 import type { HandbackRequest, JobReplyMessage, LeaseRequest, ResultAnnouncement, StatusUpdate } from '../jobs/messages.js'
 import { loadJobSettings } from '../jobs/project-config.js'
-import { nextRound } from '../jobs/rounds.js'
+import { nextRound, type SchedulingOptions } from '../jobs/rounds.js'
 import { askNamer, deriveName, isValidName, uniqueName } from '../jobs/naming.js'
 import { sendJobMessage } from '../jobs/wire.js'
 import { Review } from './review.js'
@@ -44,6 +44,9 @@ export interface OfferParams {
   owns?: string[]
   fanout?: number
   builders?: string[]
+  /** Start on the dependency's passing result, before it is accepted (needs exactly one `after`). */
+  stack?: boolean
+  fanoutStop?: FanoutStop
 }
 
 function sameTask (job: Job, params: OfferParams): boolean {
@@ -51,6 +54,7 @@ function sameTask (job: Job, params: OfferParams): boolean {
   return job.prompt === params.prompt.trim() &&
     same(job.after, params.after) && same(job.owns, params.owns) && same(job.builders, params.builders) &&
     job.priority === (params.priority ?? 0) && job.fanout === (params.fanout ?? 1) &&
+    job.stack === (params.stack ?? false) && job.fanoutStop === (params.fanoutStop ?? 'none') &&
     (params.attempts === undefined || params.attempts === job.attemptsBudget)
 }
 
@@ -71,6 +75,18 @@ function waiting<T> (): Waiting<T> {
   promise.catch(() => {})
   return { promise, resolve, reject }
 }
+
+/**
+ * The builders still running a job's current round: its holders while it waits or runs; after
+ * its result, the fan-out builders that run on to the end.
+ */
+function stillRunning (job: Job): string[] {
+  if (['queued', 'lost', ...ACTIVE_STATES].includes(job.state)) return holders(job)
+  return ['returned', 'merged', 'accepted'].includes(job.state) ? job.extraBuilders : []
+}
+
+/** States of a stacked job that a stale base sends back to the queue (its result not yet in review). */
+const RESTACKABLE: readonly JobState[] = ['queued', 'lost', ...ACTIVE_STATES, 'returned', 'failed']
 
 const STATE_ORDER: Record<string, number> = { offered: 0, fetching: 1, generating: 2, testing: 3 }
 
@@ -99,7 +115,12 @@ export class Author extends EventEmitter<{ job: [Job] }> {
     super()
     this.review = new Review(init.jobs, init.log, job => this.changed(job))
     this.leases = new Leases(init.jobs, (job, builder, reason) => { this.lost(job, builder, reason) })
-    this.scheduler = new Scheduler({ ...init, changed: job => this.changed(job), onPlaced: (job, builder) => { this.leases.grant(job, builder) } })
+    this.scheduler = new Scheduler({
+      ...init,
+      changed: job => this.changed(job),
+      onPlaced: (job, builder) => { this.leases.grant(job, builder) },
+      snapshot: async repo => (await this.snapshot(repo)).commit
+    })
   }
 
   get jobs (): JobStore {
@@ -140,6 +161,8 @@ export class Author extends EventEmitter<{ job: [Job] }> {
 
   private changed (job: Job): Job {
     this.emit('job', job)
+    // Its dependents may be ready now: place them without waiting for the ticker.
+    if (job.state === 'accepted') this.schedule()
     return job
   }
 
@@ -192,17 +215,17 @@ export class Author extends EventEmitter<{ job: [Job] }> {
     if (prompt.length === 0) throw new InvalidPromptError('the prompt is empty')
     const settings = await loadJobSettings(repo, { test: params.test, attempts: params.attempts })
     const scheduling = this.checkScheduling(existing.name, params)
-    if (['queued', 'lost', ...ACTIVE_STATES].includes(existing.state)) {
-      await Promise.all(holders(existing).map(async builder => {
-        await sendJobMessage(this.init.node, peerIdFromString(builder), { type: 'cancel', job: existing.id, round: existing.round }).catch(() => {})
-      }))
-    }
+    await Promise.all(stillRunning(existing).map(async builder => {
+      await sendJobMessage(this.init.node, peerIdFromString(builder), { type: 'cancel', job: existing.id, round: existing.round }).catch(() => {})
+    }))
     const snapshot = await this.snapshot(repo)
     // The job as it is after the waits above: a result, a merge or another round may have come
     // meanwhile. A save still starts the next round, unless the job got merged.
     const current = this.init.jobs.get(existing.id)!
     if (underReview(current)) throw new JobStateError(`${current.name} is merged and under review: accept or reject it before saving a new version`)
     const job = this.changed(this.init.jobs.transition(current.id, 'queued', nextRound(current, { prompt, snapshot: snapshot.commit, settings, scheduling }), { from: current.state, atRound: current.round }))
+    // An accepted result is on HEAD for good: what was stacked on it still stands.
+    if (current.state !== 'accepted') await this.restack(job)
     this.schedule()
     return { job, replaced: current.state }
   }
@@ -237,7 +260,7 @@ export class Author extends EventEmitter<{ job: [Job] }> {
   }
 
   /** Validates the scheduling options of a job; a dependency cycle is refused here, at offer time. */
-  private checkScheduling (name: string, params: OfferParams): { priority: number, after: string[], owns: string[], fanout: number, builders: string[] } {
+  private checkScheduling (name: string, params: OfferParams): SchedulingOptions {
     const after = [...new Set(params.after ?? [])]
     const owns = params.owns ?? []
     const builders = params.builders ?? []
@@ -250,11 +273,15 @@ export class Author extends EventEmitter<{ job: [Job] }> {
       if (!isValidName(dependency)) throw new InvalidPromptError(`after: ${JSON.stringify(dependency)} is not a job name`)
     }
     if (after.includes(name)) throw new InvalidPromptError(`${name} cannot depend on itself`)
+    const stack = params.stack ?? false
+    // A round builds on one commit: it can stack on one result, not on several at once.
+    if (stack && after.length !== 1) throw new InvalidPromptError(`stack needs exactly one after: dependency (${name} has ${after.length})`)
+    const fanoutStop = params.fanoutStop ?? 'none'
     checkOwnsGlobs(owns)
     const byName = new Map(this.init.jobs.list().map(job => [job.name, job]))
     const cycle = findCycle(name, after, byName)
     if (cycle !== undefined) throw new InvalidPromptError(`the dependencies would form a cycle: ${cycle.join(' → ')}`)
-    return { priority, after, owns, fanout, builders }
+    return { priority, after, owns, fanout, builders, stack, fanoutStop }
   }
 
   private async nameFor (prompt: string): Promise<string> {
@@ -390,10 +417,51 @@ export class Author extends EventEmitter<{ job: [Job] }> {
     return cancelled
   }
 
-  /** Rejects a result (restoring W0 if it was merged) and, with `extension`, offers the job again. */
+  /**
+   * Rejects a result (restoring W0 if it was merged) and, with `extension`, offers the job again.
+   * Fan-out builders still running the rejected round are stopped, and jobs stacked on the
+   * rejected result run again.
+   */
   async reject (job: Job, extension?: string): Promise<Job> {
-    if (extension === undefined || extension.trim() === '') return await this.review.reject(job)
-    return await this.review.reject(job, async restored => await this.reoffer(restored, extension))
+    const rejected = extension === undefined || extension.trim() === ''
+      ? await this.review.reject(job)
+      : await this.review.reject(job, async restored => await this.reoffer(restored, extension))
+    this.stopHolders(job)
+    await this.restack(rejected)
+    return rejected.state === 'rejected' && rejected.extraBuilders.length > 0 ? this.changed(this.init.jobs.update(rejected.id, { extraBuilders: [] })) : rejected
+  }
+
+  /** Tells every builder still running this round of `job` to stop (best effort). */
+  private stopHolders (job: Job): void {
+    for (const builder of stillRunning(job)) {
+      void sendJobMessage(this.init.node, peerIdFromString(builder), { type: 'cancel', job: job.id, round: job.round }).catch(() => {})
+    }
+  }
+
+  /**
+   * Jobs stacked on a result of `dependency` that no longer stands (it was rejected, or the job
+   * got a new round) start a new round: they wait for the dependency again and then run on its
+   * next passing result, or are blocked if it is rejected for good. What they stack on in turn
+   * follows. An accepted, merged, cancelled or rejected stacked job is left as it is.
+   */
+  private async restack (dependency: Job): Promise<void> {
+    for (const stacked of this.init.jobs.stackedOn(dependency.name)) {
+      if (!RESTACKABLE.includes(stacked.state) || stackStands(stacked.ranOn!, dependency)) continue
+      this.stopHolders(stacked)
+      const settings = await loadJobSettings(stacked.repo, { test: stacked.test, attempts: stacked.attemptsBudget })
+      const current = this.init.jobs.get(stacked.id)!
+      if (current.round !== stacked.round || !RESTACKABLE.includes(current.state)) continue
+      const reason = `re-run: the result of ${dependency.name} it was stacked on was ${dependency.state === 'rejected' ? 'rejected' : 'replaced by a new round'}`
+      const fields = { ...nextRound(current, { prompt: current.prompt, snapshot: current.snapshot, settings }), reason }
+      try {
+        const again = this.changed(this.init.jobs.transition(current.id, 'queued', fields, { from: current.state, atRound: current.round }))
+        this.init.log('%s: %s', again.name, reason)
+        await this.restack(again)
+      } catch (err) {
+        if (!(err instanceof JobStateError)) throw err
+      }
+    }
+    this.schedule()
   }
 
   /**

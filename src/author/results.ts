@@ -3,6 +3,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { GitmeshNode } from '../net/node.js'
 import { bytesToOid } from '../git/oid.js'
 import { changedPaths } from '../git/apply-change.js'
+import { diffStat } from '../git/diff-stat.js'
 import { JobStateError } from '../jobs/errors.js'
 import { ACTIVE_STATES, type Job, type JobResult } from '../jobs/job.js'
 import type { JobStore } from '../jobs/job-store.js'
@@ -23,19 +24,29 @@ export interface ResultContext {
 /** States in which a job still waits for a result of its round. */
 const AWAITING: readonly Job['state'][] = [...ACTIVE_STATES, 'lost', 'queued']
 
-/**
- * Takes in a signed result: verified; B's new objects fetched from the builder (haves: S) and a
- * ref set; kept as a candidate of the job's round. The job's own builder's result, or the first
- * passing one from any builder that ran the round (fan-out, or a builder that was lost and came
- * back), becomes the job's result; any other stays a candidate. Acknowledged only once stored, so
- * a builder keeps re-announcing until the result is safe here.
- */
 /** The job without `builder` among its holders (the next fan-out builder takes the lead). */
 function withoutHolder (job: Job, builder: string): Partial<Pick<Job, 'builder' | 'extraBuilders'>> {
   if (job.builder !== builder) return { extraBuilders: job.extraBuilders.filter(b => b !== builder) }
   return { builder: job.extraBuilders[0], extraBuilders: job.extraBuilders.slice(1) }
 }
 
+/**
+ * A fan-out builder still running after the job has its result (`fanoutStop: 'none'`) reported:
+ * it is no longer listed as running.
+ */
+function reportedLate (ctx: ResultContext, job: Job, builder: string): Job {
+  return job.extraBuilders.includes(builder) ? ctx.jobs.update(job.id, { extraBuilders: job.extraBuilders.filter(b => b !== builder) }) : job
+}
+
+/**
+ * Takes in a signed result: verified; B's new objects fetched from the builder (haves: S) and a
+ * ref set; kept as a candidate of the job's round, with the size of its change and the builder's
+ * time. The job's own builder's result, or the first passing one from any builder that ran the
+ * round (fan-out, or a builder that was lost and came back), becomes the job's result; any other
+ * stays a candidate. The other fan-out builders run to the end (each result a candidate to
+ * compare), unless the job says `fanoutStop: 'first-pass'`. Acknowledged only once stored, so a
+ * builder keeps re-announcing until the result is safe here.
+ */
 export async function takeResult (ctx: ResultContext, result: ResultAnnouncement, from: string): Promise<JobReplyMessage> {
   if (result.builder !== from || !await verifyResult(result)) {
     return { type: 'decline', code: 'bad-request', message: 'the result is not signed by the peer that sent it' }
@@ -58,6 +69,8 @@ export async function takeResult (ctx: ResultContext, result: ResultAnnouncement
     if (holding.includes(from) && ACTIVE_STATES.includes(job.state)) {
       if (holding.length === 1) ctx.changed(ctx.jobs.recordFailure(job.id, job.round, result.error ?? 'the builder made no result', attempts))
       else ctx.changed(ctx.jobs.update(job.id, withoutHolder(job, from))) // fan-out: the others carry on
+    } else if (job.extraBuilders.includes(from)) {
+      ctx.changed(reportedLate(ctx, job, from))
     }
     return { type: 'ok' }
   }
@@ -79,6 +92,7 @@ export async function takeResult (ctx: ResultContext, result: ResultAnnouncement
     await exchange.fetch(peerIdFromString(from), [commit], job.repo, { haves: [job.snapshot] })
     // Which paths the result touched matters only when the job owns some.
     outside = job.owns.length === 0 ? [] : pathsOutside((await changedPaths(job.repo, job.snapshot, commit)).map(change => change.path), job.owns)
+    received.stats = { ...await diffStat(job.repo, job.snapshot, commit), ms: attempts.reduce((sum, a) => sum + a.ms, 0) }
     received.receivedAt = Date.now()
     number = ctx.jobs.addCandidate(job.id, job.round, received)
     await (await exchange.openStore(job.repo)).updateRef(`refs/gitmesh/candidates/${job.name}/${number}`, commit)
@@ -98,22 +112,27 @@ export async function takeResult (ctx: ResultContext, result: ResultAnnouncement
   if (!becomes) {
     ctx.log('kept a result of %s from %s as candidate #%d', job.name, from, number)
     // A fan-out builder that has reported is done with the round.
-    ctx.changed(holder ? ctx.jobs.update(now.id, withoutHolder(now, from)) : now)
+    ctx.changed(holder ? ctx.jobs.update(now.id, withoutHolder(now, from)) : reportedLate(ctx, now, from))
     return { type: 'ok' }
   }
   await (await exchange.openStore(now.repo)).updateRef(`refs/gitmesh/results/${now.name}`, commit)
+  const stopOthers = now.fanoutStop === 'first-pass'
+  // Fan-out builders still running this round (or one that was lost and placed elsewhere).
+  const others = holding.filter(b => b !== from && !reported.has(b))
   try {
-    // The sender becomes the job's builder, with no fan-out builders any more, in the same write.
-    ctx.changed(ctx.jobs.recordResult(now.id, now.round, received, attempts, { outsideOwns: outside.length > 0 ? outside : null, builder: from, extraBuilders: [] }))
+    // The sender becomes the job's builder in the same write; the others stay listed while they
+    // run on, so a new round or a rejection can stop them.
+    ctx.changed(ctx.jobs.recordResult(now.id, now.round, received, attempts, { outsideOwns: outside.length > 0 ? outside : null, builder: from, extraBuilders: stopOthers ? [] : others }))
   } catch (err) {
     // The job moved on during the ref update (cancelled, or a new round): the result stays a candidate.
     if (!(err instanceof JobStateError)) throw err
     ctx.log('kept a result of %s from %s as candidate #%d: %s', job.name, from, number, err.message)
     return { type: 'ok' }
   }
-  // Other builders still running this round (fan-out, or it was lost and placed elsewhere) can stop.
-  for (const builder of holding.filter(b => b !== from)) {
-    void sendJobMessage(ctx.node, peerIdFromString(builder), { type: 'cancel', job: now.id, round: now.round }).catch(() => {})
+  if (stopOthers) {
+    for (const builder of others) {
+      void sendJobMessage(ctx.node, peerIdFromString(builder), { type: 'cancel', job: now.id, round: now.round }).catch(() => {})
+    }
   }
   ctx.log('result of %s: %s (%s)', job.name, commit, result.passed ? 'tests passed' : 'tests failed')
   return { type: 'ok' }

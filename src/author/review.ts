@@ -11,6 +11,7 @@ import { JOB_COPY_SUFFIX } from '../git/constants.js'
 import { runCommand } from '../process/run-command.js'
 import { tail } from '../builder/job-runner.js'
 import { MAX_ATTEMPT_LOG_BYTES } from '../jobs/constants.js'
+import { stackAccepted } from '../jobs/dependencies.js'
 import { JobStateError, UnresolvedConflictsError } from '../jobs/errors.js'
 import type { Job } from '../jobs/job.js'
 import type { JobStore } from '../jobs/job-store.js'
@@ -44,6 +45,12 @@ export class Review {
 
   private async mergeNow (job: Job): Promise<Job> {
     if (job.state !== 'returned' || job.result === undefined) throw new JobStateError(`${job.name} is ${job.state}: only a returned job can be merged`)
+    // A stacked result's change is B_dependency → B: it applies on a tree that holds the
+    // dependency's change, which the working tree has once the dependency is accepted.
+    if (job.ranOn?.kind === 'stacked-on') {
+      const dependency = this.jobs.findByName(job.ranOn.job!)
+      if (!stackAccepted(job.ranOn, dependency)) throw new JobStateError(`${job.name} is stacked on the result of ${job.ranOn.job!} (${dependency?.state ?? 'gone'}): accept ${job.ranOn.job!} first`)
+    }
     const open = this.jobs.inStates(['merged']).find(other => other.repo === job.repo)
     if (open !== undefined) throw new JobStateError(`${open.name} is merged into this working tree and not yet accepted or rejected: resolve it first`)
     const result = job.result

@@ -5,8 +5,8 @@ import type { TrustStore } from '../store/trust-store.js'
 import type { GrantStore } from '../store/grant-store.js'
 import { oidToBytes } from '../git/oid.js'
 import { BUILDER_QUEUE_SLACK, LOAD_TTL_MS, MESSAGE_TIMEOUT_MS } from '../jobs/constants.js'
-import { dependencyStatus, type JobsByName } from '../jobs/dependencies.js'
-import { ACTIVE_STATES, type Job } from '../jobs/job.js'
+import { dependencyStatus, stackedBase, type JobsByName } from '../jobs/dependencies.js'
+import { ACTIVE_STATES, type Job, type RanOn } from '../jobs/job.js'
 import type { JobStore } from '../jobs/job-store.js'
 import type { JobReplyMessage } from '../jobs/messages.js'
 import { sendJobMessage } from '../jobs/wire.js'
@@ -38,6 +38,8 @@ export interface SchedulerInit {
   changed: (job: Job) => Job
   /** Called when a builder took a job (its lease starts). */
   onPlaced: (job: Job, builder: string) => void
+  /** A fresh snapshot of the repository's working tree (its commit). */
+  snapshot: (repo: string) => Promise<string>
 }
 
 /** True when a job's `builders:` list (peer ids or tags) admits this builder. */
@@ -47,7 +49,8 @@ export function builderMatches (wanted: readonly string[], peerId: string, tags:
 
 /**
  * Places waiting jobs on builders: highest priority first, only when every `after:` dependency
- * is accepted (a dependency that failed blocks its dependents for good), on a builder that
+ * is accepted (or, for a `stack: true` job, has returned a passing result), on the commit that
+ * holds their change (a dependency that failed blocks its dependents for good), on a builder that
  * matches the job, with the most free slots (ties: lowest round-trip time), and never more on a
  * builder than its slots plus a small queue.
  */
@@ -145,7 +148,8 @@ export class Scheduler {
         return named.get(name)
       }
     }
-    const ready: Job[] = []
+    let ready: Job[] = []
+    const stackOn = new Map<string, Job>()
     for (const job of waiting) {
       const status = dependencyStatus(job, byName)
       if (status.dead) {
@@ -155,9 +159,13 @@ export class Scheduler {
         if (JSON.stringify(job.blockedBy) !== JSON.stringify(status.blockedBy)) this.init.changed(this.init.jobs.update(job.id, { blockedBy: status.blockedBy }))
       } else {
         if (job.blockedBy !== undefined) this.init.changed(this.init.jobs.update(job.id, { blockedBy: null }))
+        if (status.stackOn !== undefined) stackOn.set(job.id, status.stackOn)
         ready.push(job)
       }
     }
+    // A job whose dependencies just became ready runs on a commit that holds their change.
+    ready = (await Promise.all(ready.map(async job => job.ranOn !== undefined ? job : await this.base(job, stackOn.get(job.id)))))
+      .filter(job => job !== undefined)
     if (ready.length === 0 && spreading.length === 0) return
     const builders = this.trustedBuilders()
     await this.refresh(builders)
@@ -193,6 +201,25 @@ export class Scheduler {
         if (await this.place(current, builder, true)) current = this.init.jobs.get(job.id)!
       }
     }
+  }
+
+  /**
+   * Chooses the commit a ready job with dependencies runs on: the passing result of the dependency
+   * it stacks on, or else a snapshot of the working tree taken now, which holds the dependencies'
+   * accepted commits on HEAD. Undefined when it could not be set (the job moved on, or the
+   * snapshot failed: the next pass tries again).
+   */
+  private async base (job: Job, stackOn: Job | undefined): Promise<Job | undefined> {
+    let ranOn: RanOn
+    try {
+      ranOn = stackOn !== undefined ? stackedBase(stackOn) : { kind: 'after-accept', commit: await this.init.snapshot(job.repo) }
+    } catch (err) {
+      this.init.log.error('could not snapshot %s for %s - %e', job.repo, job.name, err)
+      return undefined
+    }
+    const based = this.init.jobs.setBase(job.id, job.round, ranOn)
+    if (based !== undefined) this.init.changed(based)
+    return based
   }
 
   /** Asks every builder whose load is stale (in parallel) how loaded it is. */

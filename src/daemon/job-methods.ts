@@ -6,7 +6,7 @@ import type { Job } from '../jobs/job.js'
 import type { JobOwnership } from '../jobs/job-store.js'
 import { MIN_PRIORITY, MAX_PRIORITY, MAX_AFTER, MAX_ATTEMPTS, MAX_FANOUT, MAX_JOB_QUERY_CHARS, MAX_OWNS_GLOB_CHARS, MAX_OWNS_GLOBS, MAX_PROMPT_CHARS, MAX_TAGS, MAX_TAG_CHARS, MAX_TEST_COMMAND_CHARS } from '../jobs/constants.js'
 import { ownsOverlap } from '../jobs/ownership.js'
-import { ACTIVE_STATES, ENDED_STATES } from '../jobs/job.js'
+import { ACTIVE_STATES, ENDED_STATES, FANOUT_STOPS } from '../jobs/job.js'
 import { parseMessage } from '../wire/channel.js'
 import { InvalidRequestError } from './errors.js'
 import type { ControlMethod } from './control-server.js'
@@ -95,9 +95,23 @@ export function jobView (author: Author, job: Job, { withLogs = false, running }
     fanout: job.fanout,
     builders: job.builders,
     fanoutBuilders: job.extraBuilders,
+    fanoutStop: job.fanoutStop,
+    stack: job.stack,
+    ranOn: job.ranOn ?? null,
     blockedBy: job.blockedBy ?? null,
     outsideOwns: job.outsideOwns ?? [],
-    candidates: author.jobs.candidates(job.id, job.round).map(c => ({ number: c.number, commit: c.commit, passed: c.passed, builder: c.builder, receivedAt: c.receivedAt })),
+    candidates: author.jobs.candidates(job.id, job.round).map(c => ({
+      number: c.number,
+      commit: c.commit,
+      passed: c.passed,
+      builder: c.builder,
+      receivedAt: c.receivedAt,
+      proposed: c.commit === job.result?.commit,
+      files: c.stats?.files ?? null,
+      added: c.stats?.added ?? null,
+      removed: c.stats?.removed ?? null,
+      ms: c.stats?.ms ?? null
+    })),
     overlaps: overlapping(author, job, running),
     waitingFor: waitingForView(author, job),
     builderLoad: builderLoadView(job.builder === undefined ? undefined : author.builderLoad(job.builder)),
@@ -115,7 +129,9 @@ const taskOptions = {
   after: z.array(z.string().max(MAX_JOB_QUERY_CHARS)).max(MAX_AFTER).optional(),
   owns: z.array(z.string().min(1).max(MAX_OWNS_GLOB_CHARS)).max(MAX_OWNS_GLOBS).optional(),
   fanout: z.number().int().min(1).max(MAX_FANOUT).optional(),
-  builders: z.array(z.string().min(1).max(MAX_TAG_CHARS * 2)).max(MAX_TAGS).optional()
+  builders: z.array(z.string().min(1).max(MAX_TAG_CHARS * 2)).max(MAX_TAGS).optional(),
+  stack: z.boolean().optional(),
+  fanoutStop: z.enum(FANOUT_STOPS).optional()
 }
 
 /** A job just offered, after a look at whether any builder can take it: `offer` says so at once. */

@@ -1,7 +1,10 @@
-import type { Job, JobState } from './job.js'
+import type { Job, JobState, RanOn } from './job.js'
 
 /** Dependency states that can never lead to acceptance: their dependents are blocked for good. */
 const DEAD_ENDS: readonly JobState[] = ['failed', 'rejected', 'cancelled']
+
+/** Dependency states whose (passing) result a `stack: true` job may start on. */
+const STACKABLE: readonly JobState[] = ['returned', 'merged']
 
 export interface DependencyStatus {
   /** Every dependency is accepted. */
@@ -9,6 +12,8 @@ export interface DependencyStatus {
   /** Some dependency failed, was rejected or cancelled: the job can never run. */
   dead: boolean
   blockedBy?: { job: string, reason: string }
+  /** Ready because this dependency returned a passing result the (stacked) job may start on. */
+  stackOn?: Job
 }
 
 /** Finds jobs by name: a map of them, or a store lookup. */
@@ -21,17 +26,39 @@ export interface JobsByName {
  * waited for (a folder of prompt files is offered in no particular order); one that failed, was
  * rejected or cancelled blocks the job for good.
  */
-export function dependencyStatus (job: Job, byName: JobsByName): DependencyStatus {
+export function dependencyStatus (job: Pick<Job, 'after' | 'stack'>, byName: JobsByName): DependencyStatus {
+  let stackOn: Job | undefined
   for (const name of job.after) {
     const dependency = byName.get(name)
     if (dependency === undefined) return { ready: false, dead: false, blockedBy: { job: name, reason: `waiting for ${name}, which is not offered yet` } }
     if (dependency.state === 'accepted') continue
+    if (job.stack && STACKABLE.includes(dependency.state) && dependency.result?.passed === true) {
+      stackOn = dependency
+      continue
+    }
     if (DEAD_ENDS.includes(dependency.state)) {
       return { ready: false, dead: true, blockedBy: { job: name, reason: `${name} was ${dependency.state}${dependency.reason !== undefined ? ` (${dependency.reason})` : ''}` } }
     }
-    return { ready: false, dead: false, blockedBy: { job: name, reason: `waiting for ${name} (${dependency.state}) to be accepted` } }
+    const awaited = job.stack ? 'to pass its tests or be accepted' : 'to be accepted'
+    return { ready: false, dead: false, blockedBy: { job: name, reason: `waiting for ${name} (${dependency.state}${dependency.result?.passed === false ? ', tests fail' : ''}) ${awaited}` } }
   }
-  return { ready: true, dead: false }
+  return stackOn !== undefined ? { ready: true, dead: false, stackOn } : { ready: true, dead: false }
+}
+
+/** The commit a stacked job runs on: its dependency's passing result B. */
+export function stackedBase (dependency: Pick<Job, 'name' | 'round' | 'result'>): RanOn {
+  return { kind: 'stacked-on', commit: dependency.result!.commit, job: dependency.name, round: dependency.round }
+}
+
+/**
+ * True while the result a stacked round builds on still stands: the dependency is in the round
+ * that made it, with that result, returned, merged or accepted. Otherwise (rejected, or a new
+ * round) the stacked round is stale and must run again.
+ */
+export function stackStands (base: RanOn, dependency: Pick<Job, 'state' | 'round' | 'result'> | undefined): boolean {
+  if (base.kind !== 'stacked-on') return true
+  return dependency !== undefined && ['returned', 'merged', 'accepted'].includes(dependency.state) &&
+    dependency.round === base.round && dependency.result?.commit === base.commit
 }
 
 /**
@@ -55,4 +82,17 @@ export function findCycle (name: string, after: readonly string[], byName: Reado
     if (cycle !== undefined) return cycle
   }
   return undefined
+}
+
+/**
+ * True when a stacked result can be merged: the result it stacks on is accepted, so the working
+ * tree's HEAD holds it. That is so while the dependency is `accepted`, and still after it went on
+ * from `accepted` to a later round (a watched file saved again), which leaves a stacked job's
+ * round as it is; a new round from any other state would have started the stacked job's next
+ * round, so a later round with an accepted commit means the base was accepted.
+ */
+export function stackAccepted (base: RanOn, dependency: Pick<Job, 'state' | 'round' | 'acceptedCommit'> | undefined): boolean {
+  if (base.kind !== 'stacked-on') return true
+  if (dependency === undefined) return false
+  return dependency.state === 'accepted' || (dependency.acceptedCommit !== undefined && dependency.round > (base.round ?? 0))
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { transaction, type Db } from '../store/database.js'
 import { AmbiguousJobError, JobChangedError, JobNotFoundError } from './errors.js'
-import type { AttemptSummary, Job, JobResult, JobState, MergeRecord } from './job.js'
+import type { AttemptSummary, FanoutStop, Job, JobResult, JobState, MergeRecord, RanOn } from './job.js'
 import { checkTransition } from './transitions.js'
 
 interface JobRow {
@@ -31,12 +31,15 @@ interface JobRow {
   blocked_by: string | null
   outside_owns: string | null
   extra_builders: string
+  ran_on: string | null
+  stack: number
+  fanout_stop: FanoutStop
   created_at: number
   updated_at: number
 }
 
 export type NewJob = Pick<Job, 'name' | 'repo' | 'prompt' | 'snapshot' | 'test' | 'attemptsBudget' | 'generateTimeoutMs' | 'testTimeoutMs'> &
-  Partial<Pick<Job, 'priority' | 'after' | 'owns' | 'fanout' | 'builders'>>
+  Partial<Pick<Job, 'priority' | 'after' | 'owns' | 'fanout' | 'builders' | 'stack' | 'fanoutStop'>>
 
 export type JobOwnership = Pick<Job, 'id' | 'name' | 'repo' | 'owns'>
 
@@ -56,8 +59,9 @@ export type JobPatch = Partial<Pick<Job, 'reason' | 'builder' | 'attempt' | 'pro
  * (`accepted`), and everything a new round sets (src/jobs/rounds.ts).
  */
 export type TransitionFields = JobPatch & Partial<Pick<Job, 'round' | 'prompt' | 'snapshot' | 'acceptedCommit' | 'priority' | 'after' | 'owns' | 'fanout' |
-'builders' | 'attemptsBudget' | 'test' | 'generateTimeoutMs' | 'testTimeoutMs'>> & {
+'builders' | 'stack' | 'fanoutStop' | 'attemptsBudget' | 'test' | 'generateTimeoutMs' | 'testTimeoutMs'>> & {
   result?: JobResult | null
+  ranOn?: RanOn | null
 }
 
 /** What the caller read the job as: if it is no longer so, the transition is JobChangedError. */
@@ -81,10 +85,11 @@ export class JobStore {
     const now = Date.now()
     const id = JobStore.newId()
     this.db.prepare(`INSERT INTO jobs (id, name, repo, prompt, snapshot, state, test_command, attempts_budget, generate_timeout_ms, test_timeout_ms,
-        priority, after, owns, fanout, builders, created_at, updated_at)
-      VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+        priority, after, owns, fanout, builders, stack, fanout_stop, ran_on, created_at, updated_at)
+      VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
       .run(id, job.name, job.repo, job.prompt, job.snapshot, job.test, job.attemptsBudget, job.generateTimeoutMs, job.testTimeoutMs,
-        job.priority ?? 0, JSON.stringify(job.after ?? []), JSON.stringify(job.owns ?? []), job.fanout ?? 1, JSON.stringify(job.builders ?? []), now, now)
+        job.priority ?? 0, JSON.stringify(job.after ?? []), JSON.stringify(job.owns ?? []), job.fanout ?? 1, JSON.stringify(job.builders ?? []),
+        job.stack === true ? 1 : 0, job.fanoutStop ?? 'none', json(initialRanOn(job.after ?? [], job.snapshot)), now, now)
     return this.get(id)!
   }
 
@@ -166,6 +171,22 @@ export class JobStore {
   }
 
   /**
+   * Sets the commit a waiting job's round runs on (its dependencies are ready): written only while
+   * the job is still queued or lost in `round`, so a cancel or a new round meanwhile wins. Not a
+   * state change: the job stays where it waits. Returns the job, or undefined if it moved on.
+   */
+  setBase (id: string, round: number, ranOn: RanOn): Job | undefined {
+    const written = this.db.prepare("UPDATE jobs SET snapshot = ?, ran_on = ?, updated_at = ? WHERE id = ? AND round = ? AND state IN ('queued', 'lost')")
+      .run(ranOn.commit, JSON.stringify(ranOn), Date.now(), id, round)
+    return written.changes === 1 ? this.get(id) : undefined
+  }
+
+  /** Jobs whose current round is stacked on a result of the job named `name`. */
+  stackedOn (name: string): Job[] {
+    return (this.db.prepare("SELECT * FROM jobs WHERE json_extract(ran_on, '$.kind') = 'stacked-on' AND json_extract(ran_on, '$.job') = ? ORDER BY created_at, rowid").all(name) as JobRow[]).map(fromRow)
+  }
+
+  /**
    * Stores a result of round `round` and the attempts that made it, and marks the job returned
    * (with `fields`, such as who holds it now), in one transaction.
    */
@@ -224,11 +245,15 @@ export class JobStore {
  * fields that go with one: a plain update's patch is read for JobPatch's fields alone, so not
  * even an untyped caller can change a state through it.
  */
+/** A value as a JSON column: null stays SQL NULL. */
+function json (value: unknown): string | null {
+  return value === null || value === undefined ? null : JSON.stringify(value)
+}
+
 function assignments (patch: JobPatch, transition?: TransitionFields & { state: JobState }): { columns: string[], values: unknown[] } {
   const columns: string[] = []
   const values: unknown[] = []
   const set = (column: string, value: unknown): void => { columns.push(`${column} = ?`); values.push(value) }
-  const json = (value: unknown): string | null => value === null || value === undefined ? null : JSON.stringify(value)
   if ('reason' in patch) set('reason', patch.reason ?? null)
   if ('builder' in patch) set('builder', patch.builder ?? null)
   if (patch.attempt !== undefined) set('attempt', patch.attempt)
@@ -248,6 +273,9 @@ function assignments (patch: JobPatch, transition?: TransitionFields & { state: 
     if (transition.owns !== undefined) set('owns', JSON.stringify(transition.owns))
     if (transition.fanout !== undefined) set('fanout', transition.fanout)
     if (transition.builders !== undefined) set('builders', JSON.stringify(transition.builders))
+    if (transition.stack !== undefined) set('stack', transition.stack ? 1 : 0)
+    if (transition.fanoutStop !== undefined) set('fanout_stop', transition.fanoutStop)
+    if ('ranOn' in transition) set('ran_on', json(transition.ranOn))
     if (transition.test !== undefined) set('test_command', transition.test)
     if (transition.attemptsBudget !== undefined) set('attempts_budget', transition.attemptsBudget)
     if (transition.generateTimeoutMs !== undefined) set('generate_timeout_ms', transition.generateTimeoutMs)
@@ -256,6 +284,14 @@ function assignments (patch: JobPatch, transition?: TransitionFields & { state: 
   }
   set('updated_at', Date.now())
   return { columns, values }
+}
+
+/**
+ * The commit a new job (or round) runs on: its snapshot, unless it waits for dependencies; then
+ * it is set when they are ready (Scheduler, `setBase`).
+ */
+export function initialRanOn (after: readonly string[], snapshot: string): RanOn | undefined {
+  return after.length === 0 ? { kind: 'snapshot', commit: snapshot } : undefined
 }
 
 function fromRow (row: JobRow): Job {
@@ -284,6 +320,9 @@ function fromRow (row: JobRow): Job {
     fanout: row.fanout,
     builders: JSON.parse(row.builders) as string[],
     extraBuilders: JSON.parse(row.extra_builders) as string[],
+    stack: row.stack === 1,
+    fanoutStop: row.fanout_stop,
+    ranOn: row.ran_on === null ? undefined : JSON.parse(row.ran_on) as RanOn ?? undefined,
     blockedBy: row.blocked_by === null ? undefined : JSON.parse(row.blocked_by) as Job['blockedBy'],
     outsideOwns: row.outside_owns === null ? undefined : JSON.parse(row.outside_owns) as string[],
     createdAt: row.created_at,

@@ -29,7 +29,39 @@ export interface JobResult {
   receivedAt: number
   /** The signed result message as received, base64 of its CBOR encoding (the builder's receipt). */
   receipt: string
+  /** The size of the change S → B and the builder's time on it (results taken before this have none). */
+  stats?: ResultStats
 }
+
+/** What fan-out candidates are compared by. */
+export interface ResultStats {
+  files: number
+  added: number
+  removed: number
+  /** The builder's time generating and testing, over all attempts of the round. */
+  ms: number
+}
+
+/**
+ * Which commit a job's round runs on, and why that one:
+ * - `snapshot`: the author's working tree as it was when the job (or this round) was offered;
+ * - `after-accept`: a snapshot taken once every `after:` dependency was accepted, so it holds their
+ *   accepted changes;
+ * - `stacked-on`: the passing result B of the dependency `job` (round `round`), before it is
+ *   accepted (`stack: true`); re-run when that result is rejected or the dependency gets a new round.
+ */
+export interface RanOn {
+  kind: 'snapshot' | 'after-accept' | 'stacked-on'
+  commit: string
+  /** `stacked-on`: the dependency whose result this round builds on. */
+  job?: string
+  /** `stacked-on`: the dependency's round that made the result. */
+  round?: number
+}
+
+/** Fan-out: `none` keeps every builder running to the end; `first-pass` stops the others at the first passing result. */
+export const FANOUT_STOPS = ['none', 'first-pass'] as const
+export type FanoutStop = typeof FANOUT_STOPS[number]
 
 export interface MergeRecord {
   /** Absent only while a merge in progress has not taken its snapshot yet (nothing is written before it). */
@@ -74,7 +106,13 @@ export interface Job {
   fanout: number
   /** Peer ids or tags the job may run on; empty: any builder. */
   builders: string[]
-  /** Fan-out: the builders besides `builder` running this round. */
+  /** Start on the (single) dependency's passing result instead of waiting for its acceptance. */
+  stack: boolean
+  /** When the other fan-out builders stop (see FanoutStop). */
+  fanoutStop: FanoutStop
+  /** The commit this round runs on; unset while a job with dependencies waits for them. */
+  ranOn?: RanOn
+  /** Fan-out: the builders besides `builder` running this round (after a result: those still running). */
   extraBuilders: string[]
   /** Why the job is held back: a dependency not accepted yet, or one that failed. */
   blockedBy?: { job: string, reason: string }

@@ -95,7 +95,13 @@ const MIGRATIONS: string[] = [
      PRIMARY KEY (job_id, round, builder)
    );`,
   // Fan-out: the builders besides `builder` that run the same round of a job.
-  `ALTER TABLE jobs ADD COLUMN extra_builders TEXT NOT NULL DEFAULT '[]'`
+  `ALTER TABLE jobs ADD COLUMN extra_builders TEXT NOT NULL DEFAULT '[]'`,
+  // Dependencies: which commit a round runs on, stacking on a dependency's result, and when
+  // fan-out builders stop. Jobs from before ran on their offer's snapshot.
+  `ALTER TABLE jobs ADD COLUMN ran_on TEXT;
+   ALTER TABLE jobs ADD COLUMN stack INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE jobs ADD COLUMN fanout_stop TEXT NOT NULL DEFAULT 'none';
+   UPDATE jobs SET ran_on = json_object('kind', 'snapshot', 'commit', snapshot) WHERE after = '[]' OR state NOT IN ('queued', 'lost');`
 ]
 
 /** Runs `work` in one transaction: all of it is written, or none of it. */

@@ -3,7 +3,7 @@
  *
  * Watched prompt files: each Markdown file in a folder (default `.gitmesh/prompts/`) is one task,
  * with optional YAML front matter (`name`, `after`, `owns`, `priority`, `fanout`, `attempts`,
- * `builders`). Saving a file, debounced and only when its content changed, hands the task over.
+ * `builders`, `stack`, `fanout_stop`). Saving a file, debounced and only when its content changed, hands the task over.
  *
  * @example
  * ```ts

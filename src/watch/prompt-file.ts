@@ -7,6 +7,7 @@ import {
   MAX_NAME_CHARS, MAX_PRIORITY, MAX_PROMPT_CHARS, MIN_PRIORITY
 } from './constants.js'
 import { PromptFileError } from './errors.js'
+import { FANOUT_STOPS } from '../jobs/job.js'
 
 /** A value as it appears in a message: JSON, cut short. */
 function show (value: unknown): string {
@@ -82,7 +83,11 @@ export const FrontMatterSchema = z.strictObject({
   /** Attempt budget; gitmesh.json's (or the default) when absent. */
   attempts: wholeNumber(1, MAX_ATTEMPTS).optional(),
   /** Peer ids or tags of the builders that may take the job; any when empty. */
-  builders: oneOrMany(builder, 'peer ids or tags')
+  builders: oneOrMany(builder, 'peer ids or tags'),
+  /** Start on the (one) `after:` job's passing result instead of waiting for it to be accepted. */
+  stack: z.boolean({ error: issue => `${show(issue.input)} is not true or false` }).default(false),
+  /** Fan-out: `first-pass` stops the other builders at the first passing result; `none` lets all finish. */
+  fanout_stop: z.enum(FANOUT_STOPS, { error: issue => `${show(issue.input)} is not one of ${FANOUT_STOPS.join(', ')}` }).default('none')
 })
 
 export type FrontMatter = z.output<typeof FrontMatterSchema>
@@ -114,7 +119,7 @@ export function promptDigest (text: string): string {
  * @example
  * ```ts
  * const task = parsePromptFile('---\nname: email\npriority: 5\n---\nValidate email addresses.\n', 'prompts/email.md')
- * // { file: 'prompts/email.md', name: 'email', priority: 5, fanout: 1, after: [], owns: [], builders: [], prompt: 'Validate email addresses.', digest: '…' }
+ * // { file: 'prompts/email.md', name: 'email', priority: 5, fanout: 1, after: [], owns: [], builders: [], stack: false, fanout_stop: 'none', prompt: 'Validate email addresses.', digest: '…' }
  * ```
  */
 export function parsePromptFile (text: string, file: string): PromptFile {

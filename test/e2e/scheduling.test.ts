@@ -73,8 +73,8 @@ describe('parallel work across builders', () => {
     await rig.cli(['accept', first.name])
     const done = await rig.waitFor(second.name, ['returned'])
     expect(done.result?.passed).toBe(true)
-    // the second job was built on a snapshot taken before the first was accepted: its result
-    // holds only its own change
+    // the second job runs on a snapshot taken once the first was accepted (test/e2e/stacking.test.ts
+    // follows that further): its result changes only its own file
     expect(git(rig.repo, 'diff', '--name-only', done.snapshot, done.result!.commit)).toBe('second.txt')
 
     const doomed = await rig.offer(`doomed\n\n${block('d.txt', 'd')}`, ['--name', 'doomed'])

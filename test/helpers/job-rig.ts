@@ -10,7 +10,12 @@ import { Home } from '../../src/home/home.js'
 export interface JobView {
   blockedBy: { job: string, reason: string } | null
   outsideOwns: string[]
-  candidates: Array<{ number: number, commit: string, passed: boolean, builder: string }>
+  candidates: Array<{ number: number, commit: string, passed: boolean, builder: string, proposed: boolean, files: number | null, added: number | null, removed: number | null, ms: number | null }>
+  fanout: number
+  fanoutStop: 'none' | 'first-pass'
+  fanoutBuilders: string[]
+  stack: boolean
+  ranOn: { kind: 'snapshot' | 'after-accept' | 'stacked-on', commit: string, job?: string, round?: number } | null
   overlaps: string[]
   waitingFor: { reason: string, sinceMs: number } | null
   id: string
@@ -109,6 +114,11 @@ export class JobRig {
    * event stream was open, or a daemon restarted meanwhile). No process is started per look.
    */
   async waitFor (job: string, states: string[], timeoutMs = 30_000): Promise<JobView> {
+    return await this.waitForView(job, view => states.includes(view.state), states.join('/'), timeoutMs)
+  }
+
+  /** Waits (bounded) until the job's view satisfies `wanted` (`what` names it in the timeout error), as `waitFor`. */
+  async waitForView (job: string, wanted: (view: JobView) => boolean, what = 'a condition', timeoutMs = 30_000): Promise<JobView> {
     const home = Home.resolve(this.authorHome)
     const call = async <T>(method: string, params: Record<string, unknown>, options: CallOptions = {}): Promise<T> =>
       await callDaemon<T>(home.socketPath, home.dir, method, params, options)
@@ -118,7 +128,7 @@ export class JobRig {
     const matches = (view: JobView): boolean => {
       if (view.name !== job && view.id !== job && view.id !== last?.id) return false
       last = view
-      return states.includes(view.state)
+      return wanted(view)
     }
     let found: JobView | undefined
     let away: Error | undefined
@@ -140,7 +150,7 @@ export class JobRig {
     const following = follow()
     try {
       while (found === undefined) {
-        if (Date.now() > deadline) throw new Error(`job ${job} stayed ${last?.state ?? 'unseen'} (wanted ${states.join('/')})${away !== undefined ? `; the daemon is away: ${away.message} (exit ${this.author.child.exitCode ?? this.author.child.signalCode ?? 'none yet'}; stderr: ${this.author.stderr().slice(-2000)})` : ''}`)
+        if (Date.now() > deadline) throw new Error(`job ${job} stayed ${last?.state ?? 'unseen'} (wanted ${what})${away !== undefined ? `; the daemon is away: ${away.message} (exit ${this.author.child.exitCode ?? this.author.child.signalCode ?? 'none yet'}; stderr: ${this.author.stderr().slice(-2000)})` : ''}`)
         const view = await call<JobView>('show', { job }).catch(err => {
           // A daemon being restarted by the test is waited for; the deadline bounds it.
           if (!isDaemonAway(err)) throw err

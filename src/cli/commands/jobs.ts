@@ -35,7 +35,14 @@ export interface JobView {
   owns: string[]
   blockedBy: { job: string, reason: string } | null
   outsideOwns: string[]
-  candidates: Array<{ number: number, commit: string, passed: boolean, builder: string }>
+  candidates: CandidateView[]
+  fanout: number
+  fanoutStop: 'none' | 'first-pass'
+  /** Fan-out builders besides `builder` (after a result: those still running). */
+  fanoutBuilders: string[]
+  stack: boolean
+  /** The commit this round runs on, and why (docs/cli.md). */
+  ranOn: { kind: 'snapshot' | 'after-accept' | 'stacked-on', commit: string, job?: string, round?: number } | null
   overlaps: string[]
   /** Why no builder can take this waiting job (none trusted, none matching, all unreachable), and for how long. */
   waitingFor: { reason: string, sinceMs: number } | null
@@ -43,6 +50,19 @@ export interface JobView {
   builderLoad: { slots: number, running: number, queued: number, reachable: boolean } | null
   elapsedMs: number
   createdAt: number
+}
+
+export interface CandidateView {
+  number: number
+  commit: string
+  passed: boolean
+  builder: string
+  /** The job's result: the first passing candidate (or the last failing one). */
+  proposed: boolean
+  files: number | null
+  added: number | null
+  removed: number | null
+  ms: number | null
 }
 
 const STATE_COLORS: Partial<Record<JobState, (text: string) => string>> = {
@@ -71,7 +91,38 @@ function resultText (job: JobView): string {
   if (job.state === 'lost') return pc.yellow(job.reason ?? 'lost')
   if (job.result === null) return job.state === 'failed' ? pc.red(job.reason ?? 'failed') : '-'
   if (job.outsideOwns.length > 0) return `${job.result.commit.slice(0, 10)} ${pc.yellow(`outside owns: ${job.outsideOwns.length} paths`)}`
-  return `${job.result.commit.slice(0, 10)} ${job.result.passed ? pc.green('tests pass') : pc.red('tests fail')}`
+  return `${job.result.commit.slice(0, 10)} ${job.result.passed ? pc.green('tests pass') : pc.red('tests fail')}${candidatesNote(job)}`
+}
+
+/** Fan-out in the jobs table: how many results came, how many pass, how many builders run on. */
+function candidatesNote (job: JobView): string {
+  if (job.fanout <= 1 && job.candidates.length <= 1) return ''
+  const passing = job.candidates.filter(c => c.passed).length
+  const running = job.fanoutBuilders.length > 0 ? `, ${job.fanoutBuilders.length} running` : ''
+  return pc.dim(` (${job.candidates.length} results, ${passing} pass${running})`)
+}
+
+/** Where a round runs: the snapshot commit and why that one. */
+export function ranOnText (ranOn: JobView['ranOn']): string {
+  if (ranOn === null) return 'chosen when its dependencies are ready'
+  const commit = ranOn.commit.slice(0, 10)
+  if (ranOn.kind === 'after-accept') return `${commit} (a snapshot taken once its dependencies were accepted)`
+  if (ranOn.kind === 'stacked-on') return `${commit} (stacked on the result of ${ranOn.job ?? '?'}, round ${ranOn.round ?? '?'})`
+  return `${commit} (the working tree when offered)`
+}
+
+/** Fan-out candidates side by side: tests, size of the change, builder's time. */
+export function candidatesTable (job: JobView): string {
+  return table(['#', 'builder', 'tests', 'files', '+', '-', 'time', ''], job.candidates.map(c => [
+    String(c.number),
+    shortPeer(c.builder),
+    c.passed ? pc.green('pass') : pc.red('fail'),
+    c.files === null ? '-' : String(c.files),
+    c.added === null ? '-' : pc.green(`+${c.added}`),
+    c.removed === null ? '-' : pc.red(`-${c.removed}`),
+    c.ms === null ? '-' : `${(c.ms / 1000).toFixed(1)}s`,
+    c.proposed ? 'proposed' : `gitmesh diff ${job.name}#${c.number}`
+  ]))
 }
 
 export interface BuilderView {
@@ -175,7 +226,9 @@ export function registerJobCommands (program: Command): void {
     .option('--after <name>', 'wait until this job is accepted (repeatable)', collect)
     .option('--owns <glob>', 'paths the job may change (repeatable); a result outside them needs accept --force', collect)
     .option('--priority <n>', 'higher runs first (-1000 to 1000, default 0)', wholeNumber('--priority'))
-    .option('--fanout <k>', 'offer the job to k builders at once', wholeNumber('--fanout'))
+    .option('--fanout <k>', 'offer the job to k builders at once; all run to the end, each result a candidate', wholeNumber('--fanout'))
+    .option('--fanout-stop-first', 'with --fanout: stop the other builders at the first passing result')
+    .option('--stack', 'with one --after: start on that job\'s passing result before it is accepted; re-run if it is rejected')
     .option('--builder <peer-id-or-tag>', 'run only on these builders (repeatable)', collect)
     .option('--wait', 'wait until the job ends; exit 6 if it failed or its tests fail')
     .option('--unplaced-timeout <duration>', 'with --wait: give up (exit 7) once no builder could take the job for this long, e.g. 90s, 5m (default 30s)', parseDuration)
@@ -185,9 +238,12 @@ Examples:
   gitmesh offer -m "write a function to validate email addresses"
   gitmesh offer -f prompts/email.md --name email-validation --attempts 5 --wait
   gitmesh offer -m "fix the flaky date test" --test "npm test -- dates" --json
-  gitmesh offer -f prompts/api.md --after data-model --owns 'src/api/**' --priority 5 --builder gpu`)
-    .action(async (opts: { repo: string, message?: string, file?: string, name?: string, attempts?: number, test?: string, wait?: boolean, unplacedTimeout?: number, after?: string[], owns?: string[], priority?: number, fanout?: number, builder?: string[] }, command: Command) => {
+  gitmesh offer -f prompts/api.md --after data-model --owns 'src/api/**' --priority 5 --builder gpu
+  gitmesh offer -f prompts/api-tests.md --after api --stack
+  gitmesh offer -m "speed up the parser" --fanout 3`)
+    .action(async (opts: { repo: string, message?: string, file?: string, name?: string, attempts?: number, test?: string, wait?: boolean, unplacedTimeout?: number, after?: string[], owns?: string[], priority?: number, fanout?: number, builder?: string[], stack?: boolean, fanoutStopFirst?: boolean }, command: Command) => {
       const ctx = commandContext(command)
+      if (opts.stack === true && (opts.after?.length ?? 0) !== 1) throw new UsageError('--stack needs exactly one --after job to stack on')
       if ((opts.message === undefined) === (opts.file === undefined)) throw new UsageError('give the prompt with exactly one of -m TEXT or -f FILE')
       if (opts.attempts !== undefined && (!Number.isInteger(opts.attempts) || opts.attempts < 1)) throw new UsageError('--attempts must be a positive whole number')
       let prompt = opts.message
@@ -210,7 +266,9 @@ Examples:
         owns: opts.owns,
         priority: opts.priority,
         fanout: opts.fanout,
-        builders: opts.builder
+        builders: opts.builder,
+        stack: opts.stack,
+        fanoutStop: opts.fanoutStopFirst === true ? 'first-pass' : undefined
       })
       const problem = job.waitingFor !== null ? `no builder can take it yet: ${job.waitingFor.reason}` : undefined
       if (opts.wait !== true) {
@@ -313,17 +371,22 @@ Examples:
           `${pc.bold(job.name)} (${job.id})  ${job.state}${job.reason !== null ? `: ${job.reason}` : ''}`,
           `repository  ${job.repo}`,
           `snapshot    ${job.snapshot}`,
+          `ran on      ${ranOnText(job.ranOn)}`,
           `builder     ${job.builder ?? '-'}`,
           `round       ${job.round}${job.attempt > 0 ? `, attempt ${job.attempt}/${job.attemptsBudget}` : ''}`
         ]
         if (job.priority !== 0) lines.push(`priority    ${job.priority}`)
-        if (job.after.length > 0) lines.push(`after       ${job.after.join(', ')}`)
+        if (job.after.length > 0) lines.push(`after       ${job.after.join(', ')}${job.stack ? ' (stacked: starts on its passing result)' : ''}`)
         if (job.owns.length > 0) lines.push(`owns        ${job.owns.join(' ')}`)
         if (job.blockedBy !== null) lines.push(`blocked     ${job.blockedBy.reason}`)
         if (job.waitingFor !== null) lines.push(pc.yellow(`waiting     no builder can take it: ${job.waitingFor.reason} (for ${duration(job.waitingFor.sinceMs)})`))
         if (job.result !== null) lines.push(`result      ${job.result.commit} (${job.result.passed ? 'tests pass' : 'tests fail'}): ${job.result.summary}`)
         if (job.outsideOwns.length > 0) lines.push(pc.yellow(`outside owns ${job.outsideOwns.join(', ')} (accept needs --force)`))
-        if (job.candidates.length > 1) lines.push(...job.candidates.map(c => `candidate   #${c.number} ${c.commit.slice(0, 10)} ${c.passed ? 'tests pass' : 'tests fail'} from ${shortPeer(c.builder)} (gitmesh diff ${job.name}#${c.number})`))
+        if (job.candidates.length > 1 || job.fanout > 1) {
+          const running = job.fanoutBuilders.length > 0 && job.result !== null ? `, ${job.fanoutBuilders.length} still running` : ''
+          lines.push(`candidates  ${job.candidates.length} of ${job.fanout}${running}${job.fanoutStop === 'first-pass' ? ' (the others stop at the first pass)' : ''}`)
+          if (job.candidates.length > 0) lines.push(...candidatesTable(job).split('\n').map(line => `  ${line}`))
+        }
         if (job.merge !== null) lines.push(`merged      ${job.merge.paths.length} paths, ${job.merge.conflicts.length} conflicts${job.merge.conflicts.length > 0 ? `: ${job.merge.conflicts.join(', ')}` : ''}, tests ${job.merge.testPassed === true ? 'pass' : job.merge.testPassed === false ? 'fail' : 'running'} here`)
         if (job.acceptedCommit !== null) lines.push(`accepted    ${job.acceptedCommit}`)
         lines.push('', 'prompt:', ...job.prompt.split('\n').map(line => `  ${line}`))

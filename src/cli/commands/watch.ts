@@ -32,6 +32,8 @@ A prompt file is Markdown with optional YAML front matter:
   fanout: 2
   attempts: 3
   builders: [gpu]
+  stack: false         # true: start on the after: job's passing result
+  fanout_stop: none    # first-pass: stop the other builders at the first pass
   ---
   Write a function to validate email addresses …
 
@@ -66,7 +68,9 @@ Examples:
           after: task.after,
           owns: task.owns,
           fanout: task.fanout,
-          builders: task.builders
+          builders: task.builders,
+          stack: task.stack,
+          fanoutStop: task.fanout_stop
         })
         if (job.unchanged) {
           say({ event: 'unchanged', file: task.file, job: job.name, id: job.id, round: job.round }, pc.dim(`${relative(task.file)}: ${job.name} already has this version (${job.state})`))

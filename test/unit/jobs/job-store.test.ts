@@ -298,3 +298,34 @@ describe('JobStore.recordResult', () => {
     expect(store.attempts(b.id)).toHaveLength(2)
   })
 })
+
+describe('JobStore: the commit a round runs on', () => {
+  it('a job without dependencies runs on its snapshot; one with dependencies waits for a base', () => {
+    expect(store.create(newJob('plain')).ranOn).toEqual({ kind: 'snapshot', commit: S })
+    const dependent = store.create(newJob('dependent', { after: ['plain'], stack: true, fanoutStop: 'first-pass' }))
+    expect(dependent.ranOn).toBeUndefined()
+    expect(dependent).toMatchObject({ stack: true, fanoutStop: 'first-pass' })
+    expect(store.create(newJob('defaults'))).toMatchObject({ stack: false, fanoutStop: 'none' })
+  })
+
+  it('setBase sets snapshot and ranOn of a waiting job in its round only', () => {
+    const job = store.create(newJob('dependent', { after: ['x'] }))
+    expect(store.setBase(job.id, 2, { kind: 'after-accept', commit: B })).toBeUndefined()
+    const based = store.setBase(job.id, 1, { kind: 'stacked-on', commit: B, job: 'x', round: 1 })
+    expect(based).toMatchObject({ snapshot: B, ranOn: { kind: 'stacked-on', commit: B, job: 'x', round: 1 }, state: 'queued' })
+    expect(store.stackedOn('x').map(j => j.name)).toEqual(['dependent'])
+    expect(store.stackedOn('y')).toEqual([])
+    store.transition(job.id, 'offered', { builder: BUILDER })
+    // A running job's base is fixed: a new round chooses again.
+    expect(store.setBase(job.id, 1, { kind: 'after-accept', commit: S })).toBeUndefined()
+    expect(store.get(job.id)!.snapshot).toBe(B)
+  })
+
+  it('a new round without a base stores SQL NULL, read back as no base', () => {
+    const job = store.create(newJob('dependent', { after: ['x'] }))
+    store.setBase(job.id, 1, { kind: 'after-accept', commit: B })
+    const next = store.transition(job.id, 'queued', { round: 2, ranOn: null })
+    expect(next.ranOn).toBeUndefined()
+    expect((db.prepare('SELECT ran_on FROM jobs WHERE id = ?').get(job.id) as { ran_on: string | null }).ran_on).toBeNull()
+  })
+})

@@ -16,12 +16,13 @@ const B = '8dbd366d17fc6a39ae29edb61afcefcea943301f'
 const BUILDER = '12D3KooWHqdeSGb77juDqkWf9US9vLSUSfFjKqZ1Ek3494iqxkM6'
 
 describe('nextRound', () => {
-  const job = { round: 2 }
+  const job = { round: 2, after: [] as string[] }
   const settings = { test: 'npm test', attempts: 4, generateTimeoutMs: 45_000, testTimeoutMs: 90_000 }
 
   it('is round + 1 with the new prompt, snapshot and every setting, and nothing left of the round before', () => {
     expect(nextRound(job, { prompt: 'p', snapshot: B, settings })).toEqual({
       round: 3,
+      ranOn: { kind: 'snapshot', commit: B },
       prompt: 'p',
       snapshot: B,
       test: 'npm test',
@@ -41,9 +42,14 @@ describe('nextRound', () => {
   })
 
   it('sets the scheduling options when given, and leaves the job\'s own otherwise', () => {
-    const scheduling = { priority: 5, after: ['other'], owns: ['src/**'], fanout: 2, builders: ['gpu'] }
+    const scheduling = { priority: 5, after: ['other'], owns: ['src/**'], fanout: 2, builders: ['gpu'], stack: true, fanoutStop: 'first-pass' as const }
     expect(nextRound(job, { prompt: 'p', snapshot: B, settings, scheduling })).toMatchObject(scheduling)
     expect(Object.keys(nextRound(job, { prompt: 'p', snapshot: B, settings }))).not.toContain('priority')
+  })
+
+  it('leaves the commit a job with dependencies runs on to be chosen when they are ready', () => {
+    expect(nextRound({ round: 1, after: ['x'] }, { prompt: 'p', snapshot: B, settings }).ranOn).toBeNull()
+    expect(nextRound(job, { prompt: 'p', snapshot: B, settings, scheduling: { priority: 0, after: ['x'], owns: [], fanout: 1, builders: [], stack: false, fanoutStop: 'none' } }).ranOn).toBeNull()
   })
 })
 
@@ -109,6 +115,46 @@ describe('a new round reads gitmesh.json as an offer does', () => {
     const merging = author.jobs.update(offered.id, { merge: { w0: S, paths: ['greet.txt'], conflicts: [], inProgress: true } })
     await expect(author.submitTask({ repo: repo.dir, name: 'merging-one', prompt: 'something else' })).rejects.toMatchObject({ name: 'JobStateError' })
     expect(author.jobs.get(offered.id)).toEqual(merging)
+  })
+
+  /** x returned, and y stacked on x's result and returned too, as the scheduler and two builders would leave them. */
+  async function stackedPair (): Promise<{ x: Job, y: Job }> {
+    const x = returnedResult((await author.submitTask({ repo: repo.dir, name: 'x', prompt: 'write x' })).job)
+    const offered = await author.offer({ repo: repo.dir, name: 'y', prompt: 'write y', after: ['x'], stack: true })
+    author.jobs.setBase(offered.id, 1, { kind: 'stacked-on', commit: x.result!.commit, job: 'x', round: 1 })
+    return { x, y: returnedResult(author.jobs.get(offered.id)!) }
+  }
+
+  it('a new round of the job a returned job is stacked on sends that one to its next round, waiting for a base again', async () => {
+    const { y } = await stackedPair()
+    await author.submitTask({ repo: repo.dir, name: 'x', prompt: 'write x, better' })
+    expect(author.jobs.get(y.id)).toMatchObject({ state: 'queued', round: 2, result: undefined, ranOn: undefined, reason: 're-run: the result of x it was stacked on was replaced by a new round' })
+  })
+
+  it('a final rejection of it does too (the pass then blocks it), and a new round from accepted leaves it, its base being on HEAD', async () => {
+    const { x, y } = await stackedPair()
+    author.jobs.transition(x.id, 'merged', { merge: { w0: S, paths: [], conflicts: [], inProgress: false } })
+    author.jobs.transition(x.id, 'accepted', { acceptedCommit: S })
+    await author.submitTask({ repo: repo.dir, name: 'x', prompt: 'write x again' })
+    expect(author.jobs.get(y.id)).toMatchObject({ state: 'returned', round: 1 })
+
+    const pair = await (async () => {
+      const x2 = returnedResult((await author.submitTask({ repo: repo.dir, name: 'x2', prompt: 'write x2' })).job)
+      const offered = await author.offer({ repo: repo.dir, name: 'y2', prompt: 'write y2', after: ['x2'], stack: true })
+      author.jobs.setBase(offered.id, 1, { kind: 'stacked-on', commit: x2.result!.commit, job: 'x2', round: 1 })
+      return { x2, y2: returnedResult(author.jobs.get(offered.id)!) }
+    })()
+    await author.reject(pair.x2)
+    // Round 2 waits for x2 again; the scheduling pass the rejection asked for may already have
+    // found x2 dead and blocked it.
+    const after = author.jobs.get(pair.y2.id)!
+    expect(after).toMatchObject({ round: 2, result: undefined, ranOn: undefined })
+    expect([['queued', 're-run: the result of x2 it was stacked on was rejected'], ['failed', 'blocked: x2 was rejected']]).toContainEqual([after.state, after.reason])
+  })
+
+  it('stack needs exactly one after: job', async () => {
+    await expect(author.offer({ repo: repo.dir, prompt: 'p', after: ['a', 'b'], stack: true })).rejects.toMatchObject({ name: 'InvalidPromptError', message: 'stack needs exactly one after: dependency (p has 2)' })
+    await expect(author.offer({ repo: repo.dir, prompt: 'q', stack: true })).rejects.toMatchObject({ name: 'InvalidPromptError' })
   })
 
   /** The job as if a builder's passing result had come in. */

@@ -33,6 +33,8 @@ describe('parsePromptFile: front matter', () => {
       priority: 0,
       fanout: 1,
       builders: [],
+      stack: false,
+      fanout_stop: 'none',
       prompt: 'Write a function to validate email addresses.\n\nPlus addressing counts.',
       digest: createHash('sha256').update(text).digest('hex')
     })
@@ -51,6 +53,8 @@ describe('parsePromptFile: front matter', () => {
       'fanout: 3',
       'attempts: 7',
       'builders: gpu',
+      'stack: true',
+      'fanout_stop: first-pass',
       '---',
       '# Email',
       '',
@@ -65,8 +69,15 @@ describe('parsePromptFile: front matter', () => {
       fanout: 3,
       attempts: 7,
       builders: ['gpu'],
+      stack: true,
+      fanout_stop: 'first-pass',
       prompt: '# Email\n\nValidate addresses.'
     })
+  })
+
+  it('refuses a stack that is not true or false, and an unknown fanout_stop', () => {
+    expect(failure(lines('---', 'stack: yes please', '---', 'x')).message).toBe('prompts/email.md:2: stack: "yes please" is not true or false')
+    expect(failure(lines('---', 'fanout_stop: never', '---', 'x')).message).toBe('prompts/email.md:2: fanout_stop: "never" is not one of none, first-pass')
   })
 
   it('reads lists in block and flow style, without repeats', () => {
@@ -152,7 +163,7 @@ describe('parsePromptFile: errors name the file and line', () => {
   it('an unknown key, at its line, listing the known ones', () => {
     const err = failure(lines('---', 'name: email', 'priority: 1', 'colour: red', '---', 'hello'))
     expect(err.line).toBe(4)
-    expect(err.reason).toBe('colour: unknown key (known keys: name, after, owns, priority, fanout, attempts, builders)')
+    expect(err.reason).toBe('colour: unknown key (known keys: name, after, owns, priority, fanout, attempts, builders, stack, fanout_stop)')
   })
 
   it('the first problem from the top when there are several', () => {
