@@ -22,7 +22,7 @@ export async function isAncestorCommit (repo: RepositoryPaths, ancestor: string,
 /**
  * isomorphic-git's `isDescendent` over loose objects only (`commonDir` holds `objects` and
  * `shallow`; parents of shallow commits are not walked, as git does not). Undefined when it cannot
- * tell: an object is packed or missing, or the walk would go past `maxCommits` commits.
+ * tell: an object is packed, missing or corrupt, or the walk would go past `maxCommits` commits.
  */
 export async function isAncestorInLooseObjects (commonDir: string, ancestor: string, descendant: string, maxCommits = LOOSE_ANCESTRY_COMMITS): Promise<boolean | undefined> {
   try {
@@ -36,7 +36,8 @@ export async function isAncestorInLooseObjects (commonDir: string, ancestor: str
     const code = (err as { code?: string }).code
     // A tree or blob on the way: git refuses it too (exit 128).
     if (code === 'ObjectTypeError') return false
-    if (code === 'NotFoundError' || code === 'MaxDepthError') return undefined
+    // InternalError: a loose object that does not hash to its name; git decides, as before.
+    if (code === 'NotFoundError' || code === 'MaxDepthError' || code === 'InternalError') return undefined
     throw err
   }
 }
