@@ -1,7 +1,7 @@
 import { mkdir, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { gitEnv, runGit, runGitScript } from '../git/git-process.js'
-import { writeLooseObject } from '../git/loose-object.js'
+import { writeCommitObject, type CommitIdentity } from '../git/commit-object.js'
 import { serialized } from '../git/worktree-files.js'
 
 /**
@@ -39,11 +39,6 @@ async function worktreeAdmin<T> (repo: string, fn: () => Promise<T>): Promise<T>
   return await serialized(`worktrees\0${path.resolve(repo)}`, fn)
 }
 
-export interface CommitIdentity {
-  name: string
-  email: string
-}
-
 /**
  * Commits the worktree's whole tree (as `git add -A` sees it) as a commit whose parent is
  * `parent`, without moving any ref: the builder's result B. `objectDir` is the repository's
@@ -52,9 +47,7 @@ export interface CommitIdentity {
 export async function commitWorktree (dir: string, objectDir: string, parent: string, message: string, identity: CommitIdentity): Promise<{ commit: string, tree: string }> {
   const { stdout } = await runGitScript('git add -A -- . && exec git write-tree', { cwd: dir, env: gitEnv() })
   const tree = stdout.toString('utf8').trim()
-  const signature = `${identity.name} <${identity.email}> ${Math.floor(Date.now() / 1000)} +0000`
-  const body = `tree ${tree}\nparent ${parent}\nauthor ${signature}\ncommitter ${signature}\n\n${message}`
-  const commit = await writeLooseObject(objectDir, 'commit', Buffer.from(body, 'utf8'))
+  const commit = await writeCommitObject(objectDir, { tree, parents: [parent], identity, message })
   return { commit, tree }
 }
 

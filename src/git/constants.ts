@@ -61,3 +61,14 @@ export const SMALL_PACK_OBJECTS = 64
 
 /** …and of at most this many bytes of object content (and of pack data, received). */
 export const SMALL_PACK_BYTES = 1024 * 1024
+
+/**
+ * Commits an ancestry check walks in-process (isomorphic-git, loose objects only) before it asks
+ * `git merge-base`, which uses the commit-graph and maps packs: a want a few commits below a
+ * granted root is answered without a process start, and a deep or packed history costs at most
+ * this many loose reads more than git alone: a loose read takes about 0.5 ms (isomorphic-git
+ * inflates and re-hashes each commit), a `git merge-base` about 6 ms (measured on the project's
+ * machine), so the walk stays in-process only while it is clearly cheaper. A want is almost
+ * always a granted root itself or its parent (the user's HEAD below a snapshot).
+ */
+export const LOOSE_ANCESTRY_COMMITS = 4

@@ -3,6 +3,9 @@ import path from 'node:path'
 import { CatFile, type ObjectInfo, type RawObject } from './cat-file.js'
 import { walkClosure, type Closure, type ClosureEntry, type WalkOptions } from './closure.js'
 import { gitEnv, gitText, runGit } from './git-process.js'
+import { isAncestorCommit } from './ancestry.js'
+import { looseObjectType } from './loose-read.js'
+import { isOid } from './oid.js'
 import { indexPack, packObjects, readPackIndexOids, type PackOptions, type PackStream } from './pack.js'
 import { locateObjectStore, type RepositoryPaths } from './repository.js'
 import { parseCommit } from './tree.js'
@@ -85,14 +88,20 @@ export class ObjectStore {
 
   /** Resolves a revision to a commit id; undefined when it names nothing. */
   async resolveCommit (rev: string): Promise<string | undefined> {
+    // A loose commit's id (a snapshot being granted) is answered in-process; anything else
+    // (a packed object, a tag to peel, a revision to parse) by git.
+    if (isOid(rev) && await looseObjectType(this.paths.commonDir, rev) === 'commit') return rev
     const out = await gitText(['rev-parse', '--verify', '-q', '--end-of-options', `${rev}^{commit}`], { cwd: this.cwd, okExitCodes: [1, 128] })
     return out === '' ? undefined : out
   }
 
-  /** True when `ancestor` is `descendant` or one of its ancestors. */
+  /** True when `ancestor` is `descendant` or one of its ancestors (in-process when the walk is short and loose). */
   async isAncestor (ancestor: string, descendant: string): Promise<boolean> {
-    const { exitCode } = await runGit(['merge-base', '--is-ancestor', ancestor, descendant], { cwd: this.cwd, okExitCodes: [1, 128] })
-    return exitCode === 0
+    // Types first, from the running cat-file (headers only): a missing want costs no walk, and a
+    // want naming a blob is not read in full.
+    const infos = await this.infoMany([ancestor, descendant])
+    if (infos.some(info => info?.type !== 'commit')) return false
+    return await isAncestorCommit(this.paths, ancestor, descendant)
   }
 
   async updateRef (ref: string, oid: string): Promise<void> {

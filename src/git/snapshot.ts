@@ -8,7 +8,7 @@ import { OperationInProgressError } from './errors.js'
 import { locateRepository } from './repository.js'
 import { hasHiddenEntries } from './index-flags.js'
 import { readHeadCommit } from './refs.js'
-import { writeLooseObject } from './loose-object.js'
+import { writeCommitObject } from './commit-object.js'
 
 export interface Snapshot {
   commit: string
@@ -53,7 +53,7 @@ export async function snapshotWorkingTree (dir: string, options: { signal?: Abor
     const { stdout } = await runGitScript(`${add} && exec git -c core.splitIndex=false write-tree`, { cwd, env, signal: options.signal })
     const tree = stdout.toString('utf8').trim()
     const parent = await readHeadCommit(repo)
-    const commit = await writeLooseObject(repo.objectDir, 'commit', Buffer.from(snapshotCommitBody(tree, parent), 'utf8'))
+    const commit = await writeCommitObject(repo.objectDir, { tree, parents: parent === undefined ? [] : [parent], identity: SNAPSHOT_IDENTITY, message: SNAPSHOT_MESSAGE })
     return { commit, tree, parent }
   } finally {
     await rm(scratch, { recursive: true, force: true })
@@ -86,10 +86,3 @@ async function seedPrivateIndex (gitDir: string, workTree: string, indexFile: st
   // them; a fresh mtime would make a file changed in the same second as the index look clean.
   await utimes(indexFile, atime, mtime)
 }
-
-/** The commit `git commit-tree` would write with the snapshot identity, the time now, and UTC. */
-function snapshotCommitBody (tree: string, parent: string | undefined): string {
-  const signature = `${SNAPSHOT_IDENTITY.name} <${SNAPSHOT_IDENTITY.email}> ${Math.floor(Date.now() / 1000)} +0000`
-  return `tree ${tree}\n${parent !== undefined ? `parent ${parent}\n` : ''}author ${signature}\ncommitter ${signature}\n\n${SNAPSHOT_MESSAGE}`
-}
-

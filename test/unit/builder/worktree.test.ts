@@ -1,7 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { WorktreePool, createWorktree, removeWorktree } from '../../../src/builder/worktree.js'
+import { WorktreePool, commitWorktree, createWorktree, removeWorktree } from '../../../src/builder/worktree.js'
 import { Scratch, git, type TestRepo } from '../../helpers/git-repo.js'
 import { waitUntil } from '../../helpers/job-rig.js'
 
@@ -25,6 +25,29 @@ function linked (repo: TestRepo): string[] {
     .filter(line => line.startsWith('worktree ')).map(line => line.slice('worktree '.length))
     .filter(dir => dir !== repo.dir)
 }
+
+describe('commitWorktree', () => {
+  const scratch = new Scratch()
+  afterEach(() => { scratch.cleanup() })
+
+  it('commits the worktree\'s whole tree onto the parent as a commit git fsck --strict accepts, moving no ref', async () => {
+    const { repo, first, second } = twoCommits(scratch)
+    const dir = path.join(scratch.dir(), 'w')
+    await createWorktree(repo.dir, dir, first)
+    git(dir, ['rm', '-q', 'a.txt'])
+    writeFileSync(path.join(dir, 'c.txt'), 'c\n')
+    const identity = { name: 'gitmesh builder', email: 'peer@gitmesh.invalid' }
+    const message = 'gitmesh: job\n\ntests passed\n\nGitmesh-Job: j1\n'
+    const { commit, tree } = await commitWorktree(dir, path.join(repo.dir, '.git', 'objects'), first, message, identity)
+    expect(git(repo.dir, ['ls-tree', '--name-only', commit])).toBe('c.txt')
+    expect(git(repo.dir, ['rev-parse', `${commit}^{tree}`])).toBe(tree)
+    const body = git(repo.dir, ['cat-file', 'commit', commit])
+    expect(body).toMatch(new RegExp(`^tree ${tree}\nparent ${first}\nauthor gitmesh builder <peer@gitmesh\\.invalid> \\d+ \\+0000\ncommitter gitmesh builder <peer@gitmesh\\.invalid> \\d+ \\+0000\n\n${message.trimEnd()}$`))
+    expect(head(repo.dir)).toBe(second)
+    expect(head(dir)).toBe(first)
+    git(repo.dir, ['fsck', '--strict', '--no-progress'])
+  })
+})
 
 describe('createWorktree', () => {
   const scratch = new Scratch()

@@ -2,7 +2,7 @@ import { chmodSync, existsSync, readFileSync, readdirSync, rmSync, statSync, uti
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { snapshotWorkingTree } from '../../../src/git/snapshot.js'
-import { SNAPSHOT_IDENTITY } from '../../../src/git/constants.js'
+import { SNAPSHOT_IDENTITY, SNAPSHOT_MESSAGE } from '../../../src/git/constants.js'
 import { Scratch, TestRepo, gitSucceeds, testGitEnv } from '../../helpers/git-repo.js'
 
 /**
@@ -113,6 +113,9 @@ describe('snapshotWorkingTree', () => {
     expect(repo.git(['rev-list', '--parents', '-n', '1', snapshot.commit])).toBe(`${snapshot.commit} ${head}`)
     expect(repo.git(['log', '-1', '--format=%an <%ae>|%cn <%ce>', snapshot.commit]))
       .toBe(`${SNAPSHOT_IDENTITY.name} <${SNAPSHOT_IDENTITY.email}>|${SNAPSHOT_IDENTITY.name} <${SNAPSHOT_IDENTITY.email}>`)
+    const signature = `${SNAPSHOT_IDENTITY.name} <${SNAPSHOT_IDENTITY.email}> \\d+ \\+0000`
+    expect(repo.git(['cat-file', 'commit', snapshot.commit])).toMatch(new RegExp(`^tree ${snapshot.tree}\nparent ${head}\nauthor ${signature}\ncommitter ${signature}\n\n${SNAPSHOT_MESSAGE.trimEnd()}$`))
+    repo.git(['fsck', '--strict', '--no-progress'])
 
     const entries = lsTree(repo, snapshot.tree)
     const blob = (content: string): string => repo.git(['hash-object', '--stdin'], { input: content })
