@@ -1,7 +1,9 @@
-import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { PassThrough, type Readable } from 'node:stream'
-import { gitEnv } from './git-process.js'
+import { startChild, type ChildExit, type RunningChild } from '../process/child.js'
+import { GIT_TIMEOUT_MS } from '../process/constants.js'
+import { gitEnv } from '../process/environment.js'
 import { GitCommandError, MalformedObjectError, UnsafePathError } from './errors.js'
 import type { ClosureEntry } from './closure.js'
 
@@ -27,7 +29,8 @@ export function packObjects (cwd: string, entries: readonly ClosureEntry[], pref
   const { signal } = options
   const args = ['pack-objects', '--stdout', '-q', '--delta-base-offset']
   if (options.deltaWindow !== undefined) args.push(`--window=${options.deltaWindow}`)
-  const child = spawn('git', args, { cwd, env: gitEnv(), stdio: ['pipe', 'pipe', 'pipe'], signal })
+  const running = startChild({ file: 'git', args, cwd, env: gitEnv(), stdin: 'pipe', timeoutMs: GIT_TIMEOUT_MS, signal })
+  const child = running.child as ChildProcess & { stdin: NodeJS.WritableStream, stdout: Readable, stderr: Readable }
   let stderr = ''
   child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8') })
   child.stdin.on('error', () => { /* reported through the exit code */ })
@@ -38,12 +41,8 @@ export function packObjects (cwd: string, entries: readonly ClosureEntry[], pref
     lines.push(name === '' ? entry.oid : `${entry.oid} ${name}`)
   }
   child.stdin.end(lines.join('\n') + '\n')
-  const done = new Promise<void>((resolve, reject) => {
-    child.on('error', reject)
-    child.on('close', (code) => {
-      if (code === 0) resolve()
-      else reject(new GitCommandError(args, code, stderr))
-    })
+  const done = finished(running, args, () => stderr, signal).then(exit => {
+    if (exit.exitCode !== 0) throw new GitCommandError(args, exit.exitCode, stderr)
   })
   done.catch(() => { /* the caller awaits it; avoid an unhandled rejection when it does not get that far */ })
   // Node drains and drops a child's untouched stdout once the child exits, and a small pack can be
@@ -69,15 +68,13 @@ export async function indexPack (cwd: string, objectDir: string, alternates: str
   // in its NTFS/HFS disguises) or containing '/' fail the whole pack.
   const args = ['index-pack', '--stdin', '--fix-thin', '--fsck-objects']
   const env = gitEnv({ GIT_OBJECT_DIRECTORY: objectDir, GIT_ALTERNATE_OBJECT_DIRECTORIES: alternates })
-  const child = spawn('git', args, { cwd, env, stdio: ['pipe', 'pipe', 'pipe'], signal })
+  const running = startChild({ file: 'git', args, cwd, env, stdin: 'pipe', timeoutMs: GIT_TIMEOUT_MS, signal })
+  const child = running.child as ChildProcess & { stdin: NodeJS.WritableStream & { once: (event: 'drain', listener: () => void) => void }, stdout: Readable, stderr: Readable }
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString('utf8') })
   child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8') })
-  const exited = new Promise<number | null>((resolve, reject) => {
-    child.on('error', reject)
-    child.on('close', resolve)
-  })
+  const exited = finished(running, args, () => stderr, signal).then(exit => exit.exitCode)
   exited.catch(() => { /* awaited below */ })
   // index-pack may stop reading before the pack ends (a full disk, a corrupt pack): then its
   // stdin never drains, and writing to it only fails. Stop feeding it as soon as it is gone.
@@ -97,7 +94,7 @@ export async function indexPack (cwd: string, objectDir: string, alternates: str
     }
   } catch (err) {
     writeError = err
-    child.kill()
+    void running.kill()
   } finally {
     child.stdin.end()
   }
@@ -108,6 +105,19 @@ export async function indexPack (cwd: string, objectDir: string, alternates: str
   if (match === null) throw new GitCommandError(args, code, `unexpected output ${JSON.stringify(stdout)}`)
   const hash = match[1]!
   return { hash, packPath: `${objectDir}/pack/pack-${hash}.pack`, indexPath: `${objectDir}/pack/pack-${hash}.idx` }
+}
+
+/**
+ * Resolves with how a git child ended once its output is all read ('close'); an abort rejects
+ * with the signal's reason and a timeout with a GitCommandError, as for every git command.
+ */
+async function finished (running: RunningChild, args: string[], stderr: () => string, signal?: AbortSignal): Promise<ChildExit> {
+  const closed = new Promise<void>(resolve => { running.child.once('close', () => { resolve() }) })
+  const exit = await running.exit
+  await closed
+  if (exit.cancelled) throw signal?.reason ?? new DOMException('This operation was aborted', 'AbortError')
+  if (exit.timedOut) throw new GitCommandError(args, null, `timed out after ${GIT_TIMEOUT_MS} ms: ${stderr()}`)
+  return exit
 }
 
 /** fsck message ids that mean a tree entry could escape or corrupt a working tree, with the name each one means. */
