@@ -77,7 +77,7 @@ export const MAX_JOB_QUERY_CHARS = 100
 export const STATUS_DEFER_MS = 100
 
 /** Concurrent job-message streams per connection, each way. */
-export const MAX_JOB_STREAMS = 64
+export const MAX_JOB_STREAMS = 32
 
 /** How long a builder waits for the author to take a result (the author fetches B meanwhile). */
 export const RESULT_DELIVERY_TIMEOUT_MS = 10 * 60_000

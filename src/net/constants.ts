@@ -13,7 +13,7 @@ export const INBOUND_CONNECTION_THRESHOLD = 100
  * Connections one peer may hold to this node (inbound beyond it are refused by the gater). One
  * is the norm, two when both sides dial at once; each connection brings its own stream limits.
  */
-export const MAX_CONNECTIONS_PER_PEER = 4
+export const MAX_CONNECTIONS_PER_PEER = 2
 
 /** An admitted inbound connection not seen open after this long stops counting against its peer. */
 export const ADMISSION_TIMEOUT_MS = 5_000

@@ -1,3 +1,4 @@
+import { MAX_CONNECTIONS_PER_PEER } from '../../src/net/constants.js'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { defaultLogger } from '@libp2p/logger'
 import type { Stream } from '@libp2p/interface'
@@ -102,10 +103,10 @@ describe('a flood of unfinished frames from one trusted peer', () => {
     await Promise.allSettled(Array.from({ length: 10 }, async () => await client.node.dial(address, { force: true, signal: AbortSignal.timeout(5000) })))
     await waitUntil(() => server.getConnections(client.node.peerId).length > 0, 5000)
     // Connections refused after the handshake are dropped by the server; what stays is the limit.
-    await waitUntil(() => server.getConnections(client.node.peerId).length <= 4, 5000)
-    expect(server.getConnections(client.node.peerId).length).toBeLessThanOrEqual(4)
+    await waitUntil(() => server.getConnections(client.node.peerId).length <= MAX_CONNECTIONS_PER_PEER, 5000)
+    expect(server.getConnections(client.node.peerId).length).toBeLessThanOrEqual(MAX_CONNECTIONS_PER_PEER)
     for (let i = 0; i < 6; i++) await client.node.dial(address, { force: true }).catch(() => undefined)
-    await waitUntil(() => server.getConnections(client.node.peerId).length <= 4, 5000)
-    expect(server.getConnections(client.node.peerId).length).toBe(4)
+    await waitUntil(() => server.getConnections(client.node.peerId).length <= MAX_CONNECTIONS_PER_PEER, 5000)
+    expect(server.getConnections(client.node.peerId).length).toBe(MAX_CONNECTIONS_PER_PEER)
   })
 })
