@@ -2,9 +2,9 @@ import type { Logger } from '@libp2p/interface'
 import type { GitmeshNode } from '../net/node.js'
 import type { Author } from '../author/author.js'
 import type { Builder } from '../builder/builder.js'
-import { JOBS_PROTOCOL, MAX_JOB_STREAMS } from './constants.js'
-import type { JobReplyMessage, JobRequestMessage } from './messages.js'
-import { jobStreamHandler } from './wire.js'
+import { JOBS_PROTOCOL, MAX_JOB_STREAMS } from '../jobs/constants.js'
+import type { JobReplyMessage, JobRequestMessage } from '../jobs/messages.js'
+import { jobStreamHandler } from '../jobs/wire.js'
 
 /**
  * /gitmesh/jobs/1.0.0 on one node: offers and cancels go to its builder part (if it is a builder),
