@@ -3,7 +3,8 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { defaultLogger } from '@libp2p/logger'
 import type { Logger } from '@libp2p/interface'
 import type { Home } from '../home/home.js'
-import { createGitmeshNode, type GitmeshNode } from '../net/node.js'
+import type { GitmeshNode } from '../net/node.js'
+import { createDaemonNode } from './node.js'
 import { PING_INTERVAL_MS } from '../net/constants.js'
 import { TrustStore } from '../store/trust-store.js'
 import { GrantStore } from '../store/grant-store.js'
@@ -75,7 +76,7 @@ export class Daemon {
     let node: GitmeshNode | undefined
     let control: ControlServer | undefined
     try {
-      node = await createGitmeshNode({ privateKey, trust, grants, listen: options.listen ?? config.listen })
+      node = await createDaemonNode({ privateKey, trust, grants, listen: options.listen ?? config.listen })
       const logger = defaultLogger()
       const author = new Author({ node, trust, grants, jobs: new JobStore(db), log: logger.forComponent('gitmesh:author'), namer: config.namer })
       const builder = options.builder === undefined

@@ -5,12 +5,11 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify, type Identify } from '@libp2p/identify'
 import { ping, type Ping } from '@libp2p/ping'
 import type { PrivateKey } from '@libp2p/interface'
-import { exchange, type Exchange, type ExchangeInit } from '../exchange/index.js'
-import type { GrantStore } from '../store/grant-store.js'
+import type { Exchange, ExchangeComponents } from '../exchange/index.js'
 import type { TrustStore } from '../store/trust-store.js'
 import { trustGater } from './gater.js'
 import { PeerConnectionLimit } from './connection-limit.js'
-import { BufferBudget, type BufferBudgetInit } from '../wire/budget.js'
+import type { BufferBudget } from '../wire/budget.js'
 import { MAX_CONNECTIONS_PER_PEER, DEFAULT_LISTEN, INBOUND_CONNECTION_THRESHOLD, MAX_INCOMING_PENDING_CONNECTIONS, MAX_STREAM_READ_BUFFER_BYTES, MAX_STREAM_WINDOW_BYTES } from './constants.js'
 
 // A type alias, not an interface: libp2p's ServiceMap needs an index signature.
@@ -27,20 +26,23 @@ export type GitmeshNode = Libp2p<NodeServices>
 export interface GitmeshNodeInit {
   privateKey: PrivateKey
   trust: TrustStore
-  grants: GrantStore
   /** @default [DEFAULT_LISTEN] */
   listen?: string[]
-  /** Settings of the object exchange beyond its stores (tests make packs small to cut transfers). */
-  exchange?: Partial<Omit<ExchangeInit, 'grants' | 'trust' | 'budget'>>
   /** @default MAX_CONNECTIONS_PER_PEER */
   maxConnectionsPerPeer?: number
-  /** Limits of the node's buffer budget (tests lower them). */
-  buffers?: BufferBudgetInit
+  /** gitmesh's own services, composed by the daemon (src/daemon/node.ts). */
+  services: {
+    exchange: (components: ExchangeComponents) => Exchange
+    buffers: BufferBudget
+  }
 }
 
-/** A libp2p node speaking TCP + Noise + Yamux with identify, ping and the object exchange, behind the trust gater. */
+/**
+ * A libp2p node speaking TCP + Noise + Yamux with identify and ping behind the trust gater, at most
+ * MAX_CONNECTIONS_PER_PEER connections from one peer, and the services the daemon gives it.
+ */
 export async function createGitmeshNode (init: GitmeshNodeInit): Promise<GitmeshNode> {
-  const buffers = new BufferBudget(init.buffers)
+  const buffers = init.services.buffers
   // The limit counts a peer's connections through the node, which exists only once it is made.
   const made: { node?: GitmeshNode } = {}
   const limit = new PeerConnectionLimit(init.maxConnectionsPerPeer ?? MAX_CONNECTIONS_PER_PEER, peer => made.node?.getConnections(peer).length ?? 0)
@@ -59,7 +61,7 @@ export async function createGitmeshNode (init: GitmeshNodeInit): Promise<Gitmesh
     services: {
       identify: identify(),
       ping: ping(),
-      exchange: exchange({ ...init.exchange, grants: init.grants, trust: init.trust, budget: buffers }),
+      exchange: init.services.exchange,
       buffers: () => buffers
     }
   })

@@ -2,7 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { createGitmeshNode, type GitmeshNode } from '../../src/net/node.js'
+import type { GitmeshNode } from '../../src/net/node.js'
+import { createDaemonNode } from '../../src/daemon/node.js'
 import { openDatabase, type Db } from '../../src/store/database.js'
 import { TrustStore } from '../../src/store/trust-store.js'
 import { GrantStore } from '../../src/store/grant-store.js'
@@ -18,12 +19,12 @@ export interface TestNode {
 }
 
 /** A real gitmesh libp2p node on loopback with its own temporary database. */
-export async function startTestNode (exchange: Parameters<typeof createGitmeshNode>[0]['exchange'] = {}): Promise<TestNode> {
+export async function startTestNode (exchange: Parameters<typeof createDaemonNode>[0]['exchange'] = {}): Promise<TestNode> {
   const dir = await mkdtemp(path.join(tmpdir(), 'gitmesh-node-'))
   const db = openDatabase(path.join(dir, 'gitmesh.db'))
   const trust = new TrustStore(db)
   const grants = new GrantStore(db)
-  const node = await createGitmeshNode({ privateKey: await generateKeyPair('Ed25519'), trust, grants, listen: ['/ip4/127.0.0.1/tcp/0'], exchange })
+  const node = await createDaemonNode({ privateKey: await generateKeyPair('Ed25519'), trust, grants, listen: ['/ip4/127.0.0.1/tcp/0'], exchange })
   return {
     node,
     peerId: node.peerId.toString(),

@@ -6,7 +6,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { createGitmeshNode } from '../../src/net/node.js'
+import { createDaemonNode } from '../../src/daemon/node.js'
 import { openDatabase } from '../../src/store/database.js'
 import { TrustStore } from '../../src/store/trust-store.js'
 import { GrantStore } from '../../src/store/grant-store.js'
@@ -39,7 +39,7 @@ async function unfinishedFrame (stream: Stream, bytes: number): Promise<void> {
 }
 
 describe('a flood of unfinished frames from one trusted peer', () => {
-  let server: Awaited<ReturnType<typeof createGitmeshNode>>
+  let server: Awaited<ReturnType<typeof createDaemonNode>>
   let serverDir: string
   let trust: TrustStore
   let client: TestNode
@@ -49,7 +49,7 @@ describe('a flood of unfinished frames from one trusted peer', () => {
     const db = openDatabase(path.join(serverDir, 'gitmesh.db'))
     trust = new TrustStore(db)
     // A small budget, so a flood of a few MiB reaches it.
-    server = await createGitmeshNode({ privateKey: await generateKeyPair('Ed25519'), trust, grants: new GrantStore(db), listen: ['/ip4/127.0.0.1/tcp/0'], exchange: { requestTimeoutMs: REQUEST_TIMEOUT_MS }, buffers: { peerBytes: 1024 * KiB, daemonBytes: 2048 * KiB } })
+    server = await createDaemonNode({ privateKey: await generateKeyPair('Ed25519'), trust, grants: new GrantStore(db), listen: ['/ip4/127.0.0.1/tcp/0'], exchange: { requestTimeoutMs: REQUEST_TIMEOUT_MS }, buffers: { peerBytes: 1024 * KiB, daemonBytes: 2048 * KiB } })
     await server.handle(JOBS_PROTOCOL, jobStreamHandler(async () => ({ type: 'ok' }) as JobReplyMessage, defaultLogger().forComponent('test:jobs'), { messageTimeoutMs: REQUEST_TIMEOUT_MS, budget: server.services.buffers }), { maxInboundStreams: MAX_JOB_STREAMS })
     client = await startTestNode()
     trust.trust(client.peerId, ['author', 'builder'], [])
