@@ -136,7 +136,7 @@ describe('a builder killed with kill -9', () => {
       expect(git(r.repo, 'show', `${returned.result!.commit}:out-${attempt}.txt`)).toBe('ok')
       expect(workingTreeState(r.repo)).toBe(before)
     }
-    expect(hit).toBe(true)
+    expect(hit, 'no try killed the builder while S was still being fetched').toBe(true)
     expectSoundCacheRepo(onlyCacheRepo(r.builderHome))
     expect(readFileSync(path.join(r.repo, 'notes.txt'), 'utf8')).toBe('line one\nedited, not committed\n')
     // The large files have served; later snapshots need not carry them.
@@ -151,7 +151,10 @@ describe('a builder killed with kill -9', () => {
     // tests ran (the restarted run writes it again).
     const test = `i=0; while [ $i -lt 1000 ]; do echo $i > gen-$i.txt; i=$((i+1)); done; touch '${marker}'`
     const job = await r.offer(`commit\n\n${block('commit.txt', 'ok')}`, ['--name', 'commit', '--test', test, '--attempts', '1'])
-    await waitUntil(() => existsSync(marker), 30_000)
+    // Looked for every few milliseconds (waitUntil's 25 ms could miss a fast machine's whole `git add`).
+    const tested = Date.now() + 30_000
+    while (!existsSync(marker) && Date.now() < tested) await new Promise(resolve => setTimeout(resolve, 3))
+    expect(existsSync(marker)).toBe(true)
     const repo = onlyCacheRepo(r.builderHome)
     // `git add -A` holds the worktree's index.lock (in the cache repository's worktrees/<name>/):
     // kill as soon as it appears, so the kill lands inside the commit step.
