@@ -14,6 +14,7 @@ import { BuilderStore, type BuilderJob, type BuilderJobState } from './builder-s
 import { cacheRepoPath, runJob } from './job-runner.js'
 import { NEXT_JOB_FIRST_MS, WORKTREES_PER_SLOT } from './constants.js'
 import { WorktreePool } from './worktree.js'
+import { cleanCacheRepos } from './crash-cleanup.js'
 import { startOrder } from './start-order.js'
 import { Outbox } from './outbox.js'
 import { Prefetcher } from './prefetcher.js'
@@ -100,6 +101,8 @@ export class Builder {
     reapOrphanedCommands(this.init.store)
     // Worktrees left by a previous run (a crash) are not trusted: they are made anew.
     await rm(path.join(this.init.workDir, 'worktrees'), { recursive: true, force: true })
+    // ...and the cache repositories forget them, and lose the half-written objects of the crash.
+    await cleanCacheRepos(path.join(this.init.workDir, 'repos'))
     // A job that was running when the node stopped (or crashed) starts over; its worktree is made anew.
     for (const job of this.init.store.inStates(['fetching', 'generating', 'testing'])) {
       this.init.store.setState(job.author, job.spec.id, 'queued', 0)

@@ -30,6 +30,13 @@ export async function removeWorktree (repo: string, dir: string): Promise<void> 
   })
 }
 
+/** Forgets the worktrees `repo` lists whose folders are gone (serialized with this process's other changes to the list). */
+export async function pruneWorktrees (repo: string): Promise<void> {
+  await worktreeAdmin(repo, async () => {
+    await runGit(['worktree', 'prune'], { cwd: repo }).catch(() => {})
+  })
+}
+
 /**
  * Runs `fn` alone among this process's changes to `repo`'s list of worktrees. git does not lock
  * that list: a `worktree add` that runs while another one is half-way through fails with "failed
