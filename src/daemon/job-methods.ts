@@ -4,9 +4,10 @@ import type { Author } from '../author/author.js'
 import type { BuilderLoad } from '../author/scheduler.js'
 import type { Job } from '../jobs/job.js'
 import type { JobOwnership } from '../jobs/job-store.js'
-import { MIN_PRIORITY, MAX_PRIORITY, MAX_AFTER, MAX_ATTEMPTS, MAX_FANOUT, MAX_JOB_QUERY_CHARS, MAX_OWNS_GLOB_CHARS, MAX_OWNS_GLOBS, MAX_PROMPT_CHARS, MAX_TAGS, MAX_TAG_CHARS, MAX_TEST_COMMAND_CHARS } from '../jobs/constants.js'
+import { MAX_JOB_QUERY_CHARS, MAX_PROMPT_CHARS } from '../jobs/constants.js'
+import { describeIssue, jobName, promptText, taskOptionFields, taskOptionsObject } from '../jobs/task-options.js'
 import { ownsOverlap } from '../jobs/ownership.js'
-import { ACTIVE_STATES, ENDED_STATES, FANOUT_STOPS } from '../jobs/job.js'
+import { ACTIVE_STATES, ENDED_STATES } from '../jobs/job.js'
 import { parseMessage } from '../wire/channel.js'
 import { InvalidRequestError } from './errors.js'
 import type { ControlMethod } from './control-server.js'
@@ -122,16 +123,18 @@ export function jobView (author: Author, job: Job, { withLogs = false, running }
 }
 
 const absolutePath = z.string().refine(p => path.isAbsolute(p), 'must be an absolute path')
-/** The options a job is offered with, from `offer` flags and prompt-file front matter alike. */
-const taskOptions = {
-  attempts: z.number().int().min(1).max(MAX_ATTEMPTS).optional(),
-  priority: z.number().int().min(MIN_PRIORITY).max(MAX_PRIORITY).optional(),
-  after: z.array(z.string().max(MAX_JOB_QUERY_CHARS)).max(MAX_AFTER).optional(),
-  owns: z.array(z.string().min(1).max(MAX_OWNS_GLOB_CHARS)).max(MAX_OWNS_GLOBS).optional(),
-  fanout: z.number().int().min(1).max(MAX_FANOUT).optional(),
-  builders: z.array(z.string().min(1).max(MAX_TAG_CHARS * 2)).max(MAX_TAGS).optional(),
-  stack: z.boolean().optional(),
-  fanoutStop: z.enum(FANOUT_STOPS).optional()
+
+/** `offer`: the task options of src/jobs/task-options.ts, as `gitmesh offer` and prompt files check them. */
+const offerParams = taskOptionsObject({ repo: absolutePath, prompt: promptText, ...taskOptionFields })
+
+/** `submit-task`: the same, named (a watched file's job is found again by its name). */
+const submitTaskParams = taskOptionsObject({ repo: absolutePath, prompt: promptText, ...taskOptionFields, name: jobName })
+
+/** Task options are refused with the field and the rule, as the other edges word them. */
+function taskParams<T> (schema: z.ZodType<T>, value: unknown): T {
+  const result = schema.safeParse(value)
+  if (!result.success) throw new InvalidRequestError(describeIssue(result.error))
+  return result.data
 }
 
 /** A job just offered, after a look at whether any builder can take it: `offer` says so at once. */
@@ -145,13 +148,7 @@ const jobQuery = z.object({ job: z.string().min(1).max(MAX_JOB_QUERY_CHARS) })
 export function jobMethods (author: Author): Record<string, ControlMethod> {
   return {
     offer: async (raw) => {
-      const p = params(z.object({
-        repo: absolutePath,
-        prompt: z.string().max(MAX_PROMPT_CHARS),
-        name: z.string().max(MAX_JOB_QUERY_CHARS).optional(),
-        test: z.string().min(1).max(MAX_TEST_COMMAND_CHARS).optional(),
-        ...taskOptions
-      }), raw)
+      const p = taskParams(offerParams, raw)
       return jobView(author, explained(author, await author.offer(p)))
     },
 
@@ -182,12 +179,7 @@ export function jobMethods (author: Author): Record<string, ControlMethod> {
 
     /** A task from a watched prompt file: a new job, or a new round of the job of that name. */
     'submit-task': async (raw) => {
-      const p = params(z.object({
-        repo: absolutePath,
-        prompt: z.string().max(MAX_PROMPT_CHARS),
-        name: z.string().min(1).max(MAX_JOB_QUERY_CHARS),
-        ...taskOptions
-      }), raw)
+      const p = taskParams(submitTaskParams, raw)
       const { job, replaced, unchanged } = await author.submitTask(p)
       return { ...jobView(author, explained(author, job)), replaced: replaced ?? null, unchanged: unchanged === true }
     },

@@ -5,6 +5,7 @@ import type { Command } from 'commander'
 import { commandContext, type CommandContext } from '../context.js'
 import { pc, table, UsageError } from '../output.js'
 import { collect, parseDuration, wholeNumber } from '../options.js'
+import { offerFlagOptions, offerPrompt, type OfferFlags } from '../offer-flags.js'
 import { EXIT } from '../exit-codes.js'
 import { followDaemonEvents } from '../follow.js'
 import { isDaemonAway } from '../../daemon/errors.js'
@@ -241,11 +242,10 @@ Examples:
   gitmesh offer -f prompts/api.md --after data-model --owns 'src/api/**' --priority 5 --builder gpu
   gitmesh offer -f prompts/api-tests.md --after api --stack
   gitmesh offer -m "speed up the parser" --fanout 3`)
-    .action(async (opts: { repo: string, message?: string, file?: string, name?: string, attempts?: number, test?: string, wait?: boolean, unplacedTimeout?: number, after?: string[], owns?: string[], priority?: number, fanout?: number, builder?: string[], stack?: boolean, fanoutStopFirst?: boolean }, command: Command) => {
+    .action(async (opts: OfferFlags & { repo: string, message?: string, file?: string, wait?: boolean, unplacedTimeout?: number }, command: Command) => {
       const ctx = commandContext(command)
-      if (opts.stack === true && (opts.after?.length ?? 0) !== 1) throw new UsageError('--stack needs exactly one --after job to stack on')
       if ((opts.message === undefined) === (opts.file === undefined)) throw new UsageError('give the prompt with exactly one of -m TEXT or -f FILE')
-      if (opts.attempts !== undefined && (!Number.isInteger(opts.attempts) || opts.attempts < 1)) throw new UsageError('--attempts must be a positive whole number')
+      const options = offerFlagOptions(opts)
       let prompt = opts.message
       if (opts.file !== undefined) {
         try {
@@ -254,22 +254,7 @@ Examples:
           throw new UsageError(`cannot read the prompt file ${opts.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
         }
       }
-      if (opts.priority !== undefined && !Number.isInteger(opts.priority)) throw new UsageError('--priority must be a whole number')
-      if (opts.fanout !== undefined && (!Number.isInteger(opts.fanout) || opts.fanout < 1)) throw new UsageError('--fanout must be a positive whole number')
-      const job = await ctx.call<JobView>('offer', {
-        repo: path.resolve(opts.repo),
-        prompt,
-        name: opts.name,
-        attempts: opts.attempts,
-        test: opts.test,
-        after: opts.after,
-        owns: opts.owns,
-        priority: opts.priority,
-        fanout: opts.fanout,
-        builders: opts.builder,
-        stack: opts.stack,
-        fanoutStop: opts.fanoutStopFirst === true ? 'first-pass' : undefined
-      })
+      const job = await ctx.call<JobView>('offer', { repo: path.resolve(opts.repo), prompt: offerPrompt(prompt, opts.file), ...options })
       const problem = job.waitingFor !== null ? `no builder can take it yet: ${job.waitingFor.reason}` : undefined
       if (opts.wait !== true) {
         ctx.out.result({ id: job.id, name: job.name, state: job.state, snapshot: job.snapshot, waitingFor: job.waitingFor }, () =>
