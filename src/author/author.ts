@@ -6,20 +6,20 @@ import type { TrustStore } from '../store/trust-store.js'
 import type { GrantStore } from '../store/grant-store.js'
 import { snapshotWorkingTree, type Snapshot } from '../git/snapshot.js'
 import { locateRepository } from '../git/repository.js'
-import { MAX_AFTER, MAX_FANOUT, MAX_PRIORITY, MIN_PRIORITY, MAX_NAME_CHARS, MAX_PROMPT_CHARS, SCHEDULE_INTERVAL_MS } from '../jobs/constants.js'
+import { DEFAULT_FANOUT, DEFAULT_PRIORITY, SCHEDULE_INTERVAL_MS } from '../jobs/constants.js'
 import { findCycle, stackStands } from '../jobs/dependencies.js'
-import { checkOwnsGlobs } from '../jobs/ownership.js'
 import { Scheduler, type BuilderLoad } from './scheduler.js'
 import type { PlacementProblem } from './placement-problem.js'
 import { holders, Leases } from './leases.js'
 import { takeResult } from './results.js'
 import { InvalidPromptError, JobStateError } from '../jobs/errors.js'
-import { ACTIVE_STATES, type FanoutStop, type Job, type JobState } from '../jobs/job.js'
+import { ACTIVE_STATES, type Job, type JobState } from '../jobs/job.js'
+import type { TaskOptions } from '../jobs/task-options.js'
 import { JobStore } from '../jobs/job-store.js'
 import type { HandbackRequest, JobReplyMessage, LeaseRequest, ResultAnnouncement, StatusUpdate } from '../jobs/messages.js'
 import { loadJobSettings } from '../jobs/project-config.js'
 import { nextRound, type SchedulingOptions } from '../jobs/rounds.js'
-import { askNamer, deriveName, isValidName, uniqueName } from '../jobs/naming.js'
+import { askNamer, deriveName, uniqueName } from '../jobs/naming.js'
 import { sendJobMessage } from '../jobs/wire.js'
 import { Review } from './review.js'
 
@@ -33,27 +33,17 @@ export interface AuthorInit {
   namer?: string
 }
 
-export interface OfferParams {
-  repo: string
-  prompt: string
-  name?: string
-  attempts?: number
-  test?: string
-  priority?: number
-  after?: string[]
-  owns?: string[]
-  fanout?: number
-  builders?: string[]
-  /** Start on the dependency's passing result, before it is accepted (needs exactly one `after`). */
-  stack?: boolean
-  fanoutStop?: FanoutStop
-}
+/**
+ * An offer as the public edges checked it (src/jobs/task-options.ts: the control API, `gitmesh
+ * offer`, prompt files): the values are trusted here. Options left out take their defaults.
+ */
+export type OfferParams = { repo: string, prompt: string } & Partial<TaskOptions>
 
 function sameTask (job: Job, params: OfferParams): boolean {
   const same = (a: readonly string[], b: readonly string[] | undefined): boolean => JSON.stringify([...a].sort()) === JSON.stringify([...(b ?? [])].sort())
   return job.prompt === params.prompt.trim() &&
     same(job.after, params.after) && same(job.owns, params.owns) && same(job.builders, params.builders) &&
-    job.priority === (params.priority ?? 0) && job.fanout === (params.fanout ?? 1) &&
+    job.priority === (params.priority ?? DEFAULT_PRIORITY) && job.fanout === (params.fanout ?? DEFAULT_FANOUT) &&
     job.stack === (params.stack ?? false) && job.fanoutStop === (params.fanoutStop ?? 'none') &&
     (params.attempts === undefined || params.attempts === job.attemptsBudget)
 }
@@ -169,9 +159,6 @@ export class Author extends EventEmitter<{ job: [Job] }> {
   /** Snapshots the working tree, creates the job (queued) and schedules it; returns at once. */
   async offer (params: OfferParams): Promise<Job> {
     const prompt = params.prompt.trim()
-    if (prompt.length === 0) throw new InvalidPromptError('the prompt is empty')
-    if (prompt.length > MAX_PROMPT_CHARS) throw new InvalidPromptError(`the prompt is longer than ${MAX_PROMPT_CHARS} characters`)
-    if (params.name !== undefined && !isValidName(params.name)) throw new InvalidPromptError(`--name ${JSON.stringify(params.name)} must be kebab-case (a-z, 0-9, single dashes), at most ${MAX_NAME_CHARS} characters`)
     const located = await locateRepository(params.repo)
     const repo = located.workTree!
     const settings = await loadJobSettings(repo, { test: params.test, attempts: params.attempts })
@@ -212,7 +199,6 @@ export class Author extends EventEmitter<{ job: [Job] }> {
     if (existing.repo !== repo) throw new InvalidPromptError(`a job named ${params.name} belongs to ${existing.repo}`)
     if (underReview(existing)) throw new JobStateError(`${existing.name} is merged and under review: accept or reject it before saving a new version`)
     const prompt = params.prompt.trim()
-    if (prompt.length === 0) throw new InvalidPromptError('the prompt is empty')
     const settings = await loadJobSettings(repo, { test: params.test, attempts: params.attempts })
     const scheduling = this.checkScheduling(existing.name, params)
     await Promise.all(stillRunning(existing).map(async builder => {
@@ -259,29 +245,25 @@ export class Author extends EventEmitter<{ job: [Job] }> {
     state.running.then(waiting.resolve, waiting.reject)
   }
 
-  /** Validates the scheduling options of a job; a dependency cycle is refused here, at offer time. */
+  /**
+   * The scheduling options of a job, with what depends on the other jobs checked: a dependency on
+   * itself, or a cycle. The values themselves were checked at the edge (src/jobs/task-options.ts).
+   */
   private checkScheduling (name: string, params: OfferParams): SchedulingOptions {
     const after = [...new Set(params.after ?? [])]
-    const owns = params.owns ?? []
-    const builders = params.builders ?? []
-    const priority = params.priority ?? 0
-    const fanout = params.fanout ?? 1
-    if (!Number.isInteger(priority) || priority < MIN_PRIORITY || priority > MAX_PRIORITY) throw new InvalidPromptError(`priority must be a whole number between ${MIN_PRIORITY} and ${MAX_PRIORITY}`)
-    if (!Number.isInteger(fanout) || fanout < 1 || fanout > MAX_FANOUT) throw new InvalidPromptError(`fanout must be a whole number between 1 and ${MAX_FANOUT}`)
-    if (after.length > MAX_AFTER) throw new InvalidPromptError(`at most ${MAX_AFTER} dependencies`)
-    for (const dependency of after) {
-      if (!isValidName(dependency)) throw new InvalidPromptError(`after: ${JSON.stringify(dependency)} is not a job name`)
-    }
     if (after.includes(name)) throw new InvalidPromptError(`${name} cannot depend on itself`)
-    const stack = params.stack ?? false
-    // A round builds on one commit: it can stack on one result, not on several at once.
-    if (stack && after.length !== 1) throw new InvalidPromptError(`stack needs exactly one after: dependency (${name} has ${after.length})`)
-    const fanoutStop = params.fanoutStop ?? 'none'
-    checkOwnsGlobs(owns)
     const byName = new Map(this.init.jobs.list().map(job => [job.name, job]))
     const cycle = findCycle(name, after, byName)
     if (cycle !== undefined) throw new InvalidPromptError(`the dependencies would form a cycle: ${cycle.join(' → ')}`)
-    return { priority, after, owns, fanout, builders, stack, fanoutStop }
+    return {
+      priority: params.priority ?? DEFAULT_PRIORITY,
+      after,
+      owns: params.owns ?? [],
+      fanout: params.fanout ?? DEFAULT_FANOUT,
+      builders: params.builders ?? [],
+      stack: params.stack ?? false,
+      fanoutStop: params.fanoutStop ?? 'none'
+    }
   }
 
   private async nameFor (prompt: string): Promise<string> {

@@ -6,13 +6,7 @@ import { runGit } from '../git/git-process.js'
 import { createWorktree, removeWorktree } from '../builder/worktree.js'
 import { CLI_PATH, runCliJson, startDaemon, type DaemonProcess } from '../demo/processes.js'
 import { median, timed } from './stats.js'
-
-interface JobView {
-  id: string
-  name: string
-  state: string
-  result: { commit: string, committedAt: number, receivedAt: number } | null
-}
+import type { JobView } from '../daemon/views.js'
 
 export interface JobLatency {
   jobs: number

@@ -5,8 +5,7 @@ import { callDaemon } from '../daemon/control-client.js'
 import { runCliJson, startDaemon, type DaemonProcess } from '../demo/processes.js'
 import { makeSampleProject } from '../demo/sample-project.js'
 import { median, timed } from './stats.js'
-
-interface JobView { id: string, name: string, state: string }
+import type { JobView } from '../daemon/views.js'
 
 export interface ParallelFigures {
   jobs: number

@@ -15,6 +15,7 @@ import { parseMessage } from '../wire/channel.js'
 import { InvalidRequestError } from './errors.js'
 import { multiaddrText } from '../home/config.js'
 import type { ControlMethod } from './control-server.js'
+import type { PeerView } from './views.js'
 
 export interface MethodContext {
   node: GitmeshNode
@@ -50,7 +51,7 @@ function params<T> (schema: z.ZodType<T>, value: unknown): T {
 export function controlMethods (ctx: MethodContext): Record<string, ControlMethod> {
   const { node, trust, grants } = ctx
 
-  const peerView = (peerId: string): Record<string, unknown> => {
+  const peerView = (peerId: string): PeerView => {
     const peer = trust.get(peerId)!
     const connections = node.getConnections().filter(c => c.remotePeer.toString() === peerId)
     return {

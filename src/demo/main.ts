@@ -7,20 +7,7 @@ import { callDaemon } from '../daemon/control-client.js'
 import { runGit } from '../git/git-process.js'
 import { runCliJson, startDaemon, type DaemonProcess } from './processes.js'
 import { makeSampleProject, SAMPLE_PROMPTS } from './sample-project.js'
-
-interface JobView {
-  id: string
-  name: string
-  state: string
-  builder: string | null
-  attempt: number
-  attemptsBudget: number
-  attempts: Array<{ number: number, passed: boolean, ms: number }>
-  result: { commit: string, passed: boolean, builder: string } | null
-  merge: { conflicts: string[], testPassed: boolean | null } | null
-  acceptedCommit: string | null
-  createdAt: number
-}
+import type { JobView } from '../daemon/views.js'
 
 const ENDED = new Set(['returned', 'merged', 'accepted', 'rejected', 'failed', 'cancelled'])
 

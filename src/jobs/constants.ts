@@ -20,6 +20,10 @@ export const MAX_NAMER_OUTPUT_CHARS = 4096
 /** `priority` range: wide enough to interleave, narrow enough to read at a glance. */
 export const MIN_PRIORITY = -1000
 export const MAX_PRIORITY = 1000
+export const DEFAULT_PRIORITY = 0
+
+/** Builders a job goes to when nothing says. */
+export const DEFAULT_FANOUT = 1
 
 /** Attempts when neither gitmesh.json nor --attempts says. */
 export const DEFAULT_ATTEMPTS = 3
@@ -85,8 +89,8 @@ export const RESULT_DELIVERY_TIMEOUT_MS = 10 * 60_000
 /** `owns:` globs per job. */
 export const MAX_OWNS_GLOBS = 64
 
-/** Characters of one `owns:` glob. */
-export const MAX_OWNS_GLOB_CHARS = 1024
+/** Characters of one `owns:` glob: a path pattern, not a document. */
+export const MAX_OWNS_GLOB_CHARS = 256
 
 /** `after:` dependencies per job. */
 export const MAX_AFTER = 64
@@ -115,3 +119,9 @@ export const HANDBACK_TIMEOUT_MS = 2_000
 /** Tags per builder, and their length. */
 export const MAX_TAGS = 32
 export const MAX_TAG_CHARS = 64
+
+/** A peer id or tag a job may be limited to (`builders`): a peer id is about 52 characters. */
+export const MAX_BUILDER_CHARS = 128
+
+/** `builders` a job may be limited to: as many as a builder may advertise tags. */
+export const MAX_BUILDERS = MAX_TAGS

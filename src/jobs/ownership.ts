@@ -1,22 +1,6 @@
 import picomatch from 'picomatch'
-import { InvalidPromptError } from './errors.js'
-import { MAX_OWNS_GLOBS } from './constants.js'
 
-/** Checks `owns:` globs: relative, no `..`, parseable. */
-export function checkOwnsGlobs (globs: readonly string[]): void {
-  if (globs.length > MAX_OWNS_GLOBS) throw new InvalidPromptError(`at most ${MAX_OWNS_GLOBS} owns globs`)
-  for (const glob of globs) {
-    if (glob.trim() === '') throw new InvalidPromptError('an owns glob is empty')
-    if (glob.startsWith('/')) throw new InvalidPromptError(`owns glob ${JSON.stringify(glob)} must be relative to the repository`)
-    if (glob.startsWith('!')) throw new InvalidPromptError(`owns glob ${JSON.stringify(glob)}: negations are not allowed (globs are OR-ed: one negation would allow nearly everything)`)
-    if (glob.split('/').includes('..')) throw new InvalidPromptError(`owns glob ${JSON.stringify(glob)} must not contain '..'`)
-    try {
-      picomatch.makeRe(glob)
-    } catch (err) {
-      throw new InvalidPromptError(`owns glob ${JSON.stringify(glob)} is not valid: ${(err as Error).message}`)
-    }
-  }
-}
+// The globs are checked at the public edges (src/jobs/task-options.ts): here they are trusted.
 
 /** The paths no glob matches; none when there are no globs (the job may change anything). */
 export function pathsOutside (paths: readonly string[], globs: readonly string[]): string[] {

@@ -12,17 +12,5 @@ export const DEFAULT_DEBOUNCE_MS = 300
 /** Largest prompt file read: the longest prompt plus generous front matter; a larger file is an error, not read whole. */
 export const MAX_PROMPT_FILE_BYTES = 512 * 1024
 
-// The limits a prompt file shares with an offer are the jobs' own, so a valid file is a valid offer.
-export { MAX_PROMPT_CHARS, MAX_NAME_CHARS, MIN_PRIORITY, MAX_PRIORITY, MAX_FANOUT, MAX_ATTEMPTS } from '../jobs/constants.js'
-
-export const DEFAULT_PRIORITY = 0
-export const DEFAULT_FANOUT = 1
-
-/** Longest peer id or tag in `builders` (a peer id is about 52 characters). */
-export const MAX_BUILDER_CHARS = 128
-
-/** Longest glob in `owns`. */
-export const MAX_GLOB_CHARS = 256
-
-/** Most entries in one list (`after`, `owns`, `builders`). */
-export const MAX_LIST_ENTRIES = 64
+// A prompt file's options are checked by the jobs' own schema (src/jobs/task-options.ts), so a
+// valid file is a valid offer: their limits live in src/jobs/constants.ts.

@@ -1,94 +1,25 @@
 import { createHash } from 'node:crypto'
-import picomatch from 'picomatch'
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml'
 import { z } from 'zod'
-import {
-  DEFAULT_FANOUT, DEFAULT_PRIORITY, MAX_ATTEMPTS, MAX_BUILDER_CHARS, MAX_FANOUT, MAX_GLOB_CHARS, MAX_LIST_ENTRIES,
-  MAX_NAME_CHARS, MAX_PRIORITY, MAX_PROMPT_CHARS, MIN_PRIORITY
-} from './constants.js'
 import { PromptFileError } from './errors.js'
-import { FANOUT_STOPS } from '../jobs/job.js'
+import { checkStack, promptText, taskOptionFields } from '../jobs/task-options.js'
 
-/** A value as it appears in a message: JSON, cut short. */
-function show (value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value)
-  return text.length > 60 ? `${text.slice(0, 57)}…` : text
-}
-
-const KEBAB = /^[a-z0-9]+(?:-[a-z0-9]+)*$/
-const NAME_RULE = `use kebab-case (a-z, 0-9 and single hyphens), at most ${MAX_NAME_CHARS} characters`
-
-const jobName = z.string({ error: issue => `${show(issue.input)} is not a job name: ${NAME_RULE}` })
-  .superRefine((value, ctx) => {
-    if (value.length > MAX_NAME_CHARS || !KEBAB.test(value)) ctx.addIssue({ code: 'custom', message: `${show(value)} is not a job name: ${NAME_RULE}` })
-  })
-
-/** Why `glob` cannot be an ownership glob, or undefined when it can. */
-function globProblem (glob: string): string | undefined {
-  if (glob.trim() === '') return 'is empty'
-  if (glob.length > MAX_GLOB_CHARS) return `is longer than ${MAX_GLOB_CHARS} characters`
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f]/.test(glob)) return 'contains a control character'
-  // Globs are OR-ed: one negated glob would let the job change nearly everything.
-  if (glob.startsWith('!')) return 'is negated: list the paths the job may change instead'
-  if (/^(?:[/\\~]|[A-Za-z]:)/.test(glob)) return 'is an absolute path: write it relative to the repository root'
-  // Brace alternatives count as segments too: "{src,..}/x" climbs out as surely as "../x".
-  if (glob.split(/[/\\{},]/).includes('..')) return 'has a ".." segment: it must stay inside the repository'
-  try {
-    picomatch.makeRe(glob, { strictBrackets: true })
-  } catch (err) {
-    return `is not a valid glob (${(err as Error).message})`
-  }
-  return undefined
-}
-
-const glob = z.string({ error: issue => `${show(issue.input)} is not a glob such as "src/email/**"` })
-  .superRefine((value, ctx) => {
-    const problem = globProblem(value)
-    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `${show(value)} ${problem}` })
-  })
-
-const BUILDER_RULE = `a peer id or tag is 1 to ${MAX_BUILDER_CHARS} characters without spaces`
-const builder = z.string({ error: issue => `${show(issue.input)} is not a peer id or tag: ${BUILDER_RULE}` })
-  .superRefine((value, ctx) => {
-    if (value.length > MAX_BUILDER_CHARS || !/^[^\s\u0000-\u001f]+$/.test(value)) { // eslint-disable-line no-control-regex
-      ctx.addIssue({ code: 'custom', message: `${show(value)} is not a peer id or tag: ${BUILDER_RULE}` })
-    }
-  })
-
-function wholeNumber (min: number, max: number) {
-  const error = `must be a whole number between ${min} and ${max}`
-  return z.int({ error }).min(min, { error }).max(max, { error })
-}
-
-/** One value or a list of them, read as a list without repeats; absent is empty. */
-function oneOrMany (item: z.ZodType<string>, what: string) {
-  return z.preprocess(
-    value => Array.isArray(value) ? value : [value],
-    z.array(item).max(MAX_LIST_ENTRIES, { error: `lists at most ${MAX_LIST_ENTRIES} ${what}` })
-  ).transform(list => [...new Set(list)]).default([])
-}
-
-/** The YAML front matter of a prompt file. Every key is optional; an unknown key is an error. */
+/**
+ * The YAML front matter of a prompt file: the jobs' own task options (src/jobs/task-options.ts),
+ * so a valid file is a valid offer. Every key is optional; an unknown key is an error.
+ */
 export const FrontMatterSchema = z.strictObject({
-  /** The job's name; derived from the prompt when absent. */
-  name: jobName.optional(),
-  /** Names of the jobs that must be accepted before this one is offered. */
-  after: oneOrMany(jobName, 'names'),
-  /** Path globs the job may change. */
-  owns: oneOrMany(glob, 'globs'),
-  priority: wholeNumber(MIN_PRIORITY, MAX_PRIORITY).default(DEFAULT_PRIORITY),
-  /** How many different builders get the job. */
-  fanout: wholeNumber(1, MAX_FANOUT).default(DEFAULT_FANOUT),
-  /** Attempt budget; gitmesh.json's (or the default) when absent. */
-  attempts: wholeNumber(1, MAX_ATTEMPTS).optional(),
-  /** Peer ids or tags of the builders that may take the job; any when empty. */
-  builders: oneOrMany(builder, 'peer ids or tags'),
-  /** Start on the (one) `after:` job's passing result instead of waiting for it to be accepted. */
-  stack: z.boolean({ error: issue => `${show(issue.input)} is not true or false` }).default(false),
-  /** Fan-out: `first-pass` stops the other builders at the first passing result; `none` lets all finish. */
-  fanout_stop: z.enum(FANOUT_STOPS, { error: issue => `${show(issue.input)} is not one of ${FANOUT_STOPS.join(', ')}` }).default('none')
-})
+  name: taskOptionFields.name,
+  after: taskOptionFields.after,
+  owns: taskOptionFields.owns,
+  priority: taskOptionFields.priority,
+  fanout: taskOptionFields.fanout,
+  attempts: taskOptionFields.attempts,
+  builders: taskOptionFields.builders,
+  stack: taskOptionFields.stack,
+  // YAML keys are snake_case, as in most front matter; the control API's is fanoutStop.
+  fanout_stop: taskOptionFields.fanoutStop
+}).superRefine(checkStack)
 
 export type FrontMatter = z.output<typeof FrontMatterSchema>
 
@@ -102,7 +33,7 @@ export type PromptFile = FrontMatter & {
   digest: string
 }
 
-const FRONT_MATTER_KEYS = Object.keys(FrontMatterSchema.shape)
+const FRONT_MATTER_KEYS = ['name', 'after', 'owns', 'priority', 'fanout', 'attempts', 'builders', 'stack', 'fanout_stop']
 
 /** A fence line of the front matter: `---`, trailing blanks allowed. */
 const FENCE = /^---[ \t]*$/
@@ -133,11 +64,13 @@ export function parsePromptFile (text: string, file: string): PromptFile {
     frontMatter = readFrontMatter(lines.slice(1, close).join('\n'), file)
     bodyIndex = close + 1
   }
-  const prompt = lines.slice(bodyIndex).join('\n').trim()
-  const bodyLine = Math.min(bodyIndex + 1, lines.length)
-  if (prompt === '') throw new PromptFileError(file, bodyLine, bodyIndex === 0 ? 'the prompt is empty' : 'the prompt is empty: write it below the front matter')
-  if (prompt.length > MAX_PROMPT_CHARS) throw new PromptFileError(file, bodyLine, `the prompt is longer than ${MAX_PROMPT_CHARS} characters`)
-  return { file, ...frontMatter, prompt, digest }
+  const body = promptText.safeParse(lines.slice(bodyIndex).join('\n'))
+  if (!body.success) {
+    const reason = `the prompt ${body.error.issues[0]?.message ?? 'is not valid'}`
+    const hint = bodyIndex > 0 && body.error.issues[0]?.code === 'too_small' ? ': write it below the front matter' : ''
+    throw new PromptFileError(file, Math.min(bodyIndex + 1, lines.length), reason + hint)
+  }
+  return { file, ...frontMatter, prompt: body.data, digest }
 }
 
 /** The front matter starts on the file's second line, after the opening `---`. */

@@ -6,34 +6,10 @@ import { CLI_PATH, runCliJson, startDaemon, type DaemonProcess } from '../../src
 import { callDaemon, type CallOptions } from '../../src/daemon/control-client.js'
 import { isDaemonAway } from '../../src/daemon/errors.js'
 import { Home } from '../../src/home/home.js'
+import type { JobView } from '../../src/daemon/views.js'
 
-export interface JobView {
-  blockedBy: { job: string, reason: string } | null
-  outsideOwns: string[]
-  candidates: Array<{ number: number, commit: string, passed: boolean, builder: string, proposed: boolean, files: number | null, added: number | null, removed: number | null, ms: number | null }>
-  fanout: number
-  fanoutStop: 'none' | 'first-pass'
-  fanoutBuilders: string[]
-  stack: boolean
-  ranOn: { kind: 'snapshot' | 'after-accept' | 'stacked-on', commit: string, job?: string, round?: number } | null
-  overlaps: string[]
-  waitingFor: { reason: string, sinceMs: number } | null
-  id: string
-  name: string
-  state: string
-  reason: string | null
-  builder: string | null
-  round: number
-  attempt: number
-  attempts: Array<{ round: number, number: number, passed: boolean, ms: number, log?: string }>
-  result: { commit: string, passed: boolean, builder: string } | null
-  merge: { w0: string, paths: string[], conflicts: string[], testPassed: boolean | null } | null
-  acceptedCommit: string | null
-  snapshot: string
-  prompt: string
-  builderLoad: { slots: number, running: number, queued: number, reachable: boolean } | null
-  elapsedMs: number
-}
+// The daemon's job JSON, declared once with the code that builds it; the tests take it from here.
+export type { JobView }
 
 export function git (cwd: string, ...args: string[]): string {
   return execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 'dev', GIT_AUTHOR_EMAIL: 'dev@example.invalid', GIT_COMMITTER_NAME: 'dev', GIT_COMMITTER_EMAIL: 'dev@example.invalid' } }).replace(/\n$/, '')

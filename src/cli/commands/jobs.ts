@@ -5,65 +5,15 @@ import type { Command } from 'commander'
 import { commandContext, type CommandContext } from '../context.js'
 import { pc, table, UsageError } from '../output.js'
 import { collect, parseDuration, wholeNumber } from '../options.js'
+import { offerFlagOptions, offerPrompt, type OfferFlags } from '../offer-flags.js'
 import { EXIT } from '../exit-codes.js'
 import { followDaemonEvents } from '../follow.js'
 import { isDaemonAway } from '../../daemon/errors.js'
 import { ENDED_STATES, type JobState } from '../../jobs/job.js'
+import type { BuilderView, JobView } from '../../daemon/views.js'
 
 /** How long `offer --wait` waits for a job no builder can take before it gives up (exit 7). */
 export const DEFAULT_UNPLACED_TIMEOUT_MS = 30_000
-
-export interface JobView {
-  id: string
-  name: string
-  state: JobState
-  reason: string | null
-  prompt: string
-  repo: string
-  snapshot: string
-  builder: string | null
-  round: number
-  attempt: number
-  attemptsBudget: number
-  progress: string | null
-  attempts: Array<{ round: number, number: number, passed: boolean, ms: number, log?: string }>
-  result: { commit: string, passed: boolean, builder: string, summary: string } | null
-  merge: { w0: string, paths: string[], conflicts: string[], testPassed: boolean | null, testOutput?: string } | null
-  acceptedCommit: string | null
-  priority: number
-  after: string[]
-  owns: string[]
-  blockedBy: { job: string, reason: string } | null
-  outsideOwns: string[]
-  candidates: CandidateView[]
-  fanout: number
-  fanoutStop: 'none' | 'first-pass'
-  /** Fan-out builders besides `builder` (after a result: those still running). */
-  fanoutBuilders: string[]
-  stack: boolean
-  /** The commit this round runs on, and why (docs/cli.md). */
-  ranOn: { kind: 'snapshot' | 'after-accept' | 'stacked-on', commit: string, job?: string, round?: number } | null
-  overlaps: string[]
-  /** Why no builder can take this waiting job (none trusted, none matching, all unreachable), and for how long. */
-  waitingFor: { reason: string, sinceMs: number } | null
-  /** The load its builder last advertised, or null. */
-  builderLoad: { slots: number, running: number, queued: number, reachable: boolean } | null
-  elapsedMs: number
-  createdAt: number
-}
-
-export interface CandidateView {
-  number: number
-  commit: string
-  passed: boolean
-  builder: string
-  /** The job's result: the first passing candidate (or the last failing one). */
-  proposed: boolean
-  files: number | null
-  added: number | null
-  removed: number | null
-  ms: number | null
-}
 
 const STATE_COLORS: Partial<Record<JobState, (text: string) => string>> = {
   queued: pc.dim,
@@ -123,16 +73,6 @@ export function candidatesTable (job: JobView): string {
     c.ms === null ? '-' : `${(c.ms / 1000).toFixed(1)}s`,
     c.proposed ? 'proposed' : `gitmesh diff ${job.name}#${c.number}`
   ]))
-}
-
-export interface BuilderView {
-  peerId: string
-  slots: number | null
-  running: number | null
-  queued: number | null
-  tags: string[]
-  reachable: boolean | null
-  jobs: string[]
 }
 
 /** One line per builder: its load as it last advertised it, and which of our jobs it holds. */
@@ -241,11 +181,10 @@ Examples:
   gitmesh offer -f prompts/api.md --after data-model --owns 'src/api/**' --priority 5 --builder gpu
   gitmesh offer -f prompts/api-tests.md --after api --stack
   gitmesh offer -m "speed up the parser" --fanout 3`)
-    .action(async (opts: { repo: string, message?: string, file?: string, name?: string, attempts?: number, test?: string, wait?: boolean, unplacedTimeout?: number, after?: string[], owns?: string[], priority?: number, fanout?: number, builder?: string[], stack?: boolean, fanoutStopFirst?: boolean }, command: Command) => {
+    .action(async (opts: OfferFlags & { repo: string, message?: string, file?: string, wait?: boolean, unplacedTimeout?: number }, command: Command) => {
       const ctx = commandContext(command)
-      if (opts.stack === true && (opts.after?.length ?? 0) !== 1) throw new UsageError('--stack needs exactly one --after job to stack on')
       if ((opts.message === undefined) === (opts.file === undefined)) throw new UsageError('give the prompt with exactly one of -m TEXT or -f FILE')
-      if (opts.attempts !== undefined && (!Number.isInteger(opts.attempts) || opts.attempts < 1)) throw new UsageError('--attempts must be a positive whole number')
+      const options = offerFlagOptions(opts)
       let prompt = opts.message
       if (opts.file !== undefined) {
         try {
@@ -254,22 +193,7 @@ Examples:
           throw new UsageError(`cannot read the prompt file ${opts.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
         }
       }
-      if (opts.priority !== undefined && !Number.isInteger(opts.priority)) throw new UsageError('--priority must be a whole number')
-      if (opts.fanout !== undefined && (!Number.isInteger(opts.fanout) || opts.fanout < 1)) throw new UsageError('--fanout must be a positive whole number')
-      const job = await ctx.call<JobView>('offer', {
-        repo: path.resolve(opts.repo),
-        prompt,
-        name: opts.name,
-        attempts: opts.attempts,
-        test: opts.test,
-        after: opts.after,
-        owns: opts.owns,
-        priority: opts.priority,
-        fanout: opts.fanout,
-        builders: opts.builder,
-        stack: opts.stack,
-        fanoutStop: opts.fanoutStopFirst === true ? 'first-pass' : undefined
-      })
+      const job = await ctx.call<JobView>('offer', { repo: path.resolve(opts.repo), prompt: offerPrompt(prompt, opts.file), ...options })
       const problem = job.waitingFor !== null ? `no builder can take it yet: ${job.waitingFor.reason}` : undefined
       if (opts.wait !== true) {
         ctx.out.result({ id: job.id, name: job.name, state: job.state, snapshot: job.snapshot, waitingFor: job.waitingFor }, () =>
@@ -435,7 +359,7 @@ Examples:
       const job = await ctx.call<JobView>('merge', { job: query })
       ctx.out.result(job, () => {
         const merge = job.merge!
-        const lines = [`merged ${pc.bold(job.name)}: ${merge.paths.length} path${merge.paths.length === 1 ? '' : 's'} changed (W0 ${merge.w0.slice(0, 10)})`]
+        const lines = [`merged ${pc.bold(job.name)}: ${merge.paths.length} path${merge.paths.length === 1 ? '' : 's'} changed (W0 ${merge.w0?.slice(0, 10) ?? '-'})`]
         if (merge.conflicts.length > 0) lines.push(pc.yellow(`${merge.conflicts.length} conflict${merge.conflicts.length === 1 ? '' : 's'} (standard markers):`), ...merge.conflicts.map(p => `  ${p}`))
         lines.push(merge.testPassed === true ? pc.green(`tests pass here (${job.name})`) : pc.red(`tests fail here: see \`gitmesh show ${job.name} --log\``))
         lines.push(`next: \`gitmesh accept ${job.name}\` to commit it, or \`gitmesh reject ${job.name} [-m "…"]\` to restore W0`)

@@ -3,15 +3,7 @@ import { commandContext } from '../context.js'
 import { collect, wholeNumber } from '../options.js'
 import { pc, table, UsageError } from '../output.js'
 import { MAX_TAGS } from '../../jobs/constants.js'
-
-interface PeerView {
-  peerId: string
-  roles: string[]
-  connected: boolean
-  addrs: string[]
-  lastRttMs: number | null
-}
-
+import type { PeerView } from '../../daemon/views.js'
 
 export function registerNodeCommands (program: Command): void {
   program.command('init')

@@ -3,7 +3,7 @@ import path from 'node:path'
 import type { Command } from 'commander'
 import { commandContext } from '../context.js'
 import { pc, UsageError } from '../output.js'
-import type { JobView } from './jobs.js'
+import type { SubmittedTaskView } from '../../daemon/views.js'
 import { kebabName } from '../../jobs/naming.js'
 import { isDaemonAway } from '../../daemon/errors.js'
 import type { PromptFile } from '../../watch/prompt-file.js'
@@ -59,7 +59,7 @@ Examples:
       }
       const relative = (file: string): string => path.relative(process.cwd(), file) || file
       const submit = async (task: PromptFile, name: string): Promise<void> => {
-        const job = await ctx.call<JobView & { replaced: string | null, unchanged: boolean }>('submit-task', {
+        const job = await ctx.call<SubmittedTaskView>('submit-task', {
           repo,
           prompt: task.prompt,
           name,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { candidatesTable, jobsTable, ranOnText, type CandidateView, type JobView } from '../../../src/cli/commands/jobs.js'
+import { candidatesTable, jobsTable, ranOnText } from '../../../src/cli/commands/jobs.js'
+import type { CandidateView, JobView } from '../../../src/daemon/views.js'
 
 const B = '8dbd366d17fc6a39ae29edb61afcefcea943301f'
 const B2 = 'f84745714ca429ce143f68047fc084fc5cb6f135'
@@ -7,7 +8,7 @@ const B2 = 'f84745714ca429ce143f68047fc084fc5cb6f135'
 const plain = (text: string): string => text.replace(/\x1b\[[0-9;]*m/g, '')
 
 function candidate (fields: Partial<CandidateView>): CandidateView {
-  return { number: 1, commit: B, passed: true, builder: '12D3KooWbzyW9d', proposed: false, files: 1, added: 1, removed: 0, ms: 400, ...fields }
+  return { number: 1, commit: B, passed: true, builder: '12D3KooWbzyW9d', receivedAt: 0, proposed: false, files: 1, added: 1, removed: 0, ms: 400, ...fields }
 }
 
 function job (fields: Partial<JobView>): JobView {
@@ -24,13 +25,15 @@ function job (fields: Partial<JobView>): JobView {
     attempt: 1,
     attemptsBudget: 3,
     progress: null,
+    test: 'npm test',
     attempts: [],
-    result: { commit: B, passed: true, builder: '12D3KooWbzyW9d', summary: 'tests passed' },
+    result: { commit: B, passed: true, builder: '12D3KooWbzyW9d', summary: 'tests passed', committedAt: 0, receivedAt: 0 },
     merge: null,
     acceptedCommit: null,
     priority: 0,
     after: [],
     owns: [],
+    builders: [],
     blockedBy: null,
     outsideOwns: [],
     candidates: [],
@@ -44,6 +47,7 @@ function job (fields: Partial<JobView>): JobView {
     builderLoad: null,
     elapsedMs: 1000,
     createdAt: 0,
+    updatedAt: 0,
     ...fields
   }
 }

@@ -152,10 +152,7 @@ describe('a new round reads gitmesh.json as an offer does', () => {
     expect([['queued', 're-run: the result of x2 it was stacked on was rejected'], ['failed', 'blocked: x2 was rejected']]).toContainEqual([after.state, after.reason])
   })
 
-  it('stack needs exactly one after: job', async () => {
-    await expect(author.offer({ repo: repo.dir, prompt: 'p', after: ['a', 'b'], stack: true })).rejects.toMatchObject({ name: 'InvalidPromptError', message: 'stack needs exactly one after: dependency (p has 2)' })
-    await expect(author.offer({ repo: repo.dir, prompt: 'q', stack: true })).rejects.toMatchObject({ name: 'InvalidPromptError' })
-  })
+  // `stack` needs exactly one `after`: a rule of the edge, tested in test/unit/jobs/task-options.test.ts.
 
   /** The job as if a builder's passing result had come in. */
   function returnedResult (job: Job): Job {

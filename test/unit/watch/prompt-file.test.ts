@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { parsePromptFile, promptDigest } from '../../../src/watch/prompt-file.js'
 import { PromptFileError } from '../../../src/watch/errors.js'
-import { MAX_LIST_ENTRIES, MAX_PROMPT_CHARS } from '../../../src/watch/constants.js'
+import { MAX_OWNS_GLOBS, MAX_PROMPT_CHARS } from '../../../src/jobs/constants.js'
 
 const FILE = 'prompts/email.md'
 
@@ -235,9 +235,9 @@ describe('parsePromptFile: errors name the file and line', () => {
   })
 
   it('a list that is too long', () => {
-    const err = failure(lines('---', 'name: e', `owns: [${Array.from({ length: MAX_LIST_ENTRIES + 1 }, (_, i) => `f${i}`).join(', ')}]`, '---', 'x'))
+    const err = failure(lines('---', 'name: e', `owns: [${Array.from({ length: MAX_OWNS_GLOBS + 1 }, (_, i) => `f${i}`).join(', ')}]`, '---', 'x'))
     expect(err.line).toBe(3)
-    expect(err.reason).toBe(`owns: lists at most ${MAX_LIST_ENTRIES} globs`)
+    expect(err.reason).toBe(`owns: lists at most ${MAX_OWNS_GLOBS} globs`)
   })
 
   it('front matter that is not keys and values', () => {

@@ -1,0 +1,249 @@
+import type { Author } from '../author/author.js'
+import type { BuilderLoad } from '../author/scheduler.js'
+import { ACTIVE_STATES, ENDED_STATES, type FanoutStop, type Job, type JobState, type RanOn } from '../jobs/job.js'
+import type { JobOwnership } from '../jobs/job-store.js'
+import { ownsOverlap } from '../jobs/ownership.js'
+
+/**
+ * The JSON the control API answers with, declared once: the daemon builds these views and the CLI
+ * (and the tests) read them with these types. docs/cli.md documents every key; a key added here
+ * belongs there too (test/e2e/views.test.ts compares a job's keys with the documented list).
+ */
+
+/** One attempt of a round, as reported with its result. */
+export interface AttemptView {
+  round: number
+  number: number
+  passed: boolean
+  ms: number
+  generateMs: number
+  testMs: number
+  /** Only when logs were asked for (`show --log`). */
+  log?: string
+}
+
+/** The job's result: one of its candidates. */
+export interface ResultView {
+  commit: string
+  passed: boolean
+  builder: string
+  summary: string
+  committedAt: number
+  receivedAt: number
+}
+
+/** The merge into the working tree. */
+export interface MergeView {
+  /** Null only while a merge in progress has not taken its snapshot yet. */
+  w0: string | null
+  paths: string[]
+  conflicts: string[]
+  testPassed: boolean | null
+  /** Only when logs were asked for (`show --log`). */
+  testOutput?: string
+}
+
+/** One result of the current round (fan-out: several). */
+export interface CandidateView {
+  number: number
+  commit: string
+  passed: boolean
+  builder: string
+  receivedAt: number
+  /** The job's result: the first passing candidate (or the last failing one). */
+  proposed: boolean
+  files: number | null
+  added: number | null
+  removed: number | null
+  ms: number | null
+}
+
+/** The load a builder last advertised. */
+export interface BuilderLoadView {
+  slots: number
+  running: number
+  queued: number
+  reachable: boolean
+}
+
+/** Why no builder can take a waiting job, and for how long that has been so. */
+export interface WaitingForView {
+  reason: string
+  sinceMs: number
+}
+
+/** A job, as `show`, `jobs`, `offer --wait` and the review commands print it. */
+export interface JobView {
+  id: string
+  name: string
+  state: JobState
+  reason: string | null
+  prompt: string
+  repo: string
+  snapshot: string
+  builder: string | null
+  round: number
+  attempt: number
+  attemptsBudget: number
+  progress: string | null
+  test: string
+  attempts: AttemptView[]
+  result: ResultView | null
+  merge: MergeView | null
+  acceptedCommit: string | null
+  priority: number
+  after: string[]
+  owns: string[]
+  fanout: number
+  builders: string[]
+  /** Fan-out builders besides `builder` (after a result: those still running). */
+  fanoutBuilders: string[]
+  fanoutStop: FanoutStop
+  stack: boolean
+  /** The commit this round runs on, and why. */
+  ranOn: RanOn | null
+  blockedBy: { job: string, reason: string } | null
+  outsideOwns: string[]
+  candidates: CandidateView[]
+  overlaps: string[]
+  waitingFor: WaitingForView | null
+  builderLoad: BuilderLoadView | null
+  elapsedMs: number
+  createdAt: number
+  updatedAt: number
+}
+
+/** `submit-task`'s answer: the job, and what became of the round it replaced. */
+export interface SubmittedTaskView extends JobView {
+  /** The state of the round a save replaced; null for a new job. */
+  replaced: JobState | null
+  /** The job already had this version: nothing was done. */
+  unchanged: boolean
+}
+
+/** A trusted builder as `builders` lists it: its last advertised load and our jobs it holds. */
+export interface BuilderView {
+  peerId: string
+  slots: number | null
+  running: number | null
+  queued: number | null
+  tags: string[]
+  reachable: boolean | null
+  jobs: string[]
+}
+
+/** A trusted peer as `peers` lists it; a builder's last advertised load too. */
+export interface PeerView {
+  peerId: string
+  roles: string[]
+  connected: boolean
+  addrs: string[]
+  lastRttMs: number | null
+  lastSeenAt: number | null
+  slots?: number | null
+  running?: number | null
+  queued?: number | null
+  tags?: string[]
+}
+
+/**
+ * Running jobs of the same repository whose `owns:` may overlap this one's (only for running
+ * jobs). `running` may be given when many jobs are shown at once, so it is read once.
+ */
+function overlapping (author: Author, job: Job, running?: readonly JobOwnership[]): string[] {
+  if (!RUNNING.includes(job.state)) return []
+  return (running ?? author.jobs.ownership(RUNNING))
+    .filter(other => other.id !== job.id && other.repo === job.repo && ownsOverlap(job.owns, other.owns))
+    .map(other => other.name)
+}
+
+/** Why a waiting job cannot be placed at all, and for how long that has been so. */
+function waitingForView (author: Author, job: Job): WaitingForView | null {
+  const problem = author.placementProblem(job.id)
+  return problem === undefined ? null : { reason: problem.reason, sinceMs: Date.now() - problem.since }
+}
+
+function builderLoadView (load: BuilderLoad | undefined): BuilderLoadView | null {
+  return load === undefined ? null : { slots: load.slots, running: load.running, queued: load.queued, reachable: load.reachable }
+}
+
+/** The states of a job not finished yet, whose `owns` overlaps are shown. */
+export const RUNNING: readonly JobState[] = [...ACTIVE_STATES, 'queued', 'lost']
+
+/** What a job view is built with besides the job. */
+export interface ViewContext {
+  /** Include every attempt's log. */
+  withLogs?: boolean
+  /** The jobs that may overlap (read once for a whole listing). */
+  running?: readonly JobOwnership[]
+}
+
+/** How long a job has taken: until now while it is not over, until its last change once it is. */
+function elapsedMs (job: Job): number {
+  return (ENDED_STATES.includes(job.state) ? job.updatedAt : Date.now()) - job.createdAt
+}
+
+/** The JSON a job is shown as (docs/cli.md lists the keys); logs only when asked. */
+export function jobView (author: Author, job: Job, { withLogs = false, running }: ViewContext = {}): JobView {
+  const attempts = author.jobs.attempts(job.id).map((a): AttemptView => ({
+    round: a.round,
+    number: a.number,
+    passed: a.passed,
+    ms: a.ms,
+    generateMs: a.generateMs,
+    testMs: a.testMs,
+    ...(withLogs ? { log: a.log } : {})
+  }))
+  return {
+    id: job.id,
+    name: job.name,
+    state: job.state,
+    reason: job.reason ?? null,
+    prompt: job.prompt,
+    repo: job.repo,
+    snapshot: job.snapshot,
+    builder: job.builder ?? null,
+    round: job.round,
+    attempt: job.attempt,
+    attemptsBudget: job.attemptsBudget,
+    progress: job.progress ?? null,
+    test: job.test,
+    attempts,
+    result: job.result === undefined
+      ? null
+      : { commit: job.result.commit, passed: job.result.passed, builder: job.result.builder, summary: job.result.summary, committedAt: job.result.committedAt, receivedAt: job.result.receivedAt },
+    merge: job.merge === undefined
+      ? null
+      : { w0: job.merge.w0 ?? null, paths: job.merge.paths, conflicts: job.merge.conflicts, testPassed: job.merge.testPassed ?? null, ...(withLogs ? { testOutput: job.merge.testOutput ?? '' } : {}) },
+    acceptedCommit: job.acceptedCommit ?? null,
+    priority: job.priority,
+    after: job.after,
+    owns: job.owns,
+    fanout: job.fanout,
+    builders: job.builders,
+    fanoutBuilders: job.extraBuilders,
+    fanoutStop: job.fanoutStop,
+    stack: job.stack,
+    ranOn: job.ranOn ?? null,
+    blockedBy: job.blockedBy ?? null,
+    outsideOwns: job.outsideOwns ?? [],
+    candidates: author.jobs.candidates(job.id, job.round).map((c): CandidateView => ({
+      number: c.number,
+      commit: c.commit,
+      passed: c.passed,
+      builder: c.builder,
+      receivedAt: c.receivedAt,
+      proposed: c.commit === job.result?.commit,
+      files: c.stats?.files ?? null,
+      added: c.stats?.added ?? null,
+      removed: c.stats?.removed ?? null,
+      ms: c.stats?.ms ?? null
+    })),
+    overlaps: overlapping(author, job, running),
+    waitingFor: waitingForView(author, job),
+    builderLoad: builderLoadView(job.builder === undefined ? undefined : author.builderLoad(job.builder)),
+    elapsedMs: elapsedMs(job),
+    createdAt: job.createdAt,
+    updatedAt: job.updatedAt
+  }
+}
