@@ -82,14 +82,15 @@ describe('waiting without traps: jobs nobody can take, daemon restarts, saves wh
     rig = await JobRig.start()
     const watching = follow(rig.authorHome, ['jobs', '--watch', '--json'])
     followers.push(watching)
-    await waitUntil(() => watching.stdout.length > 0)
+    const said = (): string => `; it printed ${JSON.stringify(watching.stderr.slice(-5))}, exit ${watching.child.exitCode}`
+    await waitUntil(() => watching.stdout.length > 0, 30_000, 'a first listing')
     await rig.restart('author', false, async () => {
-      await waitUntil(() => watching.stderr.some(line => line.includes('the daemon went away')))
+      await waitUntil(() => watching.stderr.some(line => line.includes('the daemon went away')), 30_000, `"the daemon went away"${said()}`)
     })
-    await waitUntil(() => watching.stderr.some(line => line.includes('reconnected to the daemon')))
+    await waitUntil(() => watching.stderr.some(line => line.includes('reconnected to the daemon')), 30_000, `"reconnected"${said()}`)
     expect(watching.child.exitCode).toBeNull()
     await rig.offer('greet\n\n```txt path=greet.txt\nhello world\n```\n', ['--name', 'after-restart'])
-    await waitUntil(() => watching.stdout.some(line => line.includes('"after-restart"')))
+    await waitUntil(() => watching.stdout.some(line => line.includes('"after-restart"')), 30_000, `the new job in the listing${said()}`)
   }, 90_000)
 
   it('offers a prompt file saved while the daemon was down once it is back', async () => {

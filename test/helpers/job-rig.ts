@@ -178,10 +178,10 @@ export class JobRig {
 }
 
 /** Waits (bounded, polling) until `condition` holds. */
-export async function waitUntil (condition: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+export async function waitUntil (condition: () => boolean | Promise<boolean>, timeoutMs = 30_000, what = 'condition'): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!await condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
+    if (Date.now() > deadline) throw new Error(`${what} not met in ${timeoutMs} ms`)
     await new Promise(resolve => setTimeout(resolve, 25))
   }
 }
