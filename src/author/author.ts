@@ -1,17 +1,17 @@
 import { EventEmitter } from 'node:events'
-import type { Logger, PeerId } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
-import type { GitmeshNode } from '../net/node.js'
+import type { Logger } from '@libp2p/interface'
+import type { Exchange } from '../exchange/index.js'
 import type { TrustStore } from '../store/trust-store.js'
 import type { GrantStore } from '../store/grant-store.js'
 import { snapshotWorkingTree, type Snapshot } from '../git/snapshot.js'
 import { locateRepository } from '../git/repository.js'
 import { DEFAULT_FANOUT, DEFAULT_PRIORITY, SCHEDULE_INTERVAL_MS } from '../jobs/constants.js'
 import { findCycle, stackStands } from '../jobs/dependencies.js'
-import { Scheduler, type BuilderLoad } from './scheduler.js'
+import { Scheduler } from './scheduler.js'
+import type { BuilderLoad } from './placement.js'
 import type { PlacementProblem } from './placement-problem.js'
 import { holders, Leases } from './leases.js'
-import { takeResult } from './results.js'
+import { ResultIntake } from './results.js'
 import { InvalidPromptError, JobStateError } from '../jobs/errors.js'
 import { ACTIVE_STATES, type Job, type JobState } from '../jobs/job.js'
 import type { TaskOptions } from '../jobs/task-options.js'
@@ -20,11 +20,14 @@ import type { HandbackRequest, JobReplyMessage, LeaseRequest, ResultAnnouncement
 import { loadJobSettings } from '../jobs/project-config.js'
 import { nextRound, type SchedulingOptions } from '../jobs/rounds.js'
 import { askNamer, deriveName, uniqueName } from '../jobs/naming.js'
-import { sendJobMessage } from '../jobs/wire.js'
+import type { JobLink } from '../jobs/network.js'
 import { Review } from './review.js'
 
 export interface AuthorInit {
-  node: GitmeshNode
+  /** How job messages reach builders, and news of them coming and going. */
+  network: JobLink
+  /** Where results are fetched from. */
+  exchange: Pick<Exchange, 'fetch' | 'openStore'>
   trust: TrustStore
   grants: GrantStore
   jobs: JobStore
@@ -95,18 +98,20 @@ export { repoKey } from './repo-key.js'
 export class Author extends EventEmitter<{ job: [Job] }> {
   private ticker?: NodeJS.Timeout
   private started = false
-  private readonly taking = new Map<string, Promise<JobReplyMessage>>()
   private readonly snapshots = new Map<string, { running?: Promise<Snapshot>, next?: Waiting<Snapshot> }>()
   private readonly scheduler: Scheduler
   private readonly leases: Leases
+  private readonly results: ResultIntake
   readonly review: Review
 
   constructor (private readonly init: AuthorInit) {
     super()
     this.review = new Review(init.jobs, init.log, job => this.changed(job))
     this.leases = new Leases(init.jobs, (job, builder, reason) => { this.lost(job, builder, reason) })
+    this.results = new ResultIntake({ ...init, send: init.network.send, changed: job => this.changed(job) })
     this.scheduler = new Scheduler({
       ...init,
+      send: init.network.send,
       changed: job => this.changed(job),
       onPlaced: (job, builder) => { this.leases.grant(job, builder) },
       snapshot: async repo => (await this.snapshot(repo)).commit
@@ -125,28 +130,30 @@ export class Author extends EventEmitter<{ job: [Job] }> {
     this.leases.start()
     this.ticker = setInterval(() => { this.schedule() }, SCHEDULE_INTERVAL_MS)
     this.ticker.unref()
-    this.init.node.addEventListener('peer:connect', this.onConnect)
-    this.init.node.addEventListener('peer:disconnect', this.onDisconnect)
+    this.init.network.on('peer:connect', this.onConnect)
+    this.init.network.on('peer:disconnect', this.onDisconnect)
     this.schedule()
   }
 
-  /** Stops placing and following jobs; safe to call twice, or without a start. */
-  stop (): void {
-    if (!this.started) return
-    this.started = false
-    clearInterval(this.ticker)
-    this.leases.stop()
-    this.init.node.removeEventListener('peer:connect', this.onConnect)
-    this.init.node.removeEventListener('peer:disconnect', this.onDisconnect)
+  /** Stops placing and following jobs, once the pass running now ends; safe to call twice, or without a start. */
+  async stop (): Promise<void> {
+    if (this.started) {
+      this.started = false
+      clearInterval(this.ticker)
+      this.leases.stop()
+      this.init.network.off('peer:connect', this.onConnect)
+      this.init.network.off('peer:disconnect', this.onDisconnect)
+    }
+    await this.scheduler.settled()
   }
 
-  private readonly onConnect = (evt: CustomEvent<PeerId>): void => {
-    this.scheduler.invalidate(evt.detail.toString())
+  private readonly onConnect = (peer: string): void => {
+    this.scheduler.invalidate(peer)
     this.schedule()
   }
 
-  private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
-    this.leases.disconnected(evt.detail.toString())
+  private readonly onDisconnect = (peer: string): void => {
+    this.leases.disconnected(peer)
   }
 
   private changed (job: Job): Job {
@@ -202,7 +209,7 @@ export class Author extends EventEmitter<{ job: [Job] }> {
     const settings = await loadJobSettings(repo, { test: params.test, attempts: params.attempts })
     const scheduling = this.checkScheduling(existing.name, params)
     await Promise.all(stillRunning(existing).map(async builder => {
-      await sendJobMessage(this.init.node, peerIdFromString(builder), { type: 'cancel', job: existing.id, round: existing.round }).catch(() => {})
+      await this.init.network.send(builder, { type: 'cancel', job: existing.id, round: existing.round }).catch(() => {})
     }))
     const snapshot = await this.snapshot(repo)
     // The job as it is after the waits above: a result, a merge or another round may have come
@@ -279,7 +286,11 @@ export class Author extends EventEmitter<{ job: [Job] }> {
     this.scheduler.schedule()
   }
 
-  /** What a builder last said about its slots, running and queued jobs, and tags. */
+  /** Waits for the scheduling passes running now (and asked for meanwhile) to end. */
+  async scheduled (): Promise<void> {
+    await this.scheduler.settled()
+  }
+
   /** Why no builder can take this waiting job, if that is so (see placement-problem.ts). */
   placementProblem (jobId: string): PlacementProblem | undefined {
     return this.scheduler.problem(jobId)
@@ -290,6 +301,7 @@ export class Author extends EventEmitter<{ job: [Job] }> {
     return this.scheduler.explain(job)
   }
 
+  /** What a builder last said about its slots, running and queued jobs, and tags. */
   builderLoad (peerId: string): BuilderLoad | undefined {
     return this.scheduler.load(peerId)
   }
@@ -326,20 +338,7 @@ export class Author extends EventEmitter<{ job: [Job] }> {
   }
 
   async handleResult (result: ResultAnnouncement, from: string): Promise<JobReplyMessage> {
-    if (!this.init.trust.hasRole(from, 'builder')) return { type: 'decline', code: 'not-builder', message: 'results are taken only from peers trusted as builders' }
-    // The results of one job are taken one at a time: each decides on the job as the last left it.
-    const previous = this.taking.get(result.job) ?? Promise.resolve()
-    const taking = previous.catch(() => {}).then(async () => await this.takeOne(result, from))
-    this.taking.set(result.job, taking)
-    try {
-      return await taking
-    } finally {
-      if (this.taking.get(result.job) === taking) this.taking.delete(result.job)
-    }
-  }
-
-  private async takeOne (result: ResultAnnouncement, from: string): Promise<JobReplyMessage> {
-    const reply = await takeResult({ node: this.init.node, jobs: this.init.jobs, log: this.init.log, changed: job => this.changed(job) }, result, from)
+    const reply = await this.results.take(result, from)
     // A builder that finished a job has room again.
     this.scheduler.invalidate(from)
     this.schedule()
@@ -393,7 +392,7 @@ export class Author extends EventEmitter<{ job: [Job] }> {
     if (!['queued', 'lost', ...ACTIVE_STATES].includes(job.state)) throw new JobStateError(`${job.name} is ${job.state}: only a queued, lost or running job can be cancelled`)
     const cancelled = this.changed(this.init.jobs.transition(job.id, 'cancelled', { reason: 'cancelled by the author', progress: undefined }, { from: job.state, atRound: job.round }))
     await Promise.all(holders(job).map(async builder => {
-      await sendJobMessage(this.init.node, peerIdFromString(builder), { type: 'cancel', job: job.id, round: job.round })
+      await this.init.network.send(builder, { type: 'cancel', job: job.id, round: job.round })
         .catch(err => { this.init.log('could not tell %s to cancel %s - %e', builder, job.name, err) })
     }))
     return cancelled
@@ -416,7 +415,7 @@ export class Author extends EventEmitter<{ job: [Job] }> {
   /** Tells every builder still running this round of `job` to stop (best effort). */
   private stopHolders (job: Job): void {
     for (const builder of stillRunning(job)) {
-      void sendJobMessage(this.init.node, peerIdFromString(builder), { type: 'cancel', job: job.id, round: job.round }).catch(() => {})
+      void this.init.network.send(builder, { type: 'cancel', job: job.id, round: job.round }).catch(() => {})
     }
   }
 

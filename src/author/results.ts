@@ -1,6 +1,7 @@
 import type { Logger } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import type { GitmeshNode } from '../net/node.js'
+import type { Exchange } from '../exchange/index.js'
+import type { TrustStore } from '../store/trust-store.js'
 import { bytesToOid } from '../git/oid.js'
 import { changedPaths } from '../git/apply-change.js'
 import { diffStat } from '../git/diff-stat.js'
@@ -10,14 +11,19 @@ import type { JobStore } from '../jobs/job-store.js'
 import type { JobReplyMessage, ResultAnnouncement } from '../jobs/messages.js'
 import { pathsOutside } from '../jobs/ownership.js'
 import { verifyResult } from '../jobs/signing.js'
-import { sendJobMessage } from '../jobs/wire.js'
+import type { SendJobMessage } from '../jobs/wire.js'
 import { encodeCbor } from '../wire/codec.js'
 import { holders } from './leases.js'
 
-export interface ResultContext {
-  node: GitmeshNode
+export interface ResultIntakeInit {
   jobs: JobStore
+  trust: TrustStore
+  /** Fetches a result's new objects and stores its refs. */
+  exchange: Pick<Exchange, 'fetch' | 'openStore'>
+  /** Tells builders to stop (fan-out that stops at the first pass). */
+  send: SendJobMessage
   log: Logger
+  /** Called with every job a result changes. */
   changed: (job: Job) => Job
 }
 
@@ -34,7 +40,7 @@ function withoutHolder (job: Job, builder: string): Partial<Pick<Job, 'builder' 
  * A fan-out builder still running after the job has its result (`fanoutStop: 'none'`) reported:
  * it is no longer listed as running.
  */
-function reportedLate (ctx: ResultContext, job: Job, builder: string): Job {
+function reportedLate (ctx: ResultIntakeInit, job: Job, builder: string): Job {
   return job.extraBuilders.includes(builder) ? ctx.jobs.update(job.id, { extraBuilders: job.extraBuilders.filter(b => b !== builder) }) : job
 }
 
@@ -47,7 +53,26 @@ function reportedLate (ctx: ResultContext, job: Job, builder: string): Job {
  * compare), unless the job says `fanoutStop: 'first-pass'`. Acknowledged only once stored, so a
  * builder keeps re-announcing until the result is safe here.
  */
-export async function takeResult (ctx: ResultContext, result: ResultAnnouncement, from: string): Promise<JobReplyMessage> {
+export class ResultIntake {
+  private readonly taking = new Map<string, Promise<JobReplyMessage>>()
+
+  constructor (private readonly init: ResultIntakeInit) {}
+
+  /** Takes one result; the results of one job are taken one at a time, each deciding on the job as the last left it. */
+  async take (result: ResultAnnouncement, from: string): Promise<JobReplyMessage> {
+    if (!this.init.trust.hasRole(from, 'builder')) return { type: 'decline', code: 'not-builder', message: 'results are taken only from peers trusted as builders' }
+    const previous = this.taking.get(result.job) ?? Promise.resolve()
+    const taking = previous.catch(() => {}).then(async () => await takeResult(this.init, result, from))
+    this.taking.set(result.job, taking)
+    try {
+      return await taking
+    } finally {
+      if (this.taking.get(result.job) === taking) this.taking.delete(result.job)
+    }
+  }
+}
+
+async function takeResult (ctx: ResultIntakeInit, result: ResultAnnouncement, from: string): Promise<JobReplyMessage> {
   if (result.builder !== from || !await verifyResult(result)) {
     return { type: 'decline', code: 'bad-request', message: 'the result is not signed by the peer that sent it' }
   }
@@ -75,7 +100,7 @@ export async function takeResult (ctx: ResultContext, result: ResultAnnouncement
     return { type: 'ok' }
   }
   const commit = bytesToOid(result.commit)
-  const exchange = ctx.node.services.exchange
+  const exchange = ctx.exchange
   const received: JobResult = {
     commit,
     passed: result.passed,
@@ -131,7 +156,7 @@ export async function takeResult (ctx: ResultContext, result: ResultAnnouncement
   }
   if (stopOthers) {
     for (const builder of others) {
-      void sendJobMessage(ctx.node, peerIdFromString(builder), { type: 'cancel', job: now.id, round: now.round }).catch(() => {})
+      void ctx.send(builder, { type: 'cancel', job: now.id, round: now.round }).catch(() => {})
     }
   }
   ctx.log('result of %s: %s (%s)', job.name, commit, result.passed ? 'tests passed' : 'tests failed')

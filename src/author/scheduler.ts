@@ -1,35 +1,21 @@
 import type { Logger } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
-import type { GitmeshNode } from '../net/node.js'
 import type { TrustStore } from '../store/trust-store.js'
 import type { GrantStore } from '../store/grant-store.js'
 import { oidToBytes } from '../git/oid.js'
-import { BUILDER_QUEUE_SLACK, LOAD_TTL_MS, MESSAGE_TIMEOUT_MS } from '../jobs/constants.js'
+import { BUILDER_QUEUE_SLACK, LOAD_REPLY_TIMEOUT_MS, LOAD_TTL_MS, UNREACHABLE_RETRY_MS } from '../jobs/constants.js'
 import { dependencyStatus, stackedBase, type JobsByName } from '../jobs/dependencies.js'
 import { ACTIVE_STATES, type Job, type RanOn } from '../jobs/job.js'
 import type { JobStore } from '../jobs/job-store.js'
 import type { JobReplyMessage } from '../jobs/messages.js'
-import { sendJobMessage } from '../jobs/wire.js'
+import type { SendJobMessage } from '../jobs/wire.js'
 import { placementProblem, type KnownBuilder, type PlacementProblem } from './placement-problem.js'
+import { choosePlacements, eligibleBuilders, type BuilderLoad, type BuilderView } from './placement.js'
+import { holders } from './leases.js'
 import { repoKey } from './repo-key.js'
 
-/** What a builder last said about itself. */
-export interface BuilderLoad {
-  slots: number
-  running: number
-  queued: number
-  tags: string[]
-  /** When this was learned (ms since the epoch). */
-  at: number
-  /** False when the builder could not be asked (down, unreachable, or not a builder). */
-  reachable: boolean
-}
-
-/** How long an unreachable builder is left alone before it is asked again. */
-const UNREACHABLE_RETRY_MS = 5 * LOAD_TTL_MS
-
 export interface SchedulerInit {
-  node: GitmeshNode
+  /** How offers and load questions reach builders. */
+  send: SendJobMessage
   trust: TrustStore
   grants: GrantStore
   jobs: JobStore
@@ -40,11 +26,6 @@ export interface SchedulerInit {
   onPlaced: (job: Job, builder: string) => void
   /** A fresh snapshot of the repository's working tree (its commit). */
   snapshot: (repo: string) => Promise<string>
-}
-
-/** True when a job's `builders:` list (peer ids or tags) admits this builder. */
-export function builderMatches (wanted: readonly string[], peerId: string, tags: readonly string[]): boolean {
-  return wanted.length === 0 || wanted.some(item => item === peerId || tags.includes(item))
 }
 
 /**
@@ -60,6 +41,9 @@ export class Scheduler {
   private readonly problems = new Map<string, PlacementProblem>()
   private running = false
   private again = false
+  /** Resolved when the passes running (and asked for meanwhile) have ended. */
+  private passes: Promise<void> = Promise.resolve()
+  private endPasses?: () => void
 
   constructor (private readonly init: SchedulerInit) {}
 
@@ -113,13 +97,22 @@ export class Scheduler {
       return
     }
     this.running = true
+    if (this.endPasses === undefined) this.passes = new Promise(resolve => { this.endPasses = resolve })
     void this.pass().catch(err => { this.init.log.error('scheduling failed - %e', err) }).finally(() => {
       this.running = false
       if (this.again) {
         this.again = false
         this.schedule()
+        return
       }
+      this.endPasses?.()
+      this.endPasses = undefined
     })
+  }
+
+  /** Waits for the passes running now, and any asked for meanwhile, to end. */
+  async settled (): Promise<void> {
+    await this.passes
   }
 
   /** Forgets what a builder said, so it is asked again (it connected, or a job of it ended). */
@@ -169,34 +162,25 @@ export class Scheduler {
     if (ready.length === 0 && spreading.length === 0) return
     const builders = this.trustedBuilders()
     await this.refresh(builders)
-    const holdsOurs = (builder: string): boolean => active.some(job => job.builder === builder || job.extraBuilders.includes(builder)) || chosenFor.has(builder)
-    const chosenFor = new Set<string>()
-    const eligible = (job: Job): string[] => builders
-      .filter(b => b !== job.builder && !job.extraBuilders.includes(b) && !reported(job).includes(b))
-      .filter(b => { const load = this.loads.get(b); return load?.reachable === true && builderMatches(job.builders, b, load.tags) })
-      // Within slots plus a small queue; or, when none of our jobs is there, one more: a builder
-      // kept full by other authors must still see our work, to serve us in our turn.
-      .filter(b => { const load = this.loads.get(b)!; return load.running + load.queued < load.slots + BUILDER_QUEUE_SLACK || !holdsOurs(b) })
-      .sort((a, b) => free(this.loads.get(b)!) - free(this.loads.get(a)!) || rtt(this.init.trust, a) - rtt(this.init.trust, b))
-    // Choose a builder for every ready job first, counting each choice against the builder's
-    // load, then send the offers at once: placing 12 jobs costs one round trip, not 12. A job
-    // whose builder declines waits for the next pass.
-    const chosen: Array<[Job, string]> = []
-    for (const job of ready) {
-      const builder = eligible(job)[0]
-      this.note(job, builder !== undefined ? undefined : placementProblem(job, this.knownBuilders(builders)))
-      if (builder === undefined) continue
-      const load = this.loads.get(builder)!
-      load.queued++
-      chosenFor.add(builder)
-      chosen.push([job, builder])
+    // Builders holding one of our jobs, and those chosen for one in this pass.
+    const ours = new Set(active.flatMap(holders))
+    const view: BuilderView = { builders, loads: this.loads, rtt: peer => rtt(this.init.trust, peer), ours }
+    const exclude = (job: Job): Set<string> => new Set([...(job.builder !== undefined ? [job.builder] : []), ...job.extraBuilders, ...reported(job)])
+    // Choose a builder for every ready job first, then send the offers at once: placing 12 jobs
+    // costs one round trip, not 12. A job whose builder declines waits for the next pass.
+    const { chosen } = choosePlacements(ready, view, exclude)
+    const placed = new Set(chosen.map(({ job }) => job.id))
+    for (const job of ready) this.note(job, placed.has(job.id) ? undefined : placementProblem(job, this.knownBuilders(builders)))
+    for (const { builder } of chosen) {
+      this.loads.get(builder)!.queued++
+      ours.add(builder)
     }
-    const declined = await Promise.all(chosen.map(async ([job, builder]) => await this.place(job, builder) ? undefined : job))
+    const declined = await Promise.all(chosen.map(async ({ job, builder }) => await this.place(job, builder) ? undefined : job))
     if (declined.some(job => job !== undefined)) this.again = true
     for (const job of [...ready.map(j => this.init.jobs.get(j.id)!), ...spreading]) {
       if (!ACTIVE_STATES.includes(job.state) || job.builder === undefined) continue
       let current = job
-      for (const builder of eligible(current)) {
+      for (const builder of eligibleBuilders(current, view, exclude(current))) {
         if (share(current) >= current.fanout) break
         if (await this.place(current, builder, true)) current = this.init.jobs.get(job.id)!
       }
@@ -229,7 +213,7 @@ export class Scheduler {
       const known = this.loads.get(builder)
       if (known !== undefined && now - known.at < (known.reachable ? LOAD_TTL_MS : UNREACHABLE_RETRY_MS)) return
       try {
-        const reply = await sendJobMessage(this.init.node, peerIdFromString(builder), { type: 'load' }, { signal: AbortSignal.timeout(MESSAGE_TIMEOUT_MS / 5) })
+        const reply = await this.init.send(builder, { type: 'load' }, { signal: AbortSignal.timeout(LOAD_REPLY_TIMEOUT_MS) })
         this.remember(builder, reply)
       } catch (err) {
         this.init.log('builder %s did not answer - %e', builder, err)
@@ -266,7 +250,7 @@ export class Scheduler {
     if (!granted) this.init.grants.add(builder, job.snapshot, job.repo)
     let reply: JobReplyMessage | undefined
     try {
-      reply = await sendJobMessage(this.init.node, peerIdFromString(builder), {
+      reply = await this.init.send(builder, {
         type: 'offer',
         job: {
           id: job.id,
@@ -294,8 +278,12 @@ export class Scheduler {
     }
     if (reply?.type === 'decline') {
       this.init.log('builder %s declined %s: %s', builder, job.name, reply.message)
-      this.loads.set(builder, { ...(this.loads.get(builder) ?? { slots: 0, running: 0, queued: 0, tags: [] }), at: Date.now(), reachable: reply.code === 'full' })
-      if (reply.code === 'full') { const load = this.loads.get(builder)!; load.queued = load.slots + BUILDER_QUEUE_SLACK }
+      // A full builder gets nothing more until it is asked again (LOAD_TTL_MS later): offering
+      // the next pass's job at once would only be declined again, at network speed.
+      const known = this.loads.get(builder) ?? { slots: 0, running: 0, queued: 0, tags: [] }
+      this.loads.set(builder, reply.code === 'full'
+        ? { ...known, queued: known.slots + BUILDER_QUEUE_SLACK, at: Date.now(), reachable: true, full: true }
+        : { ...known, at: Date.now(), reachable: false })
     }
     const current = this.init.jobs.get(job.id)
     if (extra && current !== undefined) this.init.jobs.update(job.id, { extraBuilders: current.extraBuilders.filter(b => b !== builder) })
@@ -306,10 +294,6 @@ export class Scheduler {
     if (!granted && !shared) this.init.grants.revoke(builder, job.snapshot, job.repo)
     return false
   }
-}
-
-function free (load: BuilderLoad): number {
-  return load.slots - load.running - load.queued
 }
 
 function rtt (trust: TrustStore, peerId: string): number {

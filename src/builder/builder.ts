@@ -3,13 +3,14 @@ import { rm } from 'node:fs/promises'
 import path from 'node:path'
 import type { Logger, PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import type { GitmeshNode } from '../net/node.js'
+import type { Exchange } from '../exchange/index.js'
 import type { TrustStore } from '../store/trust-store.js'
 import type { GrantStore } from '../store/grant-store.js'
 import { bytesToOid } from '../git/oid.js'
 import { ANNOUNCE_INTERVAL_MS, BUILDER_QUEUE_LIMIT, HANDBACK_TIMEOUT_MS, LEASE_RENEW_MS, MAX_PROGRESS_CHARS, STATUS_DEFER_MS } from '../jobs/constants.js'
 import type { CancelRequest, JobReplyMessage, OfferRequest } from '../jobs/messages.js'
-import { jobMessageSender, type SendJobMessage } from '../jobs/wire.js'
+import type { SendJobMessage } from '../jobs/wire.js'
+import type { JobLink } from '../jobs/network.js'
 import { BuilderStore, type BuilderJob, type BuilderJobState } from './builder-store.js'
 import { cacheRepoPath, runJob } from './job-runner.js'
 import { NEXT_JOB_FIRST_MS, WORKTREES_PER_SLOT } from './constants.js'
@@ -22,7 +23,12 @@ import { renewLeases } from './lease-renewal.js'
 import { reapOrphanedCommands } from './orphans.js'
 
 export interface BuilderInit {
-  node: GitmeshNode
+  /** How job messages reach authors, and news of them connecting. */
+  network: JobLink
+  /** Where snapshots are fetched from and results served. */
+  exchange: Exchange
+  /** This node's peer id (results are signed as it). */
+  peerId: string
   trust: TrustStore
   grants: GrantStore
   store: BuilderStore
@@ -35,11 +41,6 @@ export interface BuilderInit {
   generate: string
   /** Labels authors can ask for (`builders: [gpu]`). */
   tags?: string[]
-  /**
-   * How job messages reach authors.
-   * @default the node's jobs protocol
-   */
-  send?: SendJobMessage
 }
 
 /** Default slots: half the cores, at least one. */
@@ -78,11 +79,11 @@ export class Builder {
     // While the slots' jobs run, as many worktrees wait ready for the next ones (and a job
     // committing its result overlaps with the next one's start).
     this.worktrees = new WorktreePool(path.join(init.workDir, 'worktrees'), WORKTREES_PER_SLOT * this.slots)
-    this.send = init.send ?? jobMessageSender(init.node)
+    this.send = init.network.send
     this.outbox = new Outbox({ store: init.store, send: this.send, log: init.log, working: (author, id) => this.controllers.has(this.key(author, id)) })
     this.prefetcher = new Prefetcher({
       workDir: init.workDir,
-      fetch: async (author, snapshot, repo, options) => { await init.node.services.exchange.fetch(peerIdFromString(author), [snapshot], repo, options) },
+      fetch: async (author, snapshot, repo, options) => { await init.exchange.fetch(peerIdFromString(author), [snapshot], repo, options) },
       worktrees: this.worktrees,
       log: init.log,
       onFetched: () => { this.prepareAhead() }
@@ -112,7 +113,7 @@ export class Builder {
     this.announcer.unref()
     this.leaser = setInterval(() => { void renewLeases(this.init.store, this.send, this.init.log) }, LEASE_RENEW_MS)
     this.leaser.unref()
-    this.init.node.addEventListener('peer:connect', this.onConnect)
+    this.init.network.on('peer:connect', this.onConnect)
     void this.announceAll()
   }
 
@@ -131,7 +132,7 @@ export class Builder {
     this.stopped = true
     clearInterval(this.announcer)
     clearInterval(this.leaser)
-    this.init.node.removeEventListener('peer:connect', this.onConnect)
+    this.init.network.off('peer:connect', this.onConnect)
     for (const controller of this.controllers.values()) controller.abort(new Error('the builder is stopping'))
     const held = this.init.store.inStates(['queued', 'fetching', 'generating', 'testing'])
     await Promise.all(held.map(async job => {
@@ -282,9 +283,9 @@ export class Builder {
     }
     try {
       const result = await runJob(job, {
-        exchange: this.init.node.services.exchange,
+        exchange: this.init.exchange,
         privateKey: this.init.privateKey,
-        peerId: this.init.node.peerId.toString(),
+        peerId: this.init.peerId,
         workDir: this.init.workDir,
         generate: this.init.generate,
         worktrees: this.worktrees,

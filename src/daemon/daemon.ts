@@ -16,6 +16,7 @@ import { Builder } from '../builder/builder.js'
 import { BuilderStore } from '../builder/builder-store.js'
 import { JobStore } from '../jobs/job-store.js'
 import { JobsService } from './jobs-service.js'
+import { JobsNetwork } from '../jobs/network.js'
 import { jobMethods } from './job-methods.js'
 import { ControlServer } from './control-server.js'
 import { controlMethods } from './methods.js'
@@ -78,11 +79,15 @@ export class Daemon {
     try {
       node = await createDaemonNode({ privateKey, trust, grants, listen: options.listen ?? config.listen })
       const logger = defaultLogger()
-      const author = new Author({ node, trust, grants, jobs: new JobStore(db), log: logger.forComponent('gitmesh:author'), namer: config.namer })
+      const network = new JobsNetwork(node, logger.forComponent('gitmesh:jobs'))
+      const exchange = node.services.exchange
+      const author = new Author({ network, exchange, trust, grants, jobs: new JobStore(db), log: logger.forComponent('gitmesh:author'), namer: config.namer })
       const builder = options.builder === undefined
         ? undefined
         : new Builder({
-          node,
+          network,
+          exchange,
+          peerId: node.peerId.toString(),
           trust,
           grants,
           store: new BuilderStore(db),
@@ -93,7 +98,7 @@ export class Daemon {
           tags: options.builder.tags,
           generate: options.builder.generate ?? builtinGenerator()
         })
-      const jobs = new JobsService(node, author, builder, logger.forComponent('gitmesh:jobs'))
+      const jobs = new JobsService(network, author, builder)
       await jobs.start()
       const methods = { ...controlMethods({ node, trust, grants, builder, author, log: logger.forComponent('gitmesh:peers') }), ...jobMethods(author) }
       control = new ControlServer(home.socketPath, methods, logger.forComponent('gitmesh:control'))

@@ -1,31 +1,28 @@
-import type { Logger } from '@libp2p/interface'
-import type { GitmeshNode } from '../net/node.js'
 import type { Author } from '../author/author.js'
 import type { Builder } from '../builder/builder.js'
-import { JOBS_PROTOCOL, MAX_JOB_STREAMS } from '../jobs/constants.js'
 import type { JobReplyMessage, JobRequestMessage } from '../jobs/messages.js'
-import { jobStreamHandler } from '../jobs/wire.js'
+import type { JobsNetwork } from '../jobs/network.js'
 
 /**
- * /gitmesh/jobs/1.0.0 on one node: offers and cancels go to its builder part (if it is a builder),
- * status updates and results to its author part.
+ * The jobs protocol on one node, composed: the network moves the messages; offers, cancels and
+ * load questions go to its builder part (if it is a builder), status updates, leases, handbacks
+ * and results to its author part.
  */
 export class JobsService {
-  constructor (private readonly node: GitmeshNode, private readonly author: Author, private readonly builder: Builder | undefined, private readonly log: Logger) {}
+  constructor (private readonly network: JobsNetwork, private readonly author: Author, private readonly builder: Builder | undefined) {
+    network.serve(async (message, from) => await this.route(message, from))
+  }
 
   async start (): Promise<void> {
-    await this.node.handle(JOBS_PROTOCOL, jobStreamHandler(async (message, from) => await this.route(message, from), this.log, { budget: this.node.services.buffers }), {
-      maxInboundStreams: MAX_JOB_STREAMS,
-      maxOutboundStreams: MAX_JOB_STREAMS
-    })
+    await this.network.start()
     await this.author.start()
     await this.builder?.start()
   }
 
   async stop (): Promise<void> {
-    this.author.stop()
+    await this.author.stop()
     await this.builder?.stop()
-    await this.node.unhandle(JOBS_PROTOCOL).catch(() => {})
+    await this.network.stop()
   }
 
   private async route (message: JobRequestMessage, from: string): Promise<JobReplyMessage> {

@@ -1,5 +1,5 @@
 import type { Author } from '../author/author.js'
-import type { BuilderLoad } from '../author/scheduler.js'
+import type { BuilderLoad } from '../author/placement.js'
 import { ACTIVE_STATES, ENDED_STATES, type FanoutStop, type Job, type JobState, type RanOn } from '../jobs/job.js'
 import type { JobOwnership } from '../jobs/job-store.js'
 import { ownsOverlap } from '../jobs/ownership.js'

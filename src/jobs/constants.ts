@@ -104,6 +104,12 @@ export const BUILDER_QUEUE_SLACK = 2
 /** How long a builder's advertised load is trusted before it is asked again. */
 export const LOAD_TTL_MS = 1_000
 
+/** How long a builder that could not be asked is left alone: one that is down must not cost a timeout in every pass. */
+export const UNREACHABLE_RETRY_MS = 5 * LOAD_TTL_MS
+
+/** Time a builder gets to answer `load`: one silent builder must not hold up placement. */
+export const LOAD_REPLY_TIMEOUT_MS = MESSAGE_TIMEOUT_MS / 5
+
 /** How often a builder renews the lease of each job it holds. */
 export const LEASE_RENEW_MS = 2_000
 

@@ -1,5 +1,4 @@
 import type { PeerId, Stream, Connection, Logger } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
 import type { GitmeshNode } from '../net/node.js'
 import { MessageChannel } from '../wire/channel.js'
 import { BufferBudgetError, InvalidMessageError, isMalformed } from '../wire/errors.js'
@@ -91,10 +90,5 @@ export function jobStreamHandler (handler: JobMessageHandler, log: Logger, init:
   }
 }
 
-/** Sends one job message to a peer (by peer id) and returns its reply: how the author and builder parts reach the network. */
+/** Sends one job message to a peer (by peer id) and returns its reply: how the author and builder parts reach the network (src/jobs/network.ts). */
 export type SendJobMessage = (peer: string, message: JobRequestMessage, options?: { signal?: AbortSignal }) => Promise<JobReplyMessage>
-
-/** The sender over a libp2p node's jobs protocol. */
-export function jobMessageSender (node: GitmeshNode): SendJobMessage {
-  return async (peer, message, options) => await sendJobMessage(node, peerIdFromString(peer), message, options)
-}

@@ -8,7 +8,7 @@ import { GrantStore } from '../../../src/store/grant-store.js'
 import { JobStore } from '../../../src/jobs/job-store.js'
 import { nextRound } from '../../../src/jobs/rounds.js'
 import type { Job } from '../../../src/jobs/job.js'
-import type { GitmeshNode } from '../../../src/net/node.js'
+import { noExchange, RecordingLink } from '../../helpers/job-link.js'
 import { Scratch, type TestRepo } from '../../helpers/git-repo.js'
 
 const S = 'f84745714ca429ce143f68047fc084fc5cb6f135'
@@ -53,8 +53,8 @@ describe('nextRound', () => {
   })
 })
 
-// A real Author on a real database and repository; its node is never used, since no builder is
-// trusted and the job is never placed.
+// A real Author on a real database and repository; it sends nothing, since no builder is trusted
+// and the job is never placed.
 describe('a new round reads gitmesh.json as an offer does', () => {
   let scratch: Scratch
   let home: string
@@ -67,7 +67,7 @@ describe('a new round reads gitmesh.json as an offer does', () => {
     home = scratch.dir('gitmesh-rounds-')
     db = openDatabase(path.join(home, 'gitmesh.db'))
     const jobs = new JobStore(db)
-    author = new Author({ node: {} as unknown as GitmeshNode, trust: new TrustStore(db), grants: new GrantStore(db), jobs, log: defaultLogger().forComponent('gitmesh:test') })
+    author = new Author({ network: new RecordingLink(), exchange: noExchange, trust: new TrustStore(db), grants: new GrantStore(db), jobs, log: defaultLogger().forComponent('gitmesh:test') })
     repo = scratch.repo()
     repo.writeFiles({ 'gitmesh.json': config('30s', '30s'), 'README.md': 'shop\n' })
     repo.commit('start')
