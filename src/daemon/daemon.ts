@@ -80,6 +80,8 @@ export class Daemon {
       node = await createDaemonNode({ privateKey, trust, grants, listen: options.listen ?? config.listen })
       const logger = defaultLogger()
       const network = new JobsNetwork(node, logger.forComponent('gitmesh:jobs'))
+      const traffic = logger.forComponent('gitmesh:jobs:traffic')
+      network.on('message', m => { traffic('%s %s %s: %s in %d ms', m.direction === 'in' ? 'from' : 'to', m.peer, m.type, m.outcome, m.ms) })
       const exchange = node.services.exchange
       const author = new Author({ network, exchange, trust, grants, jobs: new JobStore(db), log: logger.forComponent('gitmesh:author'), namer: config.namer })
       const builder = options.builder === undefined
