@@ -1,5 +1,5 @@
 import type { ChildProcessWithoutNullStreams } from 'node:child_process'
-import { startChild } from '../process/child.js'
+import { startPipedChild } from '../process/child.js'
 import { gitEnv } from '../process/environment.js'
 import { GitCommandError } from './errors.js'
 
@@ -43,9 +43,9 @@ export class CatFile {
     if (this.child !== undefined) return this.child
     const args = ['cat-file', `--${this.mode}`]
     // Long-lived, so no timeout of its own: each caller bounds its wait, and close() ends it.
-    const running = startChild({ file: 'git', args, cwd: this.cwd, env: this.env, stdin: 'pipe', timeoutMs: undefined })
+    const running = startPipedChild({ file: 'git', args, cwd: this.cwd, env: this.env, timeoutMs: undefined })
     running.exit.catch(() => { /* a failed start is reported through 'error' below */ })
-    const child = running.child as ChildProcessWithoutNullStreams
+    const child = running.child
     let stderr = ''
     child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8') })
     child.stdout.on('data', (chunk: Buffer) => {

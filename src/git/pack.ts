@@ -1,7 +1,6 @@
-import type { ChildProcess } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { PassThrough, type Readable } from 'node:stream'
-import { startChild, type ChildExit, type RunningChild } from '../process/child.js'
+import { startPipedChild, type ChildExit, type RunningChild } from '../process/child.js'
 import { GIT_TIMEOUT_MS } from '../process/constants.js'
 import { gitEnv } from '../process/environment.js'
 import { GitCommandError, MalformedObjectError, UnsafePathError } from './errors.js'
@@ -29,8 +28,8 @@ export function packObjects (cwd: string, entries: readonly ClosureEntry[], pref
   const { signal } = options
   const args = ['pack-objects', '--stdout', '-q', '--delta-base-offset']
   if (options.deltaWindow !== undefined) args.push(`--window=${options.deltaWindow}`)
-  const running = startChild({ file: 'git', args, cwd, env: gitEnv(), stdin: 'pipe', timeoutMs: GIT_TIMEOUT_MS, signal })
-  const child = running.child as ChildProcess & { stdin: NodeJS.WritableStream, stdout: Readable, stderr: Readable }
+  const running = startPipedChild({ file: 'git', args, cwd, env: gitEnv(), timeoutMs: GIT_TIMEOUT_MS, signal })
+  const child = running.child
   let stderr = ''
   child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8') })
   child.stdin.on('error', () => { /* reported through the exit code */ })
@@ -68,8 +67,8 @@ export async function indexPack (cwd: string, objectDir: string, alternates: str
   // in its NTFS/HFS disguises) or containing '/' fail the whole pack.
   const args = ['index-pack', '--stdin', '--fix-thin', '--fsck-objects']
   const env = gitEnv({ GIT_OBJECT_DIRECTORY: objectDir, GIT_ALTERNATE_OBJECT_DIRECTORIES: alternates })
-  const running = startChild({ file: 'git', args, cwd, env, stdin: 'pipe', timeoutMs: GIT_TIMEOUT_MS, signal })
-  const child = running.child as ChildProcess & { stdin: NodeJS.WritableStream & { once: (event: 'drain', listener: () => void) => void }, stdout: Readable, stderr: Readable }
+  const running = startPipedChild({ file: 'git', args, cwd, env, timeoutMs: GIT_TIMEOUT_MS, signal })
+  const child = running.child
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString('utf8') })
@@ -132,7 +131,7 @@ const UNSAFE_NAME_CHECKS: Record<string, string> = {
 function indexPackError (args: string[], code: number | null, stderr: string): Error {
   const match = /object ([0-9a-f]{40}): (\w+): (.*)/.exec(stderr)
   if (match !== null) {
-    const [, object, check, detail] = match as unknown as [string, string, string, string]
+    const [, object = '', check = '', detail = ''] = match
     const name = UNSAFE_NAME_CHECKS[check]
     if (name !== undefined) return new UnsafePathError(name, `${check}: ${detail}`, object)
     return new MalformedObjectError(`received object ${object} fails fsck (${check}: ${detail})`)

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { KILL_GRACE_MS, MAX_TIMER_MS } from './constants.js'
 import { GroupKiller } from './process-group.js'
 
@@ -39,6 +39,18 @@ export interface RunningChild {
   exit: Promise<ChildExit>
   /** Ends the child's whole group now (SIGTERM, then SIGKILL after the grace). */
   kill: () => Promise<void>
+}
+
+/** A running child whose stdin, stdout and stderr are all pipes. */
+export interface PipedChild extends RunningChild {
+  child: ChildProcessWithoutNullStreams
+}
+
+/** startChild with every stream a pipe, typed so: for the git plumbing that is fed and read. */
+export function startPipedChild (init: Omit<ChildInit, 'stdin' | 'stdout' | 'stderr'>): PipedChild {
+  const running = startChild({ ...init, stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' })
+  // spawn's stdio array is built at run time, so its type cannot say what it is: three pipes.
+  return running as PipedChild
 }
 
 /**
