@@ -32,15 +32,7 @@ describe('parallel work across builders', () => {
     const jobs: JobView[] = []
     for (let i = 0; i < 8; i++) jobs.push(await rig.offer(`job ${i}\n\n${block(`out/${i}.txt`, String(i))}`, ['--name', `job-${i}`]))
     // 6 slots in all: 6 run, 2 wait (as queued here or in a builder's small queue)
-    const deadline = Date.now() + 30_000
-    let generating = 0
-    while (Date.now() < deadline) {
-      const all = await rig.cli<JobView[]>(['jobs'])
-      generating = all.filter(job => job.state === 'generating').length
-      if (generating === 6) break
-      await new Promise(resolve => setTimeout(resolve, 100))
-    }
-    expect(generating).toBe(6)
+    await rig.waitForJobs(all => all.filter(job => job.state === 'generating').length === 6, '6 generating')
     const all = await rig.cli<JobView[]>(['jobs'])
     const perBuilder = new Map<string, number>()
     for (const job of all.filter(j => j.state === 'generating')) perBuilder.set(job.builder!, (perBuilder.get(job.builder!) ?? 0) + 1)
@@ -110,12 +102,7 @@ describe('parallel work across builders', () => {
     const failing = await rig.addBuilder(['--generate', 'echo broken > fail.txt'])
     const job = await rig.offer(`twice\n\n${block('twice.txt', 'two')}`, ['--name', 'twice', '--fanout', '2', '--attempts', '1'])
     // the failing result arrives first: kept as candidate #1, the job still runs on the other builder
-    const deadline = Date.now() + 30_000
-    let view = await rig.show(job.name)
-    while (Date.now() < deadline && view.candidates.length === 0) {
-      view = await rig.show(job.name)
-      await new Promise(resolve => setTimeout(resolve, 100))
-    }
+    const view = await rig.waitForView(job.name, view => view.candidates.length > 0, 'a candidate')
     expect(view.candidates).toEqual([expect.objectContaining({ number: 1, passed: false, builder: failing.peerId })])
     expect(view.state).not.toBe('returned')
     await writeFile(slow.release, '')
@@ -144,12 +131,7 @@ describe('parallel work across builders', () => {
     const { startDaemon } = await import('../../src/demo/processes.js')
     rig.builder = await startDaemon(rig.builderHome, ['--builder', '--generate', slow.command], firstListen)
     await writeFile(slow.release, '')
-    const deadline = Date.now() + 60_000
-    let candidates = returned.candidates
-    while (Date.now() < deadline && !candidates.some(c => c.builder === first)) {
-      candidates = (await rig.show(job.name)).candidates
-      await new Promise(resolve => setTimeout(resolve, 100))
-    }
+    const { candidates } = await rig.waitForView(job.name, view => view.candidates.some(c => c.builder === first), 'a candidate from the first builder', 60_000)
     expect(candidates.map(c => c.builder)).toContain(first)
     expect((await rig.show(job.name)).result?.builder).toBe(second.peerId)
   }, 150_000)
@@ -183,8 +165,7 @@ describe('several authors sharing a builder', () => {
     await rig.waitFor('a-one', ['generating'])
     const b = await runCliJson<JobView>(otherHome, ['offer', '--repo', rig.repo, '--name', 'b-one', '-m', `b\n\n${block('b.txt', 'b')}`])
     // wait until the builder holds b-one in its queue, then let the running job finish
-    const deadline = Date.now() + 30_000
-    while (Date.now() < deadline && (await runCliJson<JobView>(otherHome, ['show', b.name])).state === 'queued') await new Promise(resolve => setTimeout(resolve, 100))
+    await rig.waitForView(b.name, view => view.state !== 'queued', 'placed', 30_000, otherHome)
     for (const name of ['a-one', 'a-two', 'a-three', 'b-one']) await writeFile(path.join(dir, `release-${name}`), '')
     await rig.waitFor('a-three', ['returned'], 60_000)
     const order = (await readFile(path.join(dir, 'order'), 'utf8')).trim().split('\n')

@@ -93,48 +93,80 @@ export class JobRig {
     return await this.waitForView(job, view => states.includes(view.state), states.join('/'), timeoutMs)
   }
 
-  /** Waits (bounded) until the job's view satisfies `wanted` (`what` names it in the timeout error), as `waitFor`. */
-  async waitForView (job: string, wanted: (view: JobView) => boolean, what = 'a condition', timeoutMs = 30_000): Promise<JobView> {
-    const home = Home.resolve(this.authorHome)
-    const call = async <T>(method: string, params: Record<string, unknown>, options: CallOptions = {}): Promise<T> =>
-      await callDaemon<T>(home.socketPath, home.dir, method, params, options)
+  /**
+   * Waits (bounded) until the job's view satisfies `wanted` (`what` names it in the timeout error),
+   * as `waitFor`. `authorHome`: another author's daemon to follow.
+   */
+  async waitForView (job: string, wanted: (view: JobView) => boolean, what = 'a condition', timeoutMs = 30_000, authorHome = this.authorHome): Promise<JobView> {
+    let last: JobView | undefined
+    const matches = (view: JobView): boolean => view.name === job || view.id === job || view.id === last?.id
+    const found = await this.follow(authorHome, async call => [await call<JobView>('show', { job })], views => {
+      const view = [...views.values()].find(matches)
+      if (view === undefined) return undefined
+      last = view
+      return wanted(view) ? view : undefined
+    }, () => `job ${job} stayed ${last?.state ?? 'unseen'} (wanted ${what})`, timeoutMs)
+    return found
+  }
+
+  /** Waits (bounded) until the author's jobs, as a whole, satisfy `wanted`; returns them. */
+  async waitForJobs (wanted: (jobs: JobView[]) => boolean, what: string, timeoutMs = 30_000): Promise<JobView[]> {
+    let last: JobView[] = []
+    return await this.follow(this.authorHome, async call => await call<JobView[]>('jobs', {}), views => {
+      last = [...views.values()]
+      return wanted(last) ? last : undefined
+    }, () => `the jobs never got to ${what} (last: ${last.map(job => `${job.name} ${job.state}`).join(', ')})`, timeoutMs)
+  }
+
+  /**
+   * Follows an author daemon's job events, with a look (`look`) now and every 500 ms in case an
+   * event was missed (before the stream was open, or while the daemon restarted), until `check`
+   * finds what is wanted in the latest view of each job. No process is started per look.
+   */
+  private async follow<T> (authorHome: string, look: (call: <R>(method: string, params: Record<string, unknown>) => Promise<R>) => Promise<JobView[]>, check: (views: ReadonlyMap<string, JobView>) => T | undefined, describe: () => string, timeoutMs: number): Promise<T> {
+    const home = Home.resolve(authorHome)
+    const call = async <R>(method: string, params: Record<string, unknown>, options: CallOptions = {}): Promise<R> =>
+      await callDaemon<R>(home.socketPath, home.dir, method, params, options)
     const done = new AbortController()
     const deadline = Date.now() + timeoutMs
-    let last: JobView | undefined
-    const matches = (view: JobView): boolean => {
-      if (view.name !== job && view.id !== job && view.id !== last?.id) return false
-      last = view
-      return wanted(view)
-    }
-    let found: JobView | undefined
+    const views = new Map<string, JobView>()
+    let found: T | undefined
     let away: Error | undefined
     let wake = (): void => {}
-    const follow = async (): Promise<void> => {
+    const see = (seen: JobView[]): void => {
+      for (const view of seen) views.set(view.id, view)
+      found ??= check(views)
+    }
+    const following = (async () => {
       while (!done.signal.aborted) {
         await call('watch', {}, {
           signal: done.signal,
           onEvent: event => {
-            if (event.type === 'job' && matches(event.job as JobView)) {
-              found ??= event.job as JobView
-              wake()
-            }
+            if (event.type !== 'job') return
+            see([event.job as JobView])
+            if (found !== undefined) wake()
           }
         }).catch(() => {})
         await new Promise(resolve => setTimeout(resolve, 100))
       }
-    }
-    const following = follow()
+    })()
     try {
       while (found === undefined) {
-        if (Date.now() > deadline) throw new Error(`job ${job} stayed ${last?.state ?? 'unseen'} (wanted ${what})${away !== undefined ? `; the daemon is away: ${away.message} (exit ${this.author.child.exitCode ?? this.author.child.signalCode ?? 'none yet'}; stderr: ${this.author.stderr().slice(-2000)})` : ''}`)
-        const view = await call<JobView>('show', { job }).catch(err => {
+        if (Date.now() > deadline) {
+          const daemon = authorHome === this.authorHome ? this.author : undefined
+          const awayNote = away === undefined ? '' : `; the daemon is away: ${away.message}${daemon === undefined ? '' : ` (exit ${daemon.child.exitCode ?? daemon.child.signalCode ?? 'none yet'}; stderr: ${daemon.stderr().slice(-2000)})`}`
+          throw new Error(`${describe()}${awayNote}`)
+        }
+        const seen = await look(call).catch(err => {
           // A daemon being restarted by the test is waited for; the deadline bounds it.
           if (!isDaemonAway(err)) throw err
           away = err as Error
           return undefined
         })
-        if (view !== undefined) away = undefined
-        if (view !== undefined && matches(view)) found ??= view
+        if (seen !== undefined) {
+          away = undefined
+          see(seen)
+        }
         if (found !== undefined) break
         await new Promise<void>(resolve => {
           const timer = setTimeout(resolve, 500)
