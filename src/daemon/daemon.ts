@@ -153,6 +153,8 @@ export class Daemon {
     await this.jobs.stop()
     await this.control.stop()
     await this.node.stop()
+    // A scheduling pass still running ends (its messages failed with the node) before the database closes.
+    await this.author.scheduled()
     this.db.close()
   }
 }

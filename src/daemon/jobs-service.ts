@@ -20,7 +20,7 @@ export class JobsService {
   }
 
   async stop (): Promise<void> {
-    await this.author.stop()
+    this.author.stop()
     await this.builder?.stop()
     await this.network.stop()
   }

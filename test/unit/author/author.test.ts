@@ -60,7 +60,8 @@ describe('the author, below the network', () => {
   })
 
   afterEach(async () => {
-    await author.stop()
+    author.stop()
+    await author.scheduled()
     db.close()
     await rm(dir, { recursive: true, force: true })
   })
