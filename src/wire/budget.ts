@@ -5,6 +5,20 @@ export interface BufferBudgetInit {
   peerBytes?: number
   /** @default BUFFER_BUDGET_DAEMON_BYTES */
   daemonBytes?: number
+  /** Told when a reservation is refused, and again once every byte is released after one. */
+  pressure?: BudgetPressure
+}
+
+/**
+ * What a node does about a budget that was overrun. The bytes a flood makes the node receive and
+ * drop are garbage that V8 collects late (it counts buffers outside its heap only by the 64 MiB),
+ * so the daemon collects them itself (src/daemon/reclaim.ts).
+ */
+export interface BudgetPressure {
+  /** A reservation was refused: a stream is being reset or paused. */
+  refused: () => void
+  /** Every byte is released again after a refusal: the streams that overran are gone. */
+  drained: () => void
 }
 
 /** One peer's share of a node's budget, as a frame reader uses it. */
@@ -25,12 +39,16 @@ export class BufferBudget {
   private readonly peerLimit: number
   private readonly daemonLimit: number
   private readonly perPeer = new Map<string, number>()
+  private readonly pressure?: BudgetPressure
+  /** A reservation was refused since the budget was last empty. */
+  private overrun = false
   /** Bytes held by every reader of the node. */
   bytes = 0
 
   constructor (init: BufferBudgetInit = {}) {
     this.peerLimit = init.peerBytes ?? BUFFER_BUDGET_PEER_BYTES
     this.daemonLimit = init.daemonBytes ?? BUFFER_BUDGET_DAEMON_BYTES
+    this.pressure = init.pressure
   }
 
   bytesOf (peer: string): number {
@@ -49,7 +67,12 @@ export class BufferBudget {
     const held = this.bytesOf(peer) + bytes
     this.perPeer.set(peer, held)
     this.bytes += bytes
-    return held <= this.peerLimit && this.bytes <= this.daemonLimit
+    const granted = held <= this.peerLimit && this.bytes <= this.daemonLimit
+    if (!granted) {
+      this.overrun = true
+      this.pressure?.refused()
+    }
+    return granted
   }
 
   private release (peer: string, bytes: number): void {
@@ -57,5 +80,9 @@ export class BufferBudget {
     if (held <= 0) this.perPeer.delete(peer)
     else this.perPeer.set(peer, held)
     this.bytes = Math.max(0, this.bytes - bytes)
+    if (this.bytes === 0 && this.overrun) {
+      this.overrun = false
+      this.pressure?.drained()
+    }
   }
 }
