@@ -20,10 +20,11 @@ function collectGarbage (): void {
  * Collects the garbage of a flood while it lasts and once it is over. Each chunk a peer sends is
  * decrypted into a new buffer outside V8's heap; when streams over the buffer budget are reset,
  * everything they were sent is garbage at once, and V8 only collects it once such buffers have
- * grown by 64 MiB since the last collection, or never on an idle daemon. So while reservations are
- * refused the daemon collects at most every FLOOD_COLLECT_INTERVAL_MS, and once the budget is empty
- * again (the streams are gone) it collects a last time after FLOOD_COLLECT_DELAY_MS. An ordinary
- * peer never overruns the budget, so it never pays for this.
+ * grown by 64 MiB since the last collection, or never on an idle daemon. So while readers reset
+ * streams over the budget the daemon collects at most every FLOOD_COLLECT_INTERVAL_MS, and once the
+ * budget is empty again (the streams are gone) it collects a last time after FLOOD_COLLECT_DELAY_MS.
+ * An ordinary peer never has a stream reset, so it never pays for this. V8's heap and buffers are
+ * back at their baseline then; the pages glibc keeps are not (docs/security.md).
  */
 export class FloodReclaimer implements BudgetPressure {
   /** When the last collection ran (performance.now()). */

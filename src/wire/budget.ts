@@ -5,7 +5,7 @@ export interface BufferBudgetInit {
   peerBytes?: number
   /** @default BUFFER_BUDGET_DAEMON_BYTES */
   daemonBytes?: number
-  /** Told when a reservation is refused, and again once every byte is released after one. */
+  /** Told when a reader resets a stream over the budget, and again once every byte is released after that. */
   pressure?: BudgetPressure
 }
 
@@ -15,9 +15,9 @@ export interface BufferBudgetInit {
  * so the daemon collects them itself (src/daemon/reclaim.ts).
  */
 export interface BudgetPressure {
-  /** A reservation was refused: a stream is being reset or paused. */
+  /** A reader reset its stream: its unfinished frame would not fit the budget. */
   refused: () => void
-  /** Every byte is released again after a refusal: the streams that overran are gone. */
+  /** Every byte is released again after a reset: the streams that overran are gone. */
   drained: () => void
 }
 
@@ -27,6 +27,8 @@ export interface PeerBudget {
   /** Counts `bytes` as held; false when that takes the peer or the node past its limit. */
   reserve: (bytes: number) => boolean
   release: (bytes: number) => void
+  /** The reader resets its stream, over the budget: what the peer sent it is dropped. */
+  overran: () => void
 }
 
 /**
@@ -40,7 +42,7 @@ export class BufferBudget {
   private readonly daemonLimit: number
   private readonly perPeer = new Map<string, number>()
   private readonly pressure?: BudgetPressure
-  /** A reservation was refused since the budget was last empty. */
+  /** A reader reset its stream over the budget since the budget was last empty. */
   private overrun = false
   /** Bytes held by every reader of the node. */
   bytes = 0
@@ -59,7 +61,8 @@ export class BufferBudget {
     return {
       peer,
       reserve: bytes => this.reserve(peer, bytes),
-      release: bytes => { this.release(peer, bytes) }
+      release: bytes => { this.release(peer, bytes) },
+      overran: () => { this.overran() }
     }
   }
 
@@ -67,12 +70,12 @@ export class BufferBudget {
     const held = this.bytesOf(peer) + bytes
     this.perPeer.set(peer, held)
     this.bytes += bytes
-    const granted = held <= this.peerLimit && this.bytes <= this.daemonLimit
-    if (!granted) {
-      this.overrun = true
-      this.pressure?.refused()
-    }
-    return granted
+    return held <= this.peerLimit && this.bytes <= this.daemonLimit
+  }
+
+  private overran (): void {
+    this.overrun = true
+    this.pressure?.refused()
   }
 
   private release (peer: string, bytes: number): void {

@@ -4,7 +4,7 @@ import { FloodReclaimer } from '../../../src/daemon/reclaim.js'
 import { FLOOD_COLLECT_DELAY_MS, FLOOD_COLLECT_INTERVAL_MS } from '../../../src/daemon/constants.js'
 
 describe('buffer budget pressure', () => {
-  it('reports refusals, and the drain once every byte is back after one (not before, not without one)', () => {
+  it('reports resets over the budget, and the drain once every byte is back after one (not before, not without one)', () => {
     const events: string[] = []
     const budget = new BufferBudget({ peerBytes: 100, daemonBytes: 1000, pressure: { refused: () => events.push('refused'), drained: () => events.push('drained') } })
     const peer = budget.forPeer('a')
@@ -13,6 +13,11 @@ describe('buffer budget pressure', () => {
     expect(events).toEqual([])
     expect(peer.reserve(60)).toBe(true)
     expect(peer.reserve(60)).toBe(false)
+    // A refusal alone (whole frames waiting to be read pause their stream) is not a flood.
+    peer.release(60)
+    expect(events).toEqual([])
+    expect(peer.reserve(60)).toBe(false)
+    peer.overran()
     expect(events).toEqual(['refused'])
     peer.release(60)
     expect(events).toEqual(['refused'])
