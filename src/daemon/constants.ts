@@ -5,3 +5,9 @@ export const MAX_CONTROL_REQUEST_BYTES = 1024 * 1024
 
 /** How long a CLI waits to connect to the control socket before saying the daemon is not running. */
 export const CONTROL_CONNECT_TIMEOUT_MS = 2_000
+
+/** While a peer overruns the buffer budget, the daemon collects the garbage of its flood at most this often. */
+export const FLOOD_COLLECT_INTERVAL_MS = 250
+
+/** The last collection after a flood: this long after its streams have released every buffered byte. */
+export const FLOOD_COLLECT_DELAY_MS = 100

@@ -4,6 +4,7 @@ import { createGitmeshNode, type GitmeshNode } from '../net/node.js'
 import type { GrantStore } from '../store/grant-store.js'
 import type { TrustStore } from '../store/trust-store.js'
 import { BufferBudget, type BufferBudgetInit } from '../wire/budget.js'
+import { FloodReclaimer } from './reclaim.js'
 
 export interface DaemonNodeInit {
   privateKey: PrivateKey
@@ -23,7 +24,7 @@ export interface DaemonNodeInit {
  * daemon's trust and grant stores, and one buffer budget that every protocol's readers share.
  */
 export async function createDaemonNode (init: DaemonNodeInit): Promise<GitmeshNode> {
-  const buffers = new BufferBudget(init.buffers)
+  const buffers = new BufferBudget({ pressure: new FloodReclaimer(), ...init.buffers })
   return await createGitmeshNode({
     privateKey: init.privateKey,
     trust: init.trust,

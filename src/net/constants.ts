@@ -21,6 +21,15 @@ export const ADMISSION_TIMEOUT_MS = 5_000
 /** Connections still in their handshake at once. */
 export const MAX_INCOMING_PENDING_CONNECTIONS = 64
 
+/**
+ * Streams a peer may open at once on one connection, over every protocol: the job protocol's 32
+ * (MAX_JOB_STREAMS) and the object exchange's 16 (its MAX_INBOUND_STREAMS), plus 8 for identify,
+ * identify push, ping and streams still negotiating or closing. The muxer resets one past it at
+ * once, before its protocol is negotiated, so the peer never sends it data; past a protocol's own
+ * limit (checked only after negotiation) the peer has already sent a 256 KiB window of it.
+ */
+export const MAX_INBOUND_STREAMS_PER_CONNECTION = 56
+
 /** Yamux per-stream receive window ceiling: bounded so a paused reader never buffers past MAX_STREAM_READ_BUFFER. */
 export const MAX_STREAM_WINDOW_BYTES = 4 * 1024 * 1024
 

@@ -10,7 +10,7 @@ import type { TrustStore } from '../store/trust-store.js'
 import { trustGater } from './gater.js'
 import { PeerConnectionLimit } from './connection-limit.js'
 import type { BufferBudget } from '../wire/budget.js'
-import { MAX_CONNECTIONS_PER_PEER, DEFAULT_LISTEN, INBOUND_CONNECTION_THRESHOLD, MAX_INCOMING_PENDING_CONNECTIONS, MAX_STREAM_READ_BUFFER_BYTES, MAX_STREAM_WINDOW_BYTES } from './constants.js'
+import { MAX_CONNECTIONS_PER_PEER, DEFAULT_LISTEN, INBOUND_CONNECTION_THRESHOLD, MAX_INBOUND_STREAMS_PER_CONNECTION, MAX_INCOMING_PENDING_CONNECTIONS, MAX_STREAM_READ_BUFFER_BYTES, MAX_STREAM_WINDOW_BYTES } from './constants.js'
 
 // A type alias, not an interface: libp2p's ServiceMap needs an index signature.
 export type NodeServices = {
@@ -52,7 +52,7 @@ export async function createGitmeshNode (init: GitmeshNodeInit): Promise<Gitmesh
     addresses: { listen: init.listen ?? [DEFAULT_LISTEN] },
     transports: [tcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: MAX_STREAM_WINDOW_BYTES, maxReadBufferLength: MAX_STREAM_READ_BUFFER_BYTES } })],
+    streamMuxers: [yamux({ maxInboundStreams: MAX_INBOUND_STREAMS_PER_CONNECTION, streamOptions: { maxStreamWindowSize: MAX_STREAM_WINDOW_BYTES, maxReadBufferLength: MAX_STREAM_READ_BUFFER_BYTES } })],
     connectionGater: gater,
     connectionManager: {
       inboundConnectionThreshold: INBOUND_CONNECTION_THRESHOLD,

@@ -49,6 +49,7 @@ export class FrameReader {
           // sending until it was written.
           if (!this.holdsWholeFrame()) {
             const err = new BufferBudgetError(`the peer's unfinished frames hold more than its buffer budget allows (${this.reserved} bytes on this stream)`)
+            this.budget.overran()
             this.fail(err)
             stream.abort(err)
             return

@@ -19,8 +19,18 @@ import { MAX_CONNECTIONS_PER_PEER } from '../../src/net/constants.js'
 
 const MiB = 1024 * 1024
 
-/** What this test holds a flood to: above DESIGN's 100 MB target, which is not met in every run yet (docs/security.md). */
-const FLOOD_RSS_BOUND_MIB = 200
+/**
+ * What this test holds a flood to: DESIGN's target is +100 MB (95 MiB); measured +54 to +89 MiB
+ * over 40 rounds on a loaded machine (docs/security.md), so the bound leaves a little room.
+ */
+const FLOOD_RSS_BOUND_MIB = 100
+
+/**
+ * After a flood the test waits (up to FLOOD_SETTLE_MS) for RSS to come within this of the baseline,
+ * and reports what it found: it is not asserted, since glibc keeps most freed pages (docs/security.md).
+ */
+const FLOOD_RSS_RETURNED_MIB = 30
+const FLOOD_SETTLE_MS = 2000
 
 /** Resident memory of a process, from /proc. */
 function rssBytes (pid: number): number {
@@ -113,17 +123,21 @@ describe('one hostile trusted peer flooding a daemon', () => {
     const before = rssBytes(pid)
     for (let round = 1; round <= 2; round++) {
       const result = await flood(address)
-      // The daemon's readers let go of every byte once the streams are gone (test/integration/
-      // flood.test.ts checks the accounting); the allocator keeps pages for the next burst.
-      const after = rssBytes(pid)
-      console.log(`flood ${round}: ${result.accepted} of 20 connections accepted, ${result.streams} streams; daemon RSS ${(before / MiB).toFixed(0)} MiB before, ${(result.peak / MiB).toFixed(0)} MiB peak, ${(after / MiB).toFixed(0)} MiB after`)
+      // Once the streams are gone the daemon collects the flood's garbage (src/daemon/reclaim.ts):
+      // V8's heap and buffers are back at their baseline then, but glibc keeps most of the pages
+      // they were freed to (docs/security.md), so RSS is reported here, not asserted.
+      const settled = Date.now()
+      let after = rssBytes(pid)
+      while (after - before > FLOOD_RSS_RETURNED_MIB * MiB && Date.now() - settled < FLOOD_SETTLE_MS) {
+        await new Promise(resolve => setTimeout(resolve, 100))
+        after = rssBytes(pid)
+      }
+      console.log(`flood ${round}: ${result.accepted} of 20 connections accepted, ${result.streams} streams; daemon RSS ${(before / MiB).toFixed(0)} MiB before, ${(result.peak / MiB).toFixed(0)} MiB peak, ${(after / MiB).toFixed(0)} MiB ${Date.now() - settled} ms after`)
       // The peer's inbound connections stop at the limit; the daemon's own dial to a peer it
       // trusts as a builder is one more, outbound.
       expect(result.accepted).toBeLessThanOrEqual(MAX_CONNECTIONS_PER_PEER + 1)
-      // DESIGN's target is +100 MB. Measured with two connections per peer: +32 to +126 MB over
-      // a dozen runs (garbage of the flood's in-flight data that V8 collects late, and pages the
-      // allocator keeps), so the target is not met every time yet; this bound still fails the
-      // unbounded growth it guards against (+0.9 GiB before the budgets).
+      // DESIGN's target is +100 MB: the muxer refuses streams past the per-connection limit before
+      // they carry data, and the daemon collects the flood's garbage as it goes (src/daemon/reclaim.ts).
       expect(result.peak - before).toBeLessThan(FLOOD_RSS_BOUND_MIB * MiB)
     }
   }, 60_000)
