@@ -72,7 +72,8 @@ export function controlMethods (ctx: MethodContext): Record<string, ControlMetho
     id: async () => ({
       peerId: node.peerId.toString(),
       addrs: node.getMultiaddrs().map(ma => ma.toString()),
-      builder: ctx.builder === undefined ? null : ctx.builder.load()
+      builder: ctx.builder === undefined ? null : ctx.builder.load(),
+      memory: memoryView()
     }),
 
     peers: async () => trust.list().map(peer => peerView(peer.peerId)),
@@ -129,4 +130,14 @@ export function controlMethods (ctx: MethodContext): Record<string, ControlMetho
       return { peerId: p.peerId, ms }
     }
   }
+}
+
+/**
+ * The daemon's memory as the process sees it (bytes): resident, V8's heap in use, and the buffers
+ * outside it. What a flood costs shows in all three; what it leaves behind only in `rss`, where
+ * the allocator keeps freed pages for reuse (docs/security.md).
+ */
+function memoryView (): { rss: number, heapUsed: number, arrayBuffers: number } {
+  const { rss, heapUsed, arrayBuffers } = process.memoryUsage()
+  return { rss, heapUsed, arrayBuffers }
 }
