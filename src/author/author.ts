@@ -260,8 +260,8 @@ export class Author extends EventEmitter<{ job: [Job] }> {
   private checkScheduling (name: string, params: OfferParams): SchedulingOptions {
     const after = [...new Set(params.after ?? [])]
     if (after.includes(name)) throw new InvalidPromptError(`${name} cannot depend on itself`)
-    const byName = new Map(this.init.jobs.list().map(job => [job.name, job]))
-    const cycle = findCycle(name, after, byName)
+    // Only the jobs the dependencies reach are read: an offer costs the same however many jobs exist.
+    const cycle = findCycle(name, after, dependency => this.init.jobs.findByName(dependency))
     if (cycle !== undefined) throw new InvalidPromptError(`the dependencies would form a cycle: ${cycle.join(' → ')}`)
     return {
       priority: params.priority ?? DEFAULT_PRIORITY,

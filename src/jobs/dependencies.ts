@@ -65,13 +65,13 @@ export function stackStands (base: RanOn, dependency: Pick<Job, 'state' | 'round
  * The cycle a job named `name` depending on `after` would close, as a list of names from `name`
  * back to `name`, or undefined when there is none.
  */
-export function findCycle (name: string, after: readonly string[], byName: ReadonlyMap<string, Pick<Job, 'after'>>): string[] | undefined {
+export function findCycle (name: string, after: readonly string[], byName: (name: string) => Pick<Job, 'after'> | undefined): string[] | undefined {
   const visiting = new Set<string>()
   const walk = (current: string, path: string[]): string[] | undefined => {
     if (current === name) return [...path, current]
     if (visiting.has(current)) return undefined
     visiting.add(current)
-    for (const next of byName.get(current)?.after ?? []) {
+    for (const next of byName(current)?.after ?? []) {
       const cycle = walk(next, [...path, current])
       if (cycle !== undefined) return cycle
     }
