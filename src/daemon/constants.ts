@@ -9,5 +9,8 @@ export const CONTROL_CONNECT_TIMEOUT_MS = 2_000
 /** While a peer overruns the buffer budget, the daemon collects the garbage of its flood at most this often. */
 export const FLOOD_COLLECT_INTERVAL_MS = 250
 
-/** The last collection after a flood: this long after its streams have released every buffered byte. */
+/** The first collection after a flood: this long after its streams have released every buffered byte. */
 export const FLOOD_COLLECT_DELAY_MS = 100
+
+/** The last collection after a flood, this long after the first: the streams' teardown in the muxer is over by then. */
+export const FLOOD_COLLECT_SETTLE_MS = 1_000

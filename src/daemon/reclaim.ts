@@ -1,7 +1,7 @@
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import type { BudgetPressure } from '../wire/budget.js'
-import { FLOOD_COLLECT_DELAY_MS, FLOOD_COLLECT_INTERVAL_MS } from './constants.js'
+import { FLOOD_COLLECT_DELAY_MS, FLOOD_COLLECT_INTERVAL_MS, FLOOD_COLLECT_SETTLE_MS } from './constants.js'
 
 type Collect = () => void
 
@@ -22,7 +22,8 @@ function collectGarbage (): void {
  * everything they were sent is garbage at once, and V8 only collects it once such buffers have
  * grown by 64 MiB since the last collection, or never on an idle daemon. So while readers reset
  * streams over the budget the daemon collects at most every FLOOD_COLLECT_INTERVAL_MS, and once the
- * budget is empty again (the streams are gone) it collects a last time after FLOOD_COLLECT_DELAY_MS.
+ * budget is empty again (the streams are gone) it collects after FLOOD_COLLECT_DELAY_MS and a last
+ * time FLOOD_COLLECT_SETTLE_MS later.
  * An ordinary peer never has a stream reset, so it never pays for this. V8's heap and buffers are
  * back at their baseline then; the pages glibc keeps are not (docs/security.md).
  */
@@ -44,7 +45,10 @@ export class FloodReclaimer implements BudgetPressure {
   drained (): void {
     if (this.pending !== undefined) clearTimeout(this.pending)
     this.pending = undefined
-    this.schedule(FLOOD_COLLECT_DELAY_MS)
+    // One collection soon, and one more once the streams' teardown is surely over: what the muxer
+    // still held for them (the budget does not count it) is garbage only then, and an idle daemon
+    // would never collect it.
+    this.schedule(FLOOD_COLLECT_DELAY_MS, () => { this.schedule(FLOOD_COLLECT_SETTLE_MS) })
   }
 
   /** Cancels a pending collection (the node is stopping). */
@@ -53,12 +57,13 @@ export class FloodReclaimer implements BudgetPressure {
     this.pending = undefined
   }
 
-  private schedule (ms: number): void {
+  private schedule (ms: number, then?: () => void): void {
     this.pending = setTimeout(() => {
       this.pending = undefined
       this.last = performance.now()
       this.collections++
       this.collect()
+      then?.()
     }, ms)
     this.pending.unref()
   }

@@ -32,7 +32,7 @@ const FLOOD_RSS_BOUND_MIB = 100
  * reused is asserted instead: a second flood peaks no higher than the first, within this.
  */
 const FLOOD_RETURNED_MIB = 16
-const FLOOD_SETTLE_MS = 5000
+const FLOOD_SETTLE_MS = 10_000
 
 interface DaemonMemory { rss: number, heapUsed: number, arrayBuffers: number }
 

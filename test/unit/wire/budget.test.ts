@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest'
 import { BufferBudget } from '../../../src/wire/budget.js'
 import { FloodReclaimer } from '../../../src/daemon/reclaim.js'
-import { FLOOD_COLLECT_DELAY_MS, FLOOD_COLLECT_INTERVAL_MS } from '../../../src/daemon/constants.js'
+import { FLOOD_COLLECT_DELAY_MS, FLOOD_COLLECT_INTERVAL_MS, FLOOD_COLLECT_SETTLE_MS } from '../../../src/daemon/constants.js'
 
 describe('buffer budget pressure', () => {
   it('reports resets over the budget, and the drain once every byte is back after one (not before, not without one)', () => {
@@ -28,7 +28,7 @@ describe('buffer budget pressure', () => {
 })
 
 describe('flood reclaimer', () => {
-  it('collects at most once per interval while refusals go on, and once more after the drain', () => {
+  it('collects at most once per interval while refusals go on, and twice more after the drain', () => {
     vi.useFakeTimers()
     try {
       const collect = vi.fn()
@@ -44,10 +44,16 @@ describe('flood reclaimer', () => {
       reclaimer.drained()
       vi.advanceTimersByTime(FLOOD_COLLECT_DELAY_MS)
       expect(collect).toHaveBeenCalledTimes(3)
+      vi.advanceTimersByTime(FLOOD_COLLECT_SETTLE_MS - 1)
+      expect(collect).toHaveBeenCalledTimes(3)
+      vi.advanceTimersByTime(1)
+      expect(collect).toHaveBeenCalledTimes(4)
+      vi.advanceTimersByTime(10 * FLOOD_COLLECT_SETTLE_MS)
+      expect(collect).toHaveBeenCalledTimes(4)
       reclaimer.refused()
       reclaimer.stop()
       vi.advanceTimersByTime(10 * FLOOD_COLLECT_INTERVAL_MS)
-      expect(collect).toHaveBeenCalledTimes(3)
+      expect(collect).toHaveBeenCalledTimes(4)
     } finally {
       vi.useRealTimers()
     }
