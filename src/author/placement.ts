@@ -16,7 +16,7 @@ export interface BuilderLoad {
 }
 
 /** What placement knows of the builders in one pass. */
-export interface BuilderView {
+export interface PlacementView {
   /** Trusted builders (peer ids). */
   builders: readonly string[]
   loads: ReadonlyMap<string, BuilderLoad>
@@ -43,7 +43,7 @@ export function freeSlots (load: Pick<BuilderLoad, 'slots' | 'running' | 'queued
  * queue, or holding none of our jobs (a builder kept full by other authors must still see our
  * work, to serve us in our turn). Most free slots first; ties go to the lowest round-trip time.
  */
-export function eligibleBuilders (job: Pick<Job, 'builders'>, view: BuilderView, exclude: ReadonlySet<string> = new Set()): string[] {
+export function eligibleBuilders (job: Pick<Job, 'builders'>, view: PlacementView, exclude: ReadonlySet<string> = new Set()): string[] {
   return view.builders
     .filter(b => !exclude.has(b))
     .filter(b => { const load = view.loads.get(b); return load?.reachable === true && load.full !== true && builderMatches(job.builders, b, load.tags) })
@@ -62,10 +62,10 @@ export interface Placement<J> {
  * been taken. Returns the choices and the jobs no builder can take now. Pure: `view` is left as
  * it is.
  */
-export function choosePlacements<J extends Pick<Job, 'builders'>> (ready: readonly J[], view: BuilderView, exclude: (job: J) => ReadonlySet<string> = () => new Set()): { chosen: Array<Placement<J>>, unplaced: J[] } {
+export function choosePlacements<J extends Pick<Job, 'builders'>> (ready: readonly J[], view: PlacementView, exclude: (job: J) => ReadonlySet<string> = () => new Set()): { chosen: Array<Placement<J>>, unplaced: J[] } {
   const loads = new Map([...view.loads].map(([peer, load]) => [peer, { ...load }]))
   const ours = new Set(view.ours)
-  const counting: BuilderView = { ...view, loads, ours }
+  const counting: PlacementView = { ...view, loads, ours }
   const chosen: Array<Placement<J>> = []
   const unplaced: J[] = []
   for (const job of ready) {

@@ -9,7 +9,7 @@ import type { JobStore } from '../jobs/job-store.js'
 import type { JobReplyMessage } from '../jobs/messages.js'
 import type { SendJobMessage } from '../jobs/wire.js'
 import { placementProblem, type KnownBuilder, type PlacementProblem } from './placement-problem.js'
-import { choosePlacements, eligibleBuilders, type BuilderLoad, type BuilderView } from './placement.js'
+import { choosePlacements, eligibleBuilders, type BuilderLoad, type PlacementView } from './placement.js'
 import { holders } from './leases.js'
 import { repoKey } from './repo-key.js'
 
@@ -164,7 +164,7 @@ export class Scheduler {
     await this.refresh(builders)
     // Builders holding one of our jobs, and those chosen for one in this pass.
     const ours = new Set(active.flatMap(holders))
-    const view: BuilderView = { builders, loads: this.loads, rtt: peer => rtt(this.init.trust, peer), ours }
+    const view: PlacementView = { builders, loads: this.loads, rtt: peer => rtt(this.init.trust, peer), ours }
     const exclude = (job: Job): Set<string> => new Set([...(job.builder !== undefined ? [job.builder] : []), ...job.extraBuilders, ...reported(job)])
     // Choose a builder for every ready job first, then send the offers at once: placing 12 jobs
     // costs one round trip, not 12. A job whose builder declines waits for the next pass.

@@ -15,7 +15,7 @@ import { parseMessage } from '../wire/channel.js'
 import { InvalidRequestError } from './errors.js'
 import { multiaddrText } from '../home/config.js'
 import type { ControlMethod } from './control-server.js'
-import type { PeerView } from './views.js'
+import type { IdView, MemoryView, PeerView } from './views.js'
 
 export interface MethodContext {
   node: GitmeshNode
@@ -69,7 +69,7 @@ export function controlMethods (ctx: MethodContext): Record<string, ControlMetho
   }
 
   return {
-    id: async () => ({
+    id: async (): Promise<IdView> => ({
       peerId: node.peerId.toString(),
       addrs: node.getMultiaddrs().map(ma => ma.toString()),
       builder: ctx.builder === undefined ? null : ctx.builder.load(),
@@ -137,7 +137,7 @@ export function controlMethods (ctx: MethodContext): Record<string, ControlMetho
  * outside it. What a flood costs shows in all three; what it leaves behind only in `rss`, where
  * the allocator keeps freed pages for reuse (docs/security.md).
  */
-function memoryView (): { rss: number, heapUsed: number, arrayBuffers: number } {
+function memoryView (): MemoryView {
   const { rss, heapUsed, arrayBuffers } = process.memoryUsage()
   return { rss, heapUsed, arrayBuffers }
 }

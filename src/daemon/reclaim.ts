@@ -51,12 +51,6 @@ export class FloodReclaimer implements BudgetPressure {
     this.schedule(FLOOD_COLLECT_DELAY_MS, () => { this.schedule(FLOOD_COLLECT_SETTLE_MS) })
   }
 
-  /** Cancels a pending collection (the node is stopping). */
-  stop (): void {
-    if (this.pending !== undefined) clearTimeout(this.pending)
-    this.pending = undefined
-  }
-
   private schedule (ms: number, then?: () => void): void {
     this.pending = setTimeout(() => {
       this.pending = undefined

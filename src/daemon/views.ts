@@ -1,6 +1,6 @@
 import type { Author } from '../author/author.js'
 import type { BuilderLoad } from '../author/placement.js'
-import { ACTIVE_STATES, ENDED_STATES, type FanoutStop, type Job, type JobState, type RanOn } from '../jobs/job.js'
+import { ACTIVE_STATES, ENDED_STATES, type FanoutStop, type Job, type JobResult, type JobState, type RanOn } from '../jobs/job.js'
 import type { JobOwnership } from '../jobs/job-store.js'
 import { ownsOverlap } from '../jobs/ownership.js'
 
@@ -22,15 +22,8 @@ export interface AttemptView {
   log?: string
 }
 
-/** The job's result: one of its candidates. */
-export interface ResultView {
-  commit: string
-  passed: boolean
-  builder: string
-  summary: string
-  committedAt: number
-  receivedAt: number
-}
+/** The job's result: one of its candidates, without its receipt and stats. */
+export type ResultView = Pick<JobResult, 'commit' | 'passed' | 'builder' | 'summary' | 'committedAt' | 'receivedAt'>
 
 /** The merge into the working tree. */
 export interface MergeView {
@@ -130,6 +123,22 @@ export interface BuilderView {
   tags: string[]
   reachable: boolean | null
   jobs: string[]
+}
+
+/** The daemon's memory in bytes: resident, V8's heap in use, and the buffers outside that heap. */
+export interface MemoryView {
+  rss: number
+  heapUsed: number
+  arrayBuffers: number
+}
+
+/** This node as `id` shows it. */
+export interface IdView {
+  peerId: string
+  addrs: string[]
+  /** Its builder's slots and jobs, or null when it is not a builder. */
+  builder: { slots: number, running: number, queued: number } | null
+  memory: MemoryView
 }
 
 /** A trusted peer as `peers` lists it; a builder's last advertised load too. */

@@ -16,6 +16,7 @@ import { JOBS_PROTOCOL } from '../../src/jobs/constants.js'
 import { lengthPrefix } from '../../src/wire/frames.js'
 import { MAX_FRAME_BYTES } from '../../src/wire/constants.js'
 import { MAX_CONNECTIONS_PER_PEER } from '../../src/net/constants.js'
+import type { IdView, MemoryView } from '../../src/daemon/views.js'
 
 const MiB = 1024 * 1024
 
@@ -33,8 +34,6 @@ const FLOOD_RSS_BOUND_MIB = 100
  */
 const FLOOD_RETURNED_MIB = 16
 const FLOOD_SETTLE_MS = 10_000
-
-interface DaemonMemory { rss: number, heapUsed: number, arrayBuffers: number }
 
 /** Resident memory of a process, from /proc. */
 function rssBytes (pid: number): number {
@@ -120,8 +119,8 @@ describe('one hostile trusted peer flooding a daemon', () => {
   }
 
   /** The daemon's own figures (`gitmesh id --json`). */
-  async function memory (): Promise<DaemonMemory> {
-    return (await runCliJson<{ memory: DaemonMemory }>(home, ['id', '--json'])).memory
+  async function memory (): Promise<MemoryView> {
+    return (await runCliJson<IdView>(home, ['id', '--json'])).memory
   }
 
   it('stays bounded (within FLOOD_RSS_BOUND_MIB more), twice over, and refuses connections past the per-peer limit', async () => {
@@ -140,7 +139,7 @@ describe('one hostile trusted peer flooding a daemon', () => {
       // what it holds in V8's heap and in buffers goes back to its baseline.
       const settled = Date.now()
       let now = await memory()
-      const returned = (m: DaemonMemory): boolean => m.heapUsed - held.heapUsed < FLOOD_RETURNED_MIB * MiB && m.arrayBuffers - held.arrayBuffers < FLOOD_RETURNED_MIB * MiB
+      const returned = (m: MemoryView): boolean => m.heapUsed - held.heapUsed < FLOOD_RETURNED_MIB * MiB && m.arrayBuffers - held.arrayBuffers < FLOOD_RETURNED_MIB * MiB
       await waitUntil(async () => returned(now = await memory()), FLOOD_SETTLE_MS, 'the heap and buffers back at their baseline').catch(() => {})
       const after = rssBytes(pid)
       const mib = (bytes: number): string => (bytes / MiB).toFixed(0)

@@ -3,7 +3,7 @@ import { commandContext } from '../context.js'
 import { collect, wholeNumber } from '../options.js'
 import { pc, table, UsageError } from '../output.js'
 import { MAX_TAGS } from '../../jobs/constants.js'
-import type { PeerView } from '../../daemon/views.js'
+import type { IdView, PeerView } from '../../daemon/views.js'
 
 export function registerNodeCommands (program: Command): void {
   program.command('init')
@@ -82,7 +82,7 @@ export function registerNodeCommands (program: Command): void {
     .addHelpText('after', '\nExamples:\n  gitmesh id\n  gitmesh id --json | jq -r .addrs[0]')
     .action(async (_opts, command: Command) => {
       const { out, call } = commandContext(command)
-      const id = await call<{ peerId: string, addrs: string[] }>('id')
+      const id = await call<IdView>('id')
       out.result(id, () => [`peer id ${id.peerId}`, ...id.addrs.map(a => `  ${a}`)])
     })
 

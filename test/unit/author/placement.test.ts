@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import { builderMatches, choosePlacements, eligibleBuilders, type BuilderLoad, type BuilderView } from '../../../src/author/placement.js'
+import { builderMatches, choosePlacements, eligibleBuilders, type BuilderLoad, type PlacementView } from '../../../src/author/placement.js'
 import { BUILDER_QUEUE_SLACK } from '../../../src/jobs/constants.js'
 
 function load (slots: number, running = 0, queued = 0, tags: string[] = [], reachable = true): BuilderLoad {
   return { slots, running, queued, tags, at: 0, reachable }
 }
 
-function view (loads: Record<string, BuilderLoad>, rtts: Record<string, number> = {}, ours: string[] = []): BuilderView {
+function view (loads: Record<string, BuilderLoad>, rtts: Record<string, number> = {}, ours: string[] = []): PlacementView {
   return {
     builders: Object.keys(loads),
     loads: new Map(Object.entries(loads)),
