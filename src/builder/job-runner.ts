@@ -30,7 +30,52 @@ export interface RunnerContext {
   onProcessGroup: (pgid: number | null) => void
   /** Reports a change of state (and a line of progress) to the store and the author. */
   onState: (state: BuilderJobState, attempt: number, line: string) => void
+  /**
+   * Live output of the step running now, in chunks as written (already masked with `mask`).
+   * @default none
+   */
+  onOutput?: (step: StepKind, attempt: number, chunk: string) => void
+  /**
+   * Hides secret values in any text that leaves the builder (logs, summaries, errors): the
+   * builder's secrets replaced by `***`.
+   * @default the text unchanged
+   */
+  mask?: (text: string) => string
   signal: AbortSignal
+}
+
+/** The commands a job runs, each a step with its own output. */
+export type StepKind = 'setup' | 'generate' | 'test'
+
+interface Step {
+  kind: StepKind
+  attempt: number
+  command: string
+  cwd: string
+  env: Record<string, string>
+  timeoutMs: number
+}
+
+/**
+ * Runs one command of a job: the only place a job's commands start, so that timeouts, process
+ * groups, live output and masking apply to every one of them alike. The outcome's output is
+ * masked. Throws when the job is cancelled.
+ */
+async function runStep (ctx: RunnerContext, step: Step): Promise<CommandOutcome> {
+  const mask = ctx.mask ?? ((text: string) => text)
+  const onOutput = ctx.onOutput
+  const outcome = await runCommand({
+    command: step.command,
+    cwd: step.cwd,
+    env: step.env,
+    timeoutMs: step.timeoutMs,
+    signal: ctx.signal,
+    onSpawn: ctx.onProcessGroup,
+    onOutput: onOutput === undefined ? undefined : chunk => { onOutput(step.kind, step.attempt, mask(chunk)) }
+  })
+  ctx.onProcessGroup(null)
+  ctx.signal.throwIfAborted()
+  return { ...outcome, output: mask(outcome.output) }
 }
 
 /** Keeps the last `bytes` of UTF-8 text, cut on a character boundary. */
@@ -112,9 +157,7 @@ export async function runJob (job: BuilderJob, ctx: RunnerContext): Promise<Resu
         GITMESH_WORKTREE: cwd
       }
       ctx.onState('generating', number, `attempt ${number}/${spec.attempts}: generating`)
-      const generated = await runCommand({ command: ctx.generate, cwd, env, timeoutMs: spec.generateTimeoutMs, signal: ctx.signal, onSpawn: ctx.onProcessGroup })
-      ctx.onProcessGroup(null)
-      ctx.signal.throwIfAborted()
+      const generated = await runStep(ctx, { kind: 'generate', attempt: number, command: ctx.generate, cwd, env, timeoutMs: spec.generateTimeoutMs })
       if (generated.exitCode !== 0 || generated.timedOut) {
         attempts.push({ number, passed: false, generateMs: Math.round(generated.ms), testMs: 0, log: tail(`$ ${ctx.generate}\n${generated.output}`, MAX_ATTEMPT_LOG_BYTES) })
         lastOutcome = generated
@@ -122,9 +165,7 @@ export async function runJob (job: BuilderJob, ctx: RunnerContext): Promise<Resu
         continue
       }
       ctx.onState('testing', number, `attempt ${number}/${spec.attempts}: ${lastLine(generated.output) || 'testing'}`)
-      const tested = await runCommand({ command: spec.test, cwd, env, timeoutMs: spec.testTimeoutMs, signal: ctx.signal, onSpawn: ctx.onProcessGroup })
-      ctx.onProcessGroup(null)
-      ctx.signal.throwIfAborted()
+      const tested = await runStep(ctx, { kind: 'test', attempt: number, command: spec.test, cwd, env, timeoutMs: spec.testTimeoutMs })
       passed = tested.exitCode === 0 && !tested.timedOut
       lastOutcome = tested
       attempts.push({
@@ -149,7 +190,7 @@ export async function runJob (job: BuilderJob, ctx: RunnerContext): Promise<Resu
     return await signResult(ctx.privateKey, body({ commit: oidToBytes(commit), passed, summary: summary.slice(0, MAX_SUMMARY_CHARS), committedAt: Date.now() }))
   } catch (err) {
     if (ctx.signal.aborted) throw err
-    const reason = `${(err as Error).name ?? 'Error'}: ${(err as Error).message ?? String(err)}`.slice(0, MAX_SUMMARY_CHARS)
+    const reason = (ctx.mask ?? String)(`${(err as Error).name ?? 'Error'}: ${(err as Error).message ?? String(err)}`).slice(0, MAX_SUMMARY_CHARS)
     return await signResult(ctx.privateKey, body({ error: reason, summary: `no result after ${Math.round((Date.now() - started) / 1000)} s` }))
   } finally {
     // A committed worktree goes back to the pool at once; any other is removed in the background.
