@@ -21,6 +21,8 @@ import { jobMethods } from './job-methods.js'
 import { ControlServer } from './control-server.js'
 import { controlMethods } from './methods.js'
 import { keepBuildersConnected } from '../net/keep-alive.js'
+import { Notifier, type Hook, type HookProblem } from '../notify/notifier.js'
+import { jobView } from './views.js'
 
 export interface DaemonOptions {
   /** Overrides the config's listen addresses. */
@@ -36,6 +38,12 @@ export interface DaemonOptions {
     /** Labels authors can ask for with `builders:`. */
     tags?: string[]
   }
+  /** Hooks run besides the config's (`daemon --on-event`). */
+  hooks?: Hook[]
+  /** Overrides the config's `notify` (`daemon --no-notify`). */
+  notify?: boolean
+  /** Told of every hook or desktop notification that failed. */
+  onHookProblem?: (problem: HookProblem) => void
 }
 
 /**
@@ -59,7 +67,8 @@ export class Daemon {
     private readonly control: ControlServer,
     readonly trust: TrustStore,
     private readonly jobs: JobsService,
-    readonly author: Author
+    readonly author: Author,
+    private readonly notifier: Notifier
   ) {
     this.log = defaultLogger().forComponent('gitmesh:daemon')
   }
@@ -100,12 +109,20 @@ export class Daemon {
           tags: options.builder.tags,
           generate: options.builder.generate ?? builtinGenerator()
         })
+      const notifier = new Notifier({
+        hooks: [...config.hooks, ...(options.hooks ?? [])],
+        notify: options.notify ?? config.notify,
+        view: job => jobView(author, job),
+        log: logger.forComponent('gitmesh:hooks'),
+        onProblem: options.onHookProblem
+      })
+      author.on('job', notifier.onJob)
       const jobs = new JobsService(network, author, builder)
       await jobs.start()
       const methods = { ...controlMethods({ node, trust, grants, builder, author, log: logger.forComponent('gitmesh:peers') }), ...jobMethods(author) }
       control = new ControlServer(home.socketPath, methods, logger.forComponent('gitmesh:control'))
       await control.start()
-      const daemon = new Daemon(home, node, db, control, trust, jobs, author)
+      const daemon = new Daemon(home, node, db, control, trust, jobs, author, notifier)
       await daemon.connectKnownPeers([...config.peers, ...(options.peers ?? [])])
       return daemon
     } catch (err) {
@@ -150,6 +167,8 @@ export class Daemon {
 
   async stop (): Promise<void> {
     clearInterval(this.pinger)
+    this.author.off('job', this.notifier.onJob)
+    await this.notifier.stop()
     await this.jobs.stop()
     await this.control.stop()
     await this.node.stop()

@@ -31,6 +31,8 @@ export class JobRig {
   readonly builderHome: string
   readonly repo: string
   private builderArgs: string[] = []
+  /** Flags of the author's daemon, kept for `restart` (which may change them). */
+  authorArgs: string[] = []
 
   private constructor (readonly root: string) {
     this.authorHome = path.join(root, 'author')
@@ -38,12 +40,13 @@ export class JobRig {
     this.repo = path.join(root, 'project')
   }
 
-  static async start (builderArgs: string[] = []): Promise<JobRig> {
+  static async start (builderArgs: string[] = [], options: { authorArgs?: string[] } = {}): Promise<JobRig> {
     const rig = new JobRig(await mkdtemp(path.join(tmpdir(), 'gitmesh-jobs-')))
     rig.builderArgs = builderArgs
+    rig.authorArgs = options.authorArgs ?? []
     await runCliJson(rig.authorHome, ['init'])
     await runCliJson(rig.builderHome, ['init'])
-    rig.author = await startDaemon(rig.authorHome)
+    rig.author = await startDaemon(rig.authorHome, rig.authorArgs)
     rig.builder = await startDaemon(rig.builderHome, ['--builder', ...builderArgs])
     await runCliJson(rig.authorHome, ['trust', rig.builder.peerId, '--role', 'builder', '--addr', rig.builder.addrs[0]!])
     await runCliJson(rig.builderHome, ['trust', rig.author.peerId, '--role', 'author', '--addr', rig.author.addrs[0]!])
@@ -200,7 +203,7 @@ export class JobRig {
     if (kill) await daemon.kill()
     else await daemon.stop()
     await whileDown?.()
-    this[which] = await startDaemon(which === 'author' ? this.authorHome : this.builderHome, which === 'builder' ? ['--builder', ...this.builderArgs] : [], listen)
+    this[which] = await startDaemon(which === 'author' ? this.authorHome : this.builderHome, which === 'builder' ? ['--builder', ...this.builderArgs] : this.authorArgs, listen)
   }
 
   async stop (): Promise<void> {

@@ -3,7 +3,63 @@ import { commandContext } from '../context.js'
 import { collect, wholeNumber } from '../options.js'
 import { pc, table, UsageError } from '../output.js'
 import { MAX_TAGS } from '../../jobs/constants.js'
+import { HOOK_EVENTS, MAX_HOOK_COMMAND_CHARS, MAX_HOOKS } from '../../notify/constants.js'
 import type { IdView, PeerView } from '../../daemon/views.js'
+
+/** The flags of `gitmesh daemon`, as commander gives them. */
+export interface DaemonFlags {
+  listen?: string[]
+  peer?: string[]
+  builder?: boolean
+  slots?: number
+  generate?: string
+  tag?: string[]
+  onEvent?: string[]
+  notify?: boolean
+}
+
+/**
+ * Declares `gitmesh daemon`'s flags on `command`: the daemon itself, and `gitmesh service install`,
+ * which checks the flags it writes into a unit by parsing them the same way.
+ */
+export function daemonOptions (command: Command): Command {
+  return command
+    .description('run the node in the foreground until SIGINT or SIGTERM')
+    .option('--listen <multiaddr>', 'address to listen on (repeatable; default: a free TCP port on all interfaces)', collect)
+    .option('--peer <multiaddr>', 'peer to dial at start (repeatable)', collect)
+    .option('--builder', 'run jobs for peers trusted as authors')
+    .option('--slots <n>', 'jobs run at once (default: half the cores, at least 1)', wholeNumber('--slots'))
+    .option('--generate <command>', 'the generator command (default: the built-in fenced-block generator)')
+    .option('--tag <tag>', 'a label authors can ask for with `--builder TAG` (repeatable)', collect)
+    .option('--on-event <command>', 'run this shell command when a job returns, fails or merges with conflicts, the job\'s JSON on stdin (repeatable; besides the config\'s `hooks`)', collect)
+    .option('--no-notify', 'no desktop notification (notify-send, osascript) on those events')
+    .option('--json', 'print the ready line as JSON')
+    .addHelpText('after', '\nExamples:\n  gitmesh daemon\n  gitmesh daemon --listen /ip4/0.0.0.0/tcp/4100 --peer /ip4/192.168.1.20/tcp/4100/p2p/12D3KooW...\n  gitmesh daemon --builder --slots 4 --generate \'claude -p < "$GITMESH_PROMPT_FILE"\'\n  gitmesh daemon --on-event \'jq -r "\\(.event) \\(.name)" >> ~/gitmesh-events.log\' --no-notify\n  (docs/generators.md: plugging in coding agents; docs/guide.md: knowing when to look)')
+}
+
+/** Refuses daemon flags that cannot work, naming the flag. */
+export async function checkDaemonFlags (opts: DaemonFlags): Promise<void> {
+  if (opts.slots !== undefined && (!Number.isInteger(opts.slots) || opts.slots < 1)) throw new UsageError('--slots must be a positive whole number')
+  if (opts.builder !== true && (opts.slots !== undefined || opts.generate !== undefined || opts.tag !== undefined)) throw new UsageError('--slots, --generate and --tag need --builder')
+  if ((opts.tag?.length ?? 0) > MAX_TAGS) throw new UsageError(`at most ${MAX_TAGS} --tag`)
+  for (const tag of opts.tag ?? []) {
+    if (!/^[a-z0-9][a-z0-9._-]{0,63}$/i.test(tag)) throw new UsageError(`--tag ${JSON.stringify(tag)}: letters, digits, '.', '_' and '-', at most 64`)
+  }
+  const { multiaddr } = await import('@multiformats/multiaddr')
+  for (const [flag, values] of [['--listen', opts.listen], ['--peer', opts.peer]] as const) {
+    for (const value of values ?? []) {
+      try {
+        multiaddr(value)
+      } catch (err) {
+        throw new UsageError(`${flag} ${JSON.stringify(value)} is not a multiaddr (${(err as Error).message}); for example /ip4/0.0.0.0/tcp/4100`)
+      }
+    }
+  }
+  if ((opts.onEvent?.length ?? 0) > MAX_HOOKS) throw new UsageError(`at most ${MAX_HOOKS} --on-event`)
+  for (const run of opts.onEvent ?? []) {
+    if (run.trim() === '' || run.length > MAX_HOOK_COMMAND_CHARS) throw new UsageError(`--on-event needs a command of 1 to ${MAX_HOOK_COMMAND_CHARS} characters`)
+  }
+}
 
 export function registerNodeCommands (program: Command): void {
   program.command('init')
@@ -17,36 +73,21 @@ export function registerNodeCommands (program: Command): void {
         created ? `initialized ${home.dir}\npeer id ${peerId}` : `${home.dir} is already initialized\npeer id ${peerId}`)
     })
 
-  program.command('daemon')
-    .description('run the node in the foreground until SIGINT or SIGTERM')
-    .option('--listen <multiaddr>', 'address to listen on (repeatable; default: a free TCP port on all interfaces)', collect)
-    .option('--peer <multiaddr>', 'peer to dial at start (repeatable)', collect)
-    .option('--builder', 'run jobs for peers trusted as authors')
-    .option('--slots <n>', 'jobs run at once (default: half the cores, at least 1)', wholeNumber('--slots'))
-    .option('--generate <command>', 'the generator command (default: the built-in fenced-block generator)')
-    .option('--tag <tag>', 'a label authors can ask for with `--builder TAG` (repeatable)', collect)
-    .option('--json', 'print the ready line as JSON')
-    .addHelpText('after', '\nExamples:\n  gitmesh daemon\n  gitmesh daemon --listen /ip4/0.0.0.0/tcp/4100 --peer /ip4/192.168.1.20/tcp/4100/p2p/12D3KooW...\n  gitmesh daemon --builder --slots 4 --generate \'claude -p < "$GITMESH_PROMPT_FILE"\'\n  (docs/generators.md: plugging in coding agents)')
-    .action(async (opts: { listen?: string[], peer?: string[], builder?: boolean, slots?: number, generate?: string, tag?: string[] }, command: Command) => {
+  daemonOptions(program.command('daemon'))
+    .action(async (opts: DaemonFlags, command: Command) => {
       const { home, out } = commandContext(command)
-      if (opts.slots !== undefined && (!Number.isInteger(opts.slots) || opts.slots < 1)) throw new UsageError('--slots must be a positive whole number')
-      if (opts.builder !== true && (opts.slots !== undefined || opts.generate !== undefined || opts.tag !== undefined)) throw new UsageError('--slots, --generate and --tag need --builder')
-      if ((opts.tag?.length ?? 0) > MAX_TAGS) throw new UsageError(`at most ${MAX_TAGS} --tag`)
-      for (const tag of opts.tag ?? []) {
-        if (!/^[a-z0-9][a-z0-9._-]{0,63}$/i.test(tag)) throw new UsageError(`--tag ${JSON.stringify(tag)}: letters, digits, '.', '_' and '-', at most 64`)
-      }
-      const { multiaddr } = await import('@multiformats/multiaddr')
-      for (const [flag, values] of [['--listen', opts.listen], ['--peer', opts.peer]] as const) {
-        for (const value of values ?? []) {
-          try {
-            multiaddr(value)
-          } catch (err) {
-            throw new UsageError(`${flag} ${JSON.stringify(value)} is not a multiaddr (${(err as Error).message}); for example /ip4/0.0.0.0/tcp/4100`)
-          }
-        }
-      }
+      await checkDaemonFlags(opts)
       const { Daemon } = await import('../../daemon/daemon.js')
-      const daemon = await Daemon.start(home, { listen: opts.listen, peers: opts.peer, builder: opts.builder === true ? { slots: opts.slots, generate: opts.generate, tags: opts.tag } : undefined })
+      const daemon = await Daemon.start(home, {
+        listen: opts.listen,
+        peers: opts.peer,
+        builder: opts.builder === true ? { slots: opts.slots, generate: opts.generate, tags: opts.tag } : undefined,
+        hooks: (opts.onEvent ?? []).map(run => ({ on: [...HOOK_EVENTS], run })),
+        // Without the flag, the config says (commander's default for `--no-notify` is true).
+        notify: opts.notify === false ? false : undefined,
+        // A hook is the user's: what went wrong with it goes where the user (or journald) reads.
+        onHookProblem: problem => { process.stderr.write(`gitmesh: ${problem.command === 'desktop notification' ? problem.command : `hook \`${problem.command}\``} for ${problem.event} of ${problem.job}: ${problem.problem}\n`) }
+      })
       // The signal handlers go in before the ready line goes out: whoever waits for that line may
       // stop the daemon at once, and a SIGTERM with no handler yet would kill it uncleanly.
       const stopped = new Promise<void>(resolve => {
