@@ -113,6 +113,18 @@ export class BuilderStore {
     this.db.prepare('UPDATE builder_jobs SET acked = 1, updated_at = ? WHERE author = ? AND id = ? AND round = ?').run(Date.now(), author, id, round)
   }
 
+  /**
+   * Forgets jobs that are over here and whose last change is before `before` (ms since the
+   * epoch): results the author acknowledged, and cancelled jobs. Returns them (`gitmesh prune`);
+   * `dryRun` only lists them.
+   */
+  pruneFinished (before: number, dryRun = false): Array<Pick<BuilderJob, 'author' | 'state' | 'updatedAt'> & { id: string, name: string }> {
+    const finished = "((state = 'done' AND acked = 1) OR state = 'cancelled') AND updated_at < ?"
+    const rows = this.db.prepare(`SELECT author, id, name, state, updated_at FROM builder_jobs WHERE ${finished} ORDER BY updated_at`).all(before) as Array<Pick<Row, 'author' | 'id' | 'name' | 'state' | 'updated_at'>>
+    if (!dryRun) this.db.prepare(`DELETE FROM builder_jobs WHERE ${finished}`).run(before)
+    return rows.map(row => ({ author: row.author, id: row.id, name: row.name, state: row.state, updatedAt: row.updated_at }))
+  }
+
   counts (): { running: number, queued: number } {
     const rows = this.db.prepare("SELECT state, COUNT(*) AS n FROM builder_jobs WHERE state IN ('queued', 'fetching', 'generating', 'testing') GROUP BY state").all() as Array<{ state: string, n: number }>
     let running = 0

@@ -6,6 +6,8 @@ import { registerTrustCommands } from './commands/trust.js'
 import { registerObjectCommands } from './commands/objects.js'
 import { registerJobCommands } from './commands/jobs.js'
 import { registerWatchCommand } from './commands/watch.js'
+import { registerHousekeepingCommands } from './commands/housekeeping.js'
+import { registerServiceCommands } from './commands/service.js'
 import { EXIT, exitCodeFor } from './exit-codes.js'
 import { printError } from './output.js'
 
@@ -31,6 +33,8 @@ registerTrustCommands(program)
 registerObjectCommands(program)
 registerJobCommands(program)
 registerWatchCommand(program)
+registerHousekeepingCommands(program)
+registerServiceCommands(program)
 
 try {
   await program.parseAsync(process.argv)

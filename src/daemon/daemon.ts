@@ -18,6 +18,7 @@ import { JobStore } from '../jobs/job-store.js'
 import { JobsService } from './jobs-service.js'
 import { JobsNetwork } from '../jobs/network.js'
 import { jobMethods } from './job-methods.js'
+import { housekeepingMethods } from './housekeeping-methods.js'
 import { ControlServer } from './control-server.js'
 import { controlMethods } from './methods.js'
 import { keepBuildersConnected } from '../net/keep-alive.js'
@@ -93,6 +94,7 @@ export class Daemon {
       network.on('message', m => { traffic('%s %s %s: %s in %d ms', m.direction === 'in' ? 'from' : 'to', m.peer, m.type, m.outcome, m.ms) })
       const exchange = node.services.exchange
       const author = new Author({ network, exchange, trust, grants, jobs: new JobStore(db), log: logger.forComponent('gitmesh:author'), namer: config.namer })
+      const builderJobs = new BuilderStore(db)
       const builder = options.builder === undefined
         ? undefined
         : new Builder({
@@ -101,7 +103,7 @@ export class Daemon {
           peerId: node.peerId.toString(),
           trust,
           grants,
-          store: new BuilderStore(db),
+          store: builderJobs,
           privateKey,
           workDir: path.join(home.dir, 'builder'),
           log: logger.forComponent('gitmesh:builder'),
@@ -119,7 +121,7 @@ export class Daemon {
       author.on('job', notifier.onJob)
       const jobs = new JobsService(network, author, builder)
       await jobs.start()
-      const methods = { ...controlMethods({ node, trust, grants, builder, author, log: logger.forComponent('gitmesh:peers') }), ...jobMethods(author) }
+      const methods = { ...controlMethods({ node, trust, grants, builder, author, log: logger.forComponent('gitmesh:peers') }), ...jobMethods(author), ...housekeepingMethods(author, builderJobs) }
       control = new ControlServer(home.socketPath, methods, logger.forComponent('gitmesh:control'))
       await control.start()
       const daemon = new Daemon(home, node, db, control, trust, jobs, author, notifier)

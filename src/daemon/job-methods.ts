@@ -1,7 +1,8 @@
 import path from 'node:path'
 import { z } from 'zod'
 import type { Author } from '../author/author.js'
-import type { Job } from '../jobs/job.js'
+import { JOB_STATES, type Job } from '../jobs/job.js'
+import { locateRepository } from '../git/repository.js'
 import { MAX_JOB_QUERY_CHARS, MAX_PROMPT_CHARS } from '../jobs/constants.js'
 import { describeIssue, jobName, promptText, taskOptionFields, taskOptionsObject } from '../jobs/task-options.js'
 import { jobView, RUNNING, type BuilderView, type JobView, type SubmittedTaskView } from './views.js'
@@ -38,6 +39,13 @@ function explained (author: Author, job: Job): Job {
   return job
 }
 
+/** `jobs`: only jobs of one repository, in some states, changed within the last `sinceMs`. */
+const jobsFilter = z.object({
+  repo: absolutePath.optional(),
+  states: z.array(z.enum(JOB_STATES)).min(1).max(JOB_STATES.length).optional(),
+  sinceMs: z.number().int().nonnegative().optional()
+})
+
 const jobQuery = z.object({ job: z.string().min(1).max(MAX_JOB_QUERY_CHARS) })
 
 export function jobMethods (author: Author): Record<string, ControlMethod> {
@@ -47,12 +55,19 @@ export function jobMethods (author: Author): Record<string, ControlMethod> {
       return jobView(author, explained(author, await author.offer(p)))
     },
 
-    jobs: async (): Promise<JobView[]> => {
+    jobs: async (raw): Promise<JobView[]> => {
+      const p = params(jobsFilter, raw)
       const all = author.jobs.list()
       const running = all.filter(job => RUNNING.includes(job.state))
+      // A repository is named by its working tree's top, as the job records it at `offer`.
+      const repo = p.repo === undefined ? undefined : (await locateRepository(p.repo)).workTree
+      const since = p.sinceMs === undefined ? undefined : Date.now() - p.sinceMs
+      const shown = all.filter(job => (repo === undefined || job.repo === repo) &&
+        (p.states === undefined || p.states.includes(job.state)) &&
+        (since === undefined || job.updatedAt >= since))
       // Builders whose load is not fresh are asked first, so each job shows its builder's load now.
       await author.builderLoads()
-      return all.map(job => jobView(author, job, { running }))
+      return shown.map(job => jobView(author, job, { running }))
     },
 
     show: async (raw): Promise<JobView> => {

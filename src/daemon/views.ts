@@ -256,3 +256,15 @@ export function jobView (author: Author, job: Job, { withLogs = false, running }
     updatedAt: job.updatedAt
   }
 }
+
+/** `gitmesh prune --json`: what went (or would go, with `dryRun`), and what was kept and why. */
+export interface PruneView {
+  dryRun: boolean
+  olderThanMs: number
+  /** Jobs this node authored, each with the refs deleted from its repository. */
+  removed: Array<{ id: string, name: string, state: JobState, repo: string, updatedAt: number, refs: string[], refsNote: string | null }>
+  /** Old jobs kept: waiting for review (without --force), or depended on by an unfinished job. */
+  kept: Array<{ name: string, state: JobState, reason: string }>
+  /** Jobs this node ran as a builder, over and acknowledged. */
+  builderJobs: Array<{ author: string, id: string, name: string, state: string, updatedAt: number }>
+}

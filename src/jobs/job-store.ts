@@ -135,6 +135,15 @@ export class JobStore {
     return rows.map(row => ({ id: row.id, name: row.name, repo: row.repo, owns: JSON.parse(row.owns) as string[] }))
   }
 
+  /** Forgets a job with its attempts and candidates, in one transaction (`gitmesh prune`). */
+  delete (id: string): void {
+    transaction(this.db, () => {
+      this.db.prepare('DELETE FROM job_attempts WHERE job_id = ?').run(id)
+      this.db.prepare('DELETE FROM candidates WHERE job_id = ?').run(id)
+      this.db.prepare('DELETE FROM jobs WHERE id = ?').run(id)
+    })
+  }
+
   /** Changes fields that leave the job in its state (see JobPatch). */
   update (id: string, patch: JobPatch): Job {
     const { columns, values } = assignments(patch)

@@ -9,7 +9,7 @@ import { offerFlagOptions, offerPrompt, type OfferFlags } from '../offer-flags.j
 import { EXIT } from '../exit-codes.js'
 import { followDaemonEvents } from '../follow.js'
 import { isDaemonAway } from '../../daemon/errors.js'
-import { ENDED_STATES, type JobState } from '../../jobs/job.js'
+import { ENDED_STATES, JOB_STATES, type JobState } from '../../jobs/job.js'
 import type { BuilderView, JobView } from '../../daemon/views.js'
 
 /** How long `offer --wait` waits for a job no builder can take before it gives up (exit 7). */
@@ -81,6 +81,16 @@ export function buildersLines (builders: BuilderView[]): string[] {
     const load = b.reachable === false ? pc.dim('unreachable') : b.slots === null ? pc.dim('not asked yet') : `${b.running}/${b.slots} busy, ${b.queued} queued`
     return `builder ${shortPeer(b.peerId)}  ${load}${b.tags.length > 0 ? `  [${b.tags.join(', ')}]` : ''}${b.jobs.length > 0 ? `  ${pc.dim(b.jobs.join(', '))}` : ''}`
   })
+}
+
+/** `--state returned,merged --state failed` → the states, each checked against the job states. */
+export function jobStates (values: string[]): JobState[] {
+  const states = values.flatMap(value => value.split(',')).map(state => state.trim()).filter(state => state !== '')
+  for (const state of states) {
+    if (!(JOB_STATES as readonly string[]).includes(state)) throw new UsageError(`--state ${JSON.stringify(state)} is not a job state: one of ${JOB_STATES.join(', ')}`)
+  }
+  if (states.length === 0) throw new UsageError('--state needs a state')
+  return [...new Set(states)] as JobState[]
 }
 
 export function jobsTable (jobs: JobView[]): string {
@@ -221,19 +231,27 @@ Examples:
 
   program.command('jobs')
     .description('list jobs: name, state, builder, attempt, elapsed time, result; then each builder\'s load')
+    .option('--repo <dir>', 'only jobs offered from this repository (any folder inside it)')
+    .option('--state <states>', `only jobs in these states (repeatable, or a comma list): ${JOB_STATES.join(', ')}`, collect)
+    .option('--since <duration>', 'only jobs changed within this long, such as 2d, 12h or 30m', parseDuration)
     .option('--watch', 'redraw live until interrupted')
     .option('--json', 'print the list as JSON')
-    .addHelpText('after', '\nExamples:\n  gitmesh jobs\n  gitmesh jobs --watch\n  gitmesh jobs --json | jq \'.[] | select(.state == "returned") | .name\'')
-    .action(async (opts: { watch?: boolean }, command: Command) => {
+    .addHelpText('after', '\nExamples:\n  gitmesh jobs\n  gitmesh jobs --watch\n  gitmesh jobs --repo . --state returned,merged --since 2d\n  gitmesh jobs --state failed --json | jq -r \'.[].name\'')
+    .action(async (opts: { watch?: boolean, repo?: string, state?: string[], since?: number }, command: Command) => {
       const ctx = commandContext(command)
+      const filter = {
+        ...(opts.repo !== undefined ? { repo: path.resolve(opts.repo) } : {}),
+        ...(opts.state !== undefined ? { states: jobStates(opts.state) } : {}),
+        ...(opts.since !== undefined ? { sinceMs: opts.since } : {})
+      }
       const draw = async (): Promise<void> => {
-        const jobs = await ctx.call<JobView[]>('jobs')
+        const jobs = await ctx.call<JobView[]>('jobs', filter)
         if (ctx.out.json) {
           ctx.out.result(jobs, () => '')
           return
         }
         const builders = buildersLines(await ctx.call<BuilderView[]>('builders'))
-        const text = [jobsTable(jobs), ...builders].join('\n')
+        const text = [jobs.length === 0 && Object.keys(filter).length > 0 ? 'no jobs match' : jobsTable(jobs), ...builders].join('\n')
         if (opts.watch === true && process.stdout.isTTY) {
           process.stdout.write(`\x1b[H\x1b[2J${text}\n${pc.dim(`${new Date().toLocaleTimeString()} · ctrl-c to stop`)}\n`)
         } else {
