@@ -43,7 +43,8 @@ export class JobRig {
   static async start (builderArgs: string[] = [], options: { authorArgs?: string[] } = {}): Promise<JobRig> {
     const rig = new JobRig(await mkdtemp(path.join(tmpdir(), 'gitmesh-jobs-')))
     rig.builderArgs = builderArgs
-    rig.authorArgs = options.authorArgs ?? []
+    // No desktop notifications from test daemons unless a test asks for them (test/e2e/hooks.test.ts).
+    rig.authorArgs = options.authorArgs ?? ['--no-notify']
     await runCliJson(rig.authorHome, ['init'])
     await runCliJson(rig.builderHome, ['init'])
     rig.author = await startDaemon(rig.authorHome, rig.authorArgs)
