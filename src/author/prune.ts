@@ -19,6 +19,8 @@ export interface PruneOptions {
   dryRun?: boolean
   /** @default Date.now() */
   now?: number
+  /** Called after refs were deleted from `repo` (the exchange forgets the haves it read from them). */
+  refsDeleted?: (repo: string) => Promise<void>
 }
 
 export interface PrunedJob {
@@ -77,12 +79,13 @@ export async function pruneJobs (jobs: JobStore, options: PruneOptions): Promise
       kept.push({ name: job.name, state: job.state, reason: `${dependent} depends on it` })
       continue
     }
-    removed.push(await prune(jobs, job, options.dryRun === true))
+    removed.push(await prune(jobs, job, options))
   }
   return { removed, kept }
 }
 
-async function prune (jobs: JobStore, job: Job, dryRun: boolean): Promise<PrunedJob> {
+async function prune (jobs: JobStore, job: Job, options: PruneOptions): Promise<PrunedJob> {
+  const dryRun = options.dryRun === true
   const pruned: PrunedJob = { id: job.id, name: job.name, state: job.state, repo: job.repo, updatedAt: job.updatedAt, refs: [] }
   let gitDir: string
   try {
@@ -102,6 +105,7 @@ async function prune (jobs: JobStore, job: Job, dryRun: boolean): Promise<Pruned
     const input = pruned.refs.slice(start, start + MAX_REFS_PER_DELETE).map(ref => `delete ${ref}\n`).join('')
     await runGit(['update-ref', '--stdin'], { cwd: gitDir, input })
   }
+  if (pruned.refs.length > 0) await options.refsDeleted?.(job.repo)
   jobs.delete(job.id)
   return pruned
 }

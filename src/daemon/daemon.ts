@@ -121,7 +121,7 @@ export class Daemon {
       author.on('job', notifier.onJob)
       const jobs = new JobsService(network, author, builder)
       await jobs.start()
-      const methods = { ...controlMethods({ node, trust, grants, builder, author, log: logger.forComponent('gitmesh:peers') }), ...jobMethods(author), ...housekeepingMethods(author, builderJobs) }
+      const methods = { ...controlMethods({ node, trust, grants, builder, author, log: logger.forComponent('gitmesh:peers') }), ...jobMethods(author), ...housekeepingMethods(author, builderJobs, exchange) }
       control = new ControlServer(home.socketPath, methods, logger.forComponent('gitmesh:control'))
       await control.start()
       const daemon = new Daemon(home, node, db, control, trust, jobs, author, notifier)

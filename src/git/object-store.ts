@@ -111,6 +111,15 @@ export class ObjectStore {
     }
   }
 
+  /**
+   * Refs under refs/gitmesh/ were deleted by another command (`gitmesh prune`): their commits
+   * are read again when next needed, so a commit that `git gc` may now remove is never offered
+   * as a have.
+   */
+  forgetGitmeshRefs (): void {
+    this.gitmeshRefCommits = undefined
+  }
+
   /** HEAD's commit through the long-lived reader (no process start), or undefined when unborn. */
   async headCommit (): Promise<string | undefined> {
     const [info] = await this.infoMany(['HEAD'])

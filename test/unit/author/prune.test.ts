@@ -7,6 +7,7 @@ import { openDatabase, type Db } from '../../../src/store/database.js'
 import { JobStore, type NewJob } from '../../../src/jobs/job-store.js'
 import type { Job } from '../../../src/jobs/job.js'
 import { pruneJobs } from '../../../src/author/prune.js'
+import { ObjectStore } from '../../../src/git/object-store.js'
 
 let dir: string
 let repo: string
@@ -55,10 +56,20 @@ describe('pruneJobs', () => {
     store.transition(job.id, 'cancelled')
     offered('fix-more')
     for (const ref of ['refs/gitmesh/results/fix', 'refs/gitmesh/candidates/fix/1', 'refs/gitmesh/w0/fix', 'refs/gitmesh/before-reject/fix', 'refs/gitmesh/results/fix-more', 'refs/gitmesh/candidates/fix-more/1']) git('update-ref', ref, head)
-    const { removed } = await pruneJobs(store, { olderThanMs: 0, now: later() })
+    // The exchange's store of the repository has read the refs' commits as haves.
+    const objects = await ObjectStore.open(repo)
+    const fixCommit = git('commit-tree', '-m', 'fix', `${head}^{tree}`)
+    git('update-ref', 'refs/gitmesh/results/fix', fixCommit)
+    expect(await objects.gitmeshCommits(10)).toContain(fixCommit)
+    const told: string[] = []
+    const { removed } = await pruneJobs(store, { olderThanMs: 0, now: later(), refsDeleted: async repo => { told.push(repo); objects.forgetGitmeshRefs() } })
     expect(removed.map(job => job.name)).toEqual(['fix'])
     expect(refs()).toEqual(['refs/gitmesh/candidates/fix-more/1', 'refs/gitmesh/results/fix-more'])
     expect(store.get(job.id)).toBeUndefined()
+    expect(told).toEqual([repo])
+    // A pruned result is no longer offered as a have: `git gc` may remove it.
+    expect(await objects.gitmeshCommits(10)).not.toContain(fixCommit)
+    objects.close()
   })
 
   it('keeps a finished job that an unfinished one depends on, and prunes it once the dependent is over', async () => {
