@@ -90,6 +90,11 @@ export class Builder {
     })
   }
 
+  /** The generator command jobs run (what `gitmesh doctor` checks). */
+  get generate (): string {
+    return this.init.generate
+  }
+
   private key (author: string, id: string): string {
     return `${author}/${id}`
   }

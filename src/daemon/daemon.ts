@@ -21,6 +21,7 @@ import { jobMethods } from './job-methods.js'
 import { ControlServer } from './control-server.js'
 import { controlMethods } from './methods.js'
 import { keepBuildersConnected } from '../net/keep-alive.js'
+import { diagnose } from './doctor.js'
 
 export interface DaemonOptions {
   /** Overrides the config's listen addresses. */
@@ -100,9 +101,13 @@ export class Daemon {
           tags: options.builder.tags,
           generate: options.builder.generate ?? builtinGenerator()
         })
-      const jobs = new JobsService(network, author, builder)
+      const jobs = new JobsService(network, author, builder, trust)
       await jobs.start()
-      const methods = { ...controlMethods({ node, trust, grants, builder, author, log: logger.forComponent('gitmesh:peers') }), ...jobMethods(author) }
+      const methods = {
+        ...controlMethods({ node, trust, grants, builder, author, log: logger.forComponent('gitmesh:peers') }),
+        ...jobMethods(author),
+        doctor: async () => await diagnose({ node: node!, trust, send: network.send, builder })
+      }
       control = new ControlServer(home.socketPath, methods, logger.forComponent('gitmesh:control'))
       await control.start()
       const daemon = new Daemon(home, node, db, control, trust, jobs, author)
