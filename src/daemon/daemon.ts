@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url'
 import { Author } from '../author/author.js'
 import { Builder } from '../builder/builder.js'
 import { BuilderStore } from '../builder/builder-store.js'
+import { loadCommandEnvironment } from '../builder/command-env.js'
 import { JobStore } from '../jobs/job-store.js'
 import { JobsService } from './jobs-service.js'
 import { JobsNetwork } from '../jobs/network.js'
@@ -36,7 +37,13 @@ export interface DaemonOptions {
     generate?: string
     /** Labels authors can ask for with `builders:`. */
     tags?: string[]
+    /** Variables of this process's environment passed to job commands, besides the config's `builder.passEnv`. */
+    passEnv?: string[]
+    /** The job commands' PATH folders; replaces the config's `builder.path`. @default the config's, else the daemon's PATH */
+    path?: string[]
   }
+  /** Told what the user should know at start (an unset `--pass-env` name, say); never a secret's value. */
+  onWarning?: (message: string) => void
 }
 
 /**
@@ -71,6 +78,14 @@ export class Daemon {
     await new ControlServer(home.socketPath, {}, defaultLogger().forComponent('gitmesh:control')).claimSocket()
     const config = await home.loadConfig()
     const privateKey = await home.loadIdentity()
+    // Before anything starts: a secrets file others can read, or a bad name, stops the daemon.
+    const environment = options.builder === undefined
+      ? undefined
+      : await loadCommandEnvironment(home.secretsFile, {
+        passEnv: [...(config.builder?.passEnv ?? []), ...(options.builder.passEnv ?? [])],
+        path: options.builder.path ?? config.builder?.path
+      })
+    for (const warning of environment?.warnings ?? []) options.onWarning?.(warning)
     const db = await home.openDatabase()
     const trust = new TrustStore(db)
     const grants = new GrantStore(db)
@@ -99,7 +114,8 @@ export class Daemon {
           log: logger.forComponent('gitmesh:builder'),
           slots: options.builder.slots,
           tags: options.builder.tags,
-          generate: options.builder.generate ?? builtinGenerator()
+          generate: options.builder.generate ?? builtinGenerator(),
+          environment
         })
       const jobs = new JobsService(network, author, builder, trust)
       await jobs.start()

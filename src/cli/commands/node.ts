@@ -4,6 +4,24 @@ import { collect, wholeNumber } from '../options.js'
 import { pc, table, UsageError } from '../output.js'
 import { MAX_TAGS } from '../../jobs/constants.js'
 import type { IdView, PeerView } from '../../daemon/views.js'
+import { MAX_PASSED_ENV_NAMES, MAX_PATH_DIRS } from '../../builder/constants.js'
+import { pathDirProblem, variableNameProblem } from '../../builder/environment-rules.js'
+
+/** Checks `--pass-env` names and splits `--path` into folders, saying exactly what is wrong. */
+function commandEnvironmentFlags (names: string[] | undefined, dirs: string | undefined): { passEnv?: string[], path?: string[] } {
+  if ((names?.length ?? 0) > MAX_PASSED_ENV_NAMES) throw new UsageError(`at most ${MAX_PASSED_ENV_NAMES} --pass-env`)
+  for (const name of names ?? []) {
+    const problem = variableNameProblem(name)
+    if (problem !== undefined) throw new UsageError(`--pass-env: ${problem}`)
+  }
+  const path = dirs?.split(':')
+  if ((path?.length ?? 0) > MAX_PATH_DIRS) throw new UsageError(`--path: at most ${MAX_PATH_DIRS} folders`)
+  for (const dir of path ?? []) {
+    const problem = pathDirProblem(dir)
+    if (problem !== undefined) throw new UsageError(`--path: ${problem}`)
+  }
+  return { passEnv: names, path }
+}
 
 export function registerNodeCommands (program: Command): void {
   program.command('init')
@@ -25,12 +43,15 @@ export function registerNodeCommands (program: Command): void {
     .option('--slots <n>', 'jobs run at once (default: half the cores, at least 1)', wholeNumber('--slots'))
     .option('--generate <command>', 'the generator command (default: the built-in fenced-block generator)')
     .option('--tag <tag>', 'a label authors can ask for with `--builder TAG` (repeatable)', collect)
+    .option('--pass-env <name>', 'pass this variable of the daemon\'s environment to job commands, masked in output (repeatable; adds to the config\'s builder.passEnv)', collect)
+    .option('--path <dirs>', 'the job commands\' PATH: absolute folders or ~/…, separated by \':\' (replaces the config\'s builder.path; default: the daemon\'s PATH)')
     .option('--json', 'print the ready line as JSON')
-    .addHelpText('after', '\nExamples:\n  gitmesh daemon\n  gitmesh daemon --listen /ip4/0.0.0.0/tcp/4100 --peer /ip4/192.168.1.20/tcp/4100/p2p/12D3KooW...\n  gitmesh daemon --builder --slots 4 --generate \'claude -p < "$GITMESH_PROMPT_FILE"\'\n  (docs/generators.md: plugging in coding agents)')
-    .action(async (opts: { listen?: string[], peer?: string[], builder?: boolean, slots?: number, generate?: string, tag?: string[] }, command: Command) => {
+    .addHelpText('after', '\nExamples:\n  gitmesh daemon\n  gitmesh daemon --listen /ip4/0.0.0.0/tcp/4100 --peer /ip4/192.168.1.20/tcp/4100/p2p/12D3KooW...\n  gitmesh daemon --builder --slots 4 --generate \'claude -p < "$GITMESH_PROMPT_FILE"\'\n  gitmesh daemon --builder --pass-env ANTHROPIC_API_KEY --path ~/.local/bin:/usr/local/bin:/usr/bin:/bin\n  (docs/generators.md: plugging in coding agents; keys can also go in <home>/secrets.env, mode 0600)')
+    .action(async (opts: { listen?: string[], peer?: string[], builder?: boolean, slots?: number, generate?: string, tag?: string[], passEnv?: string[], path?: string }, command: Command) => {
       const { home, out } = commandContext(command)
       if (opts.slots !== undefined && (!Number.isInteger(opts.slots) || opts.slots < 1)) throw new UsageError('--slots must be a positive whole number')
-      if (opts.builder !== true && (opts.slots !== undefined || opts.generate !== undefined || opts.tag !== undefined)) throw new UsageError('--slots, --generate and --tag need --builder')
+      if (opts.builder !== true && (opts.slots !== undefined || opts.generate !== undefined || opts.tag !== undefined || opts.passEnv !== undefined || opts.path !== undefined)) throw new UsageError('--slots, --generate, --tag, --pass-env and --path need --builder')
+      const { passEnv, path } = commandEnvironmentFlags(opts.passEnv, opts.path)
       if ((opts.tag?.length ?? 0) > MAX_TAGS) throw new UsageError(`at most ${MAX_TAGS} --tag`)
       for (const tag of opts.tag ?? []) {
         if (!/^[a-z0-9][a-z0-9._-]{0,63}$/i.test(tag)) throw new UsageError(`--tag ${JSON.stringify(tag)}: letters, digits, '.', '_' and '-', at most 64`)
@@ -46,7 +67,12 @@ export function registerNodeCommands (program: Command): void {
         }
       }
       const { Daemon } = await import('../../daemon/daemon.js')
-      const daemon = await Daemon.start(home, { listen: opts.listen, peers: opts.peer, builder: opts.builder === true ? { slots: opts.slots, generate: opts.generate, tags: opts.tag } : undefined })
+      const daemon = await Daemon.start(home, {
+        listen: opts.listen,
+        peers: opts.peer,
+        builder: opts.builder === true ? { slots: opts.slots, generate: opts.generate, tags: opts.tag, passEnv, path } : undefined,
+        onWarning: message => { process.stderr.write(`warning: ${message}\n`) }
+      })
       // The signal handlers go in before the ready line goes out: whoever waits for that line may
       // stop the daemon at once, and a SIGTERM with no handler yet would kill it uncleanly.
       const stopped = new Promise<void>(resolve => {
