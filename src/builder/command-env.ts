@@ -4,6 +4,7 @@ import { MAX_PASSED_ENV_NAMES, MAX_PATH_DIRS, MIN_MASKED_SECRET_CHARS } from './
 import { expandHome, pathDirProblem, variableNameProblem } from './environment-rules.js'
 import { InvalidCommandEnvironmentError } from './errors.js'
 import { readSecretsFile } from './secrets-file.js'
+import type { BuilderConfig } from '../home/config.js'
 import { SecretMasker } from './secret-mask.js'
 
 /** What a builder's job commands get besides the scrubbed base and their job's `GITMESH_*` variables. */
@@ -74,6 +75,8 @@ export function buildCommandEnvironment (settings: CommandEnvironmentSettings = 
       continue
     }
     variables[name] = value
+    // HOME, LANG and the like pass anyway and are no secret: masking them would blank out paths.
+    if (PASSED_ENV_KEYS.includes(name)) continue
     masked.push(value)
     if (value.length < MIN_MASKED_SECRET_CHARS && value !== '') warnings.push(`${name}'s value is shorter than ${MIN_MASKED_SECRET_CHARS} characters: it is passed but not masked in logs`)
   }
@@ -87,9 +90,19 @@ export function buildCommandEnvironment (settings: CommandEnvironmentSettings = 
   return { variables, masker: new SecretMasker(masked), warnings }
 }
 
-/** Reads the secrets file, then builds the environment (see `buildCommandEnvironment`). */
-export async function loadCommandEnvironment (secretsFile: string, settings: Omit<CommandEnvironmentSettings, 'secrets'> = {}): Promise<CommandEnvironment> {
-  return buildCommandEnvironment({ ...settings, secrets: await readSecretsFile(secretsFile) })
+/**
+ * A builder's environment as the daemon makes it at start (and `gitmesh doctor` shows it): the
+ * config's `builder` section with the flags on top (`--pass-env` names add to `passEnv`, `--path`
+ * replaces `path`), and the secrets file read now.
+ */
+export async function loadCommandEnvironment (secretsFile: string, options: { config?: BuilderConfig, passEnv?: readonly string[], path?: readonly string[], daemonEnv?: NodeJS.ProcessEnv, homeDir?: string } = {}): Promise<CommandEnvironment> {
+  return buildCommandEnvironment({
+    passEnv: [...(options.config?.passEnv ?? []), ...(options.passEnv ?? [])],
+    path: options.path ?? options.config?.path,
+    secrets: await readSecretsFile(secretsFile),
+    daemonEnv: options.daemonEnv,
+    homeDir: options.homeDir
+  })
 }
 
 /** What a job command sees, for `gitmesh doctor`: the PATH and the names of the variables it gets. Never a value. */

@@ -81,10 +81,7 @@ export class Daemon {
     // Before anything starts: a secrets file others can read, or a bad name, stops the daemon.
     const environment = options.builder === undefined
       ? undefined
-      : await loadCommandEnvironment(home.secretsFile, {
-        passEnv: [...(config.builder?.passEnv ?? []), ...(options.builder.passEnv ?? [])],
-        path: options.builder.path ?? config.builder?.path
-      })
+      : await loadCommandEnvironment(home.secretsFile, { config: config.builder, passEnv: options.builder.passEnv, path: options.builder.path })
     for (const warning of environment?.warnings ?? []) options.onWarning?.(warning)
     const db = await home.openDatabase()
     const trust = new TrustStore(db)

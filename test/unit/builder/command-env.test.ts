@@ -65,8 +65,12 @@ describe('the secrets file', () => {
     expect(await readSecretsFile(at)).toEqual(new Map([['A_KEY', 'value with = and spaces inside'], ['B', 'b-1234567']]))
     expect(await readSecretsFile(file('strict.env', 'A=a-1234567\n', 0o400))).toEqual(new Map([['A', 'a-1234567']]))
     expect(await readSecretsFile(path.join(dir, 'missing.env'))).toEqual(new Map())
-    const environment = await loadCommandEnvironment(at, { daemonEnv })
-    expect(environment.variables.B).toBe('b-1234567')
+    // The config's names and the flags' add up; the flags' PATH replaces the config's.
+    const environment = await loadCommandEnvironment(at, { daemonEnv, config: { passEnv: ['API_KEY'], path: ['/config/bin'] }, passEnv: ['LANG'], path: ['/flag/bin'] })
+    expect(environment.variables).toMatchObject({ B: 'b-1234567', API_KEY: 'ak-1234567890', LANG: 'C.UTF-8', PATH: '/flag/bin' })
+    expect((await loadCommandEnvironment(at, { daemonEnv, config: { path: ['/config/bin'] } })).variables.PATH).toBe('/config/bin')
+    // LANG passes anyway: its value is no secret and is not masked.
+    expect(environment.masker.mask('C.UTF-8 ak-1234567890 b-1234567')).toBe('C.UTF-8 *** ***')
   })
 
   it('is refused when others can read it, naming the file, its mode and the fix', async () => {
