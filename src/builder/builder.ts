@@ -102,6 +102,11 @@ export class Builder {
     return this.init.generate
   }
 
+  /** What job commands get besides their job's variables (what `gitmesh doctor` shows, by name only); undefined: the scrubbed base. */
+  get environment (): CommandEnvironment | undefined {
+    return this.init.environment
+  }
+
   private key (author: string, id: string): string {
     return `${author}/${id}`
   }

@@ -8,6 +8,7 @@ import type { Builder } from '../builder/builder.js'
 import { DOCTOR_LISTEN_PROBE_MS, DOCTOR_PEER_TIMEOUT_MS } from './constants.js'
 import type { DoctorCheck } from './views.js'
 import { runCommand } from '../process/run-command.js'
+import { describeCommandEnvironment } from '../builder/command-env.js'
 
 export interface DoctorContext {
   node: GitmeshNode
@@ -138,11 +139,24 @@ async function checkBuilder (builder: Builder): Promise<DoctorCheck[]> {
     return checks
   }
   // Resolved as the generator itself would be: by the shell, with the environment jobs get.
-  const found = await runCommand({ command: 'command -v "$GITMESH_DOCTOR_PROGRAM"', cwd: process.cwd(), env: { GITMESH_DOCTOR_PROGRAM: program }, timeoutMs: DOCTOR_LISTEN_PROBE_MS })
+  const found = await runCommand({ command: 'command -v "$GITMESH_DOCTOR_PROGRAM"', cwd: process.cwd(), env: { GITMESH_DOCTOR_PROGRAM: program }, baseEnv: builder.environment?.variables, timeoutMs: DOCTOR_LISTEN_PROBE_MS })
   checks.push(found.exitCode === 0
     ? { area: 'builder', subject: 'generator', status: 'ok', detail: `${generate} (${program} is ${found.output.trim()})` }
-    : { area: 'builder', subject: 'generator', status: 'fail', detail: `${generate}: ${program} is not found on the PATH jobs get`, fix: 'install it, or give its absolute path in --generate' })
+    : { area: 'builder', subject: 'generator', status: 'fail', detail: `${generate}: ${program} is not found on the PATH jobs get`, fix: 'install it, add its folder to the PATH jobs get (daemon --path, or "builder": { "path": [...] } in config.json), or give its absolute path in --generate' })
+  checks.push(...checkEnvironment(builder))
   return checks
+}
+
+/** What the agent sees: the PATH and the names (never the values) of the variables its commands get, and the warnings of the daemon's start. */
+function checkEnvironment (builder: Builder): DoctorCheck[] {
+  const environment = builder.environment
+  if (environment === undefined) return []
+  const { path, variables } = describeCommandEnvironment(environment)
+  return [
+    { area: 'builder', subject: 'PATH', status: 'ok', detail: `job commands get PATH=${path ?? '(none)'}` },
+    { area: 'builder', subject: 'environment', status: 'ok', detail: `job commands get ${variables.filter(name => name !== 'PATH').join(', ') || 'no variables'} and their job's GITMESH_* variables` },
+    ...environment.warnings.map((warning): DoctorCheck => ({ area: 'builder', subject: 'environment', status: 'warn', detail: warning, fix: 'change --pass-env/--path or the config\'s "builder" section, or the daemon\'s environment, and restart the daemon' }))
+  ]
 }
 
 /** The program a shell command line starts, when it is a plain word (quotes removed); undefined for anything cleverer. */

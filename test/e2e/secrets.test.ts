@@ -55,7 +55,7 @@ describe('secrets, environment and PATH of job commands', () => {
     await writeFile(path.join(rig.repo, 'gitmesh.json'), JSON.stringify({ test: 'sh test.sh && echo "tests saw $SECRET_TOKEN"', attempts: 3, timeouts: { generate: '30s', test: '30s' } }) + '\n')
 
     const job = await rig.offer('use the keys', ['--name', 'use-keys'])
-    const returned = await rig.waitFor(job.name, ['returned'])
+    const returned = await rig.waitFor(job.name, ['returned'], 60_000)
     expect(returned.result?.passed).toBe(true)
     expect(returned.attempts.map(a => a.passed)).toEqual([false, true])
 
@@ -85,7 +85,17 @@ describe('secrets, environment and PATH of job commands', () => {
 
     // An unset --pass-env name is a warning at start, naming it.
     expect(rig.builder.stderr()).toContain('warning: --pass-env UNSET_VAR_FOR_TEST: not set in the daemon\'s environment')
-  }, 90_000)
+
+    // doctor shows what the agent sees: the PATH that finds it, and the variables by name only.
+    const doctor = await runCli(rig.builderHome, ['doctor', '--json', '--repo', rig.repo])
+    const { checks } = JSON.parse(doctor.stdout) as { checks: Array<{ area: string, subject: string, status: string, detail: string }> }
+    const builderChecks = checks.filter(check => check.area === 'builder')
+    expect(builderChecks.find(check => check.subject === 'generator')).toMatchObject({ status: 'ok', detail: `agent-tool (agent-tool is ${path.join(bin, 'agent-tool')})` })
+    expect(builderChecks.find(check => check.subject === 'PATH')?.detail).toBe(`job commands get PATH=${bin}:/usr/bin:/bin`)
+    expect(builderChecks.find(check => check.subject === 'environment' && check.status === 'ok')?.detail).toMatch(/MY_KEY, SECRET_TOKEN/)
+    expect(builderChecks.find(check => check.status === 'warn')?.detail).toContain('UNSET_VAR_FOR_TEST')
+    for (const value of [MY_KEY, SECRET_TOKEN, OTHER_KEY]) expect(doctor.stdout).not.toContain(value)
+  }, 150_000)
 
   it('refuses to start a builder whose secrets file others can read, or that has a bad line, naming the file and the line but no value', async () => {
     const home = await mkdtemp(path.join(tmpdir(), 'gitmesh-secrets-'))
