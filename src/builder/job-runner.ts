@@ -31,7 +31,8 @@ export interface RunnerContext {
   /** Reports a change of state (and a line of progress) to the store and the author. */
   onState: (state: BuilderJobState, attempt: number, line: string) => void
   /**
-   * Live output of the step running now, in chunks as written (already masked with `mask`).
+   * Live output of the step running now, in chunks as written, already masked (by `maskStream`,
+   * which may hold a tail that could start a secret back until the next chunk, else by `mask`).
    * @default none
    */
   onOutput?: (step: StepKind, attempt: number, chunk: string) => void
