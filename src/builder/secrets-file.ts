@@ -1,6 +1,6 @@
 import { constants as fsConstants } from 'node:fs'
 import { open } from 'node:fs/promises'
-import { MAX_SECRETS_FILE_BYTES } from './constants.js'
+import { ENV_NAME_PATTERN, MAX_SECRETS_FILE_BYTES } from './constants.js'
 import { variableNameProblem } from './environment-rules.js'
 import { SecretsFileError } from './errors.js'
 
@@ -52,6 +52,8 @@ export function parseSecrets (file: string, text: string): Map<string, string> {
     if (equals === -1) fail('not a KEY=value line')
     const name = line.slice(0, equals)
     const value = line.slice(equals + 1)
+    // Not echoed: a pasted key ending in `=` (base64) would have most of it before the `=`.
+    if (!ENV_NAME_PATTERN.test(name)) fail('the text before the first `=` is not a variable name (letters, digits and _, not starting with a digit)')
     const problem = variableNameProblem(name)
     if (problem !== undefined) fail(problem)
     if (value === '') fail(`${name} has an empty value`)

@@ -85,7 +85,8 @@ describe('the secrets file', () => {
       ['export A=sk-secret-value\n', 'f: line 1: write KEY=value without `export`'],
       ['A="sk-secret-value"\n', 'f: line 1: A\'s value starts with a quote'],
       ['A=sk-secret-value \n', 'f: line 1: A\'s value starts or ends with white space'],
-      ['A =sk-secret-value\n', 'f: line 1: "A " is not a variable name'],
+      ['A =sk-secret-value\n', 'f: line 1: the text before the first `=` is not a variable name'],
+      ['# a key pasted alone\nsk-secret-value==\n', 'f: line 2: the text before the first `=` is not a variable name'],
       ['A=\n', 'f: line 1: A has an empty value'],
       ['A=sk-secret-value\n\nA=sk-secret-value\n', 'f: line 3: A is set again (first on line 1)'],
       ['GITMESH_PROMPT_FILE=sk-secret-value\n', 'f: line 1: GITMESH_PROMPT_FILE: GITMESH_* variables are set by the builder']
