@@ -12,7 +12,7 @@ import type { CancelRequest, JobReplyMessage, OfferRequest } from '../jobs/messa
 import type { SendJobMessage } from '../jobs/wire.js'
 import type { JobLink } from '../jobs/network.js'
 import { BuilderStore, type BuilderJob, type BuilderJobState } from './builder-store.js'
-import { cacheRepoPath, runJob } from './job-runner.js'
+import { cacheRepoPath, runJob, type RunnerContext } from './job-runner.js'
 import { NEXT_JOB_FIRST_MS, WORKTREES_PER_SLOT } from './constants.js'
 import { WorktreePool } from './worktree.js'
 import { cleanCacheRepos } from './crash-cleanup.js'
@@ -21,6 +21,7 @@ import { Outbox } from './outbox.js'
 import { Prefetcher } from './prefetcher.js'
 import { renewLeases } from './lease-renewal.js'
 import { reapOrphanedCommands } from './orphans.js'
+import type { CommandEnvironment } from './command-env.js'
 
 export interface BuilderInit {
   /** How job messages reach authors, and news of them connecting. */
@@ -41,6 +42,12 @@ export interface BuilderInit {
   generate: string
   /** Labels authors can ask for (`builders: [gpu]`). */
   tags?: string[]
+  /**
+   * What job commands get besides their `GITMESH_*` variables, and the masker of the values
+   * passed (command-env.ts).
+   * @default the scrubbed environment, nothing masked
+   */
+  environment?: CommandEnvironment
 }
 
 /** Default slots: half the cores, at least one. */
@@ -88,6 +95,16 @@ export class Builder {
       log: init.log,
       onFetched: () => { this.prepareAhead() }
     })
+  }
+
+  /** The generator command jobs run (what `gitmesh doctor` checks). */
+  get generate (): string {
+    return this.init.generate
+  }
+
+  /** What job commands get besides their job's variables (what `gitmesh doctor` shows, by name only); undefined: the scrubbed base. */
+  get environment (): CommandEnvironment | undefined {
+    return this.init.environment
   }
 
   private key (author: string, id: string): string {
@@ -252,6 +269,22 @@ export class Builder {
     return startOrder(waiting, this.lastAuthor, limit)
   }
 
+  /** Hides the passed values and secrets in text that leaves the builder. */
+  private mask (text: string): string {
+    return this.init.environment?.masker.mask(text) ?? text
+  }
+
+  /** The job runner's environment and masking hooks: set only when the builder has an environment of its own. */
+  private masking (): Pick<RunnerContext, 'commandEnv' | 'mask' | 'maskStream'> {
+    const environment = this.init.environment
+    if (environment === undefined) return {}
+    const { masker } = environment
+    return {
+      commandEnv: environment.variables,
+      ...(masker.active ? { mask: text => masker.mask(text), maskStream: () => masker.stream() } : {})
+    }
+  }
+
   private async execute (job: BuilderJob, controller: AbortController): Promise<void> {
     const { author } = job
     const { id, round } = job.spec
@@ -267,7 +300,7 @@ export class Builder {
     }
     let deferred: NodeJS.Timeout | undefined
     const send = (state: BuilderJobState, attempt: number, line: string): void => {
-      void this.send(author, { type: 'status', job: id, round, state: state as 'fetching', attempt, line: line.slice(0, MAX_PROGRESS_CHARS) })
+      void this.send(author, { type: 'status', job: id, round, state: state as 'fetching', attempt, line: this.mask(line).slice(0, MAX_PROGRESS_CHARS) })
         .catch(err => { this.init.log('status for %s not delivered - %e', id, err) })
     }
     const onState = (state: BuilderJobState, attempt: number, line: string): void => {
@@ -292,6 +325,7 @@ export class Builder {
         onSlotFree: freeSlot,
         onProcessGroup: pgid => { this.init.store.setProcessGroup(author, id, pgid) },
         onState,
+        ...this.masking(),
         signal: controller.signal
       })
       if (controller.signal.aborted) return

@@ -5,3 +5,28 @@ export const WORKTREES_PER_SLOT = 2
 
 /** How long committing a finished job's result waits for the job started in its slot to reach its generator: starts first, results a moment later. */
 export const NEXT_JOB_FIRST_MS = 250
+
+/** A job variable name (`--pass-env`, `builder.passEnv`, a line of the secrets file): what POSIX shells accept as a name. */
+export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/
+
+/** Prefix of the variables the builder sets for each job (`GITMESH_PROMPT_FILE`…): never passed or overridden from elsewhere. */
+export const RESERVED_ENV_PREFIX = 'GITMESH_'
+
+/** Names `--pass-env` and `builder.passEnv` may list together: a few keys and settings, not the daemon's whole environment. */
+export const MAX_PASSED_ENV_NAMES = 64
+
+/** Folders in the command PATH (`--path`, `builder.path`). */
+export const MAX_PATH_DIRS = 64
+
+/** Largest secrets file read (bytes): a few dozen keys. */
+export const MAX_SECRETS_FILE_BYTES = 64 * 1024
+
+/**
+ * Shortest value that is masked in output: masking a short value would blank out common words
+ * and numbers all over the logs (GitHub Actions skips short values for the same reason). A
+ * shorter one still reaches the commands; the daemon warns about it at start.
+ */
+export const MIN_MASKED_SECRET_CHARS = 6
+
+/** What a secret's value is replaced with in every text that leaves the builder, as CI systems print it. */
+export const SECRET_MASK = '***'

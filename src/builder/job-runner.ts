@@ -9,7 +9,7 @@ import { MAX_ATTEMPT_LOG_BYTES, MAX_FEEDBACK_BYTES, MAX_SUMMARY_CHARS } from '..
 import type { AttemptReport, ResultAnnouncement, ResultBody } from '../jobs/messages.js'
 import { signResult } from '../jobs/signing.js'
 import type { BuilderJob, BuilderJobState } from './builder-store.js'
-import { runCommand, type CommandOutcome } from '../process/run-command.js'
+import { runCommand, type CommandOutcome, type OutputMasker } from '../process/run-command.js'
 import { commitWorktree, type WorktreePool } from './worktree.js'
 
 export interface RunnerContext {
@@ -31,7 +31,8 @@ export interface RunnerContext {
   /** Reports a change of state (and a line of progress) to the store and the author. */
   onState: (state: BuilderJobState, attempt: number, line: string) => void
   /**
-   * Live output of the step running now, in chunks as written (already masked with `mask`).
+   * Live output of the step running now, in chunks as written, already masked (by `maskStream`,
+   * which may hold a tail that could start a secret back until the next chunk, else by `mask`).
    * @default none
    */
   onOutput?: (step: StepKind, attempt: number, chunk: string) => void
@@ -41,6 +42,18 @@ export interface RunnerContext {
    * @default the text unchanged
    */
   mask?: (text: string) => string
+  /**
+   * A masker for one command's output as it streams (secret-mask.ts): a secret split across
+   * chunks, or cut by the output cap, still never shows.
+   * @default `mask` on each chunk
+   */
+  maskStream?: () => OutputMasker
+  /**
+   * What every job command's environment starts from (command-env.ts); the job's `GITMESH_*`
+   * variables go on top.
+   * @default scrubbedEnv()
+   */
+  commandEnv?: Record<string, string>
   signal: AbortSignal
 }
 
@@ -68,10 +81,12 @@ async function runStep (ctx: RunnerContext, step: Step): Promise<CommandOutcome>
     command: step.command,
     cwd: step.cwd,
     env: step.env,
+    baseEnv: ctx.commandEnv,
+    maskOutput: ctx.maskStream?.(),
     timeoutMs: step.timeoutMs,
     signal: ctx.signal,
     onSpawn: ctx.onProcessGroup,
-    onOutput: onOutput === undefined ? undefined : chunk => { onOutput(step.kind, step.attempt, mask(chunk)) }
+    onOutput: onOutput === undefined ? undefined : chunk => { onOutput(step.kind, step.attempt, ctx.maskStream === undefined ? mask(chunk) : chunk) }
   })
   ctx.onProcessGroup(null)
   ctx.signal.throwIfAborted()
@@ -115,6 +130,7 @@ export function cacheRepoPath (workDir: string, author: string, repoKey: string)
  */
 export async function runJob (job: BuilderJob, ctx: RunnerContext): Promise<ResultAnnouncement> {
   const { spec } = job
+  const mask = ctx.mask ?? ((text: string) => text)
   const started = Date.now()
   const repo = cacheRepoPath(ctx.workDir, job.author, spec.repo)
   let worktree: string | undefined
@@ -159,7 +175,7 @@ export async function runJob (job: BuilderJob, ctx: RunnerContext): Promise<Resu
       ctx.onState('generating', number, `attempt ${number}/${spec.attempts}: generating`)
       const generated = await runStep(ctx, { kind: 'generate', attempt: number, command: ctx.generate, cwd, env, timeoutMs: spec.generateTimeoutMs })
       if (generated.exitCode !== 0 || generated.timedOut) {
-        attempts.push({ number, passed: false, generateMs: Math.round(generated.ms), testMs: 0, log: tail(`$ ${ctx.generate}\n${generated.output}`, MAX_ATTEMPT_LOG_BYTES) })
+        attempts.push({ number, passed: false, generateMs: Math.round(generated.ms), testMs: 0, log: tail(mask(`$ ${ctx.generate}\n${generated.output}`), MAX_ATTEMPT_LOG_BYTES) })
         lastOutcome = generated
         prompt = withFeedback(prompt, number, generated, 'generator')
         continue
@@ -173,7 +189,7 @@ export async function runJob (job: BuilderJob, ctx: RunnerContext): Promise<Resu
         passed,
         generateMs: Math.round(generated.ms),
         testMs: Math.round(tested.ms),
-        log: tail(`$ ${ctx.generate}\n${generated.output}\n$ ${spec.test}\n${tested.output}`, MAX_ATTEMPT_LOG_BYTES)
+        log: tail(mask(`$ ${ctx.generate}\n${generated.output}\n$ ${spec.test}\n${tested.output}`), MAX_ATTEMPT_LOG_BYTES)
       })
       if (passed) break
       prompt = withFeedback(prompt, number, tested, 'tests')
@@ -190,7 +206,7 @@ export async function runJob (job: BuilderJob, ctx: RunnerContext): Promise<Resu
     return await signResult(ctx.privateKey, body({ commit: oidToBytes(commit), passed, summary: summary.slice(0, MAX_SUMMARY_CHARS), committedAt: Date.now() }))
   } catch (err) {
     if (ctx.signal.aborted) throw err
-    const reason = (ctx.mask ?? String)(`${(err as Error).name ?? 'Error'}: ${(err as Error).message ?? String(err)}`).slice(0, MAX_SUMMARY_CHARS)
+    const reason = mask(`${(err as Error).name ?? 'Error'}: ${(err as Error).message ?? String(err)}`).slice(0, MAX_SUMMARY_CHARS)
     return await signResult(ctx.privateKey, body({ error: reason, summary: `no result after ${Math.round((Date.now() - started) / 1000)} s` }))
   } finally {
     // A committed worktree goes back to the pool at once; any other is removed in the background.

@@ -21,6 +21,8 @@ const BY_ERROR_NAME: Record<string, number> = {
   InvalidRequestError: EXIT.usage,
   InvalidConfigError: EXIT.usage,
   InvalidIdentityError: EXIT.usage,
+  SecretsFileError: EXIT.usage,
+  InvalidCommandEnvironmentError: EXIT.usage,
   NotARepositoryError: EXIT.usage,
   BareRepositoryError: EXIT.usage,
   OperationInProgressError: EXIT.usage,

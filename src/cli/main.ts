@@ -8,6 +8,7 @@ import { registerJobCommands } from './commands/jobs.js'
 import { registerWatchCommand } from './commands/watch.js'
 import { registerHousekeepingCommands } from './commands/housekeeping.js'
 import { registerServiceCommands } from './commands/service.js'
+import { registerDoctorCommand } from './commands/doctor.js'
 import { EXIT, exitCodeFor } from './exit-codes.js'
 import { printError } from './output.js'
 
@@ -35,6 +36,7 @@ registerJobCommands(program)
 registerWatchCommand(program)
 registerHousekeepingCommands(program)
 registerServiceCommands(program)
+registerDoctorCommand(program)
 
 try {
   await program.parseAsync(process.argv)

@@ -14,3 +14,9 @@ export const FLOOD_COLLECT_DELAY_MS = 100
 
 /** The last collection after a flood, this long after the first: the streams' teardown in the muxer is over by then. */
 export const FLOOD_COLLECT_SETTLE_MS = 1_000
+
+/** `gitmesh doctor`: how long it tries to open a TCP connection to one of the node's own listen addresses. */
+export const DOCTOR_LISTEN_PROBE_MS = 2_000
+
+/** `gitmesh doctor`: how long it waits to connect to a trusted peer and hear which roles that peer trusts it with. */
+export const DOCTOR_PEER_TIMEOUT_MS = 5_000

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url'
 import { Author } from '../author/author.js'
 import { Builder } from '../builder/builder.js'
 import { BuilderStore } from '../builder/builder-store.js'
+import { loadCommandEnvironment } from '../builder/command-env.js'
 import { JobStore } from '../jobs/job-store.js'
 import { JobsService } from './jobs-service.js'
 import { JobsNetwork } from '../jobs/network.js'
@@ -24,6 +25,7 @@ import { controlMethods } from './methods.js'
 import { keepBuildersConnected } from '../net/keep-alive.js'
 import { Notifier, type Hook, type HookProblem } from '../notify/notifier.js'
 import { jobView } from './views.js'
+import { diagnose } from './doctor.js'
 
 export interface DaemonOptions {
   /** Overrides the config's listen addresses. */
@@ -38,6 +40,10 @@ export interface DaemonOptions {
     generate?: string
     /** Labels authors can ask for with `builders:`. */
     tags?: string[]
+    /** Variables of this process's environment passed to job commands, besides the config's `builder.passEnv`. */
+    passEnv?: string[]
+    /** The job commands' PATH folders; replaces the config's `builder.path`. @default the config's, else the daemon's PATH */
+    path?: string[]
   }
   /** Hooks run besides the config's (`daemon --on-event`). */
   hooks?: Hook[]
@@ -45,6 +51,8 @@ export interface DaemonOptions {
   notify?: boolean
   /** Told of every hook or desktop notification that failed. */
   onHookProblem?: (problem: HookProblem) => void
+  /** Told what the user should know at start (an unset `--pass-env` name, say); never a secret's value. */
+  onWarning?: (message: string) => void
 }
 
 /**
@@ -80,6 +88,11 @@ export class Daemon {
     await new ControlServer(home.socketPath, {}, defaultLogger().forComponent('gitmesh:control')).claimSocket()
     const config = await home.loadConfig()
     const privateKey = await home.loadIdentity()
+    // Before anything starts: a secrets file others can read, or a bad name, stops the daemon.
+    const environment = options.builder === undefined
+      ? undefined
+      : await loadCommandEnvironment(home.secretsFile, { config: config.builder, passEnv: options.builder.passEnv, path: options.builder.path })
+    for (const warning of environment?.warnings ?? []) options.onWarning?.(warning)
     const db = await home.openDatabase()
     const trust = new TrustStore(db)
     const grants = new GrantStore(db)
@@ -109,7 +122,8 @@ export class Daemon {
           log: logger.forComponent('gitmesh:builder'),
           slots: options.builder.slots,
           tags: options.builder.tags,
-          generate: options.builder.generate ?? builtinGenerator()
+          generate: options.builder.generate ?? builtinGenerator(),
+          environment
         })
       const notifier = new Notifier({
         hooks: [...config.hooks, ...(options.hooks ?? [])],
@@ -119,9 +133,14 @@ export class Daemon {
         onProblem: options.onHookProblem
       })
       author.on('job', notifier.onJob)
-      const jobs = new JobsService(network, author, builder)
+      const jobs = new JobsService(network, author, builder, trust)
       await jobs.start()
-      const methods = { ...controlMethods({ node, trust, grants, builder, author, log: logger.forComponent('gitmesh:peers') }), ...jobMethods(author), ...housekeepingMethods(author, builderJobs, exchange) }
+      const methods = {
+        ...controlMethods({ node, trust, grants, builder, author, log: logger.forComponent('gitmesh:peers') }),
+        ...jobMethods(author),
+        ...housekeepingMethods(author, builderJobs, exchange),
+        doctor: async () => await diagnose({ node: node!, trust, send: network.send, builder })
+      }
       control = new ControlServer(home.socketPath, methods, logger.forComponent('gitmesh:control'))
       await control.start()
       const daemon = new Daemon(home, node, db, control, trust, jobs, author, notifier)

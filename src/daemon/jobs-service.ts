@@ -2,6 +2,7 @@ import type { Author } from '../author/author.js'
 import type { Builder } from '../builder/builder.js'
 import type { JobReplyMessage, JobRequestMessage } from '../jobs/messages.js'
 import type { JobsNetwork } from '../jobs/network.js'
+import type { TrustStore } from '../store/trust-store.js'
 
 /**
  * The jobs protocol on one node, composed: the network moves the messages; offers, cancels and
@@ -9,7 +10,7 @@ import type { JobsNetwork } from '../jobs/network.js'
  * and results to its author part.
  */
 export class JobsService {
-  constructor (private readonly network: JobsNetwork, private readonly author: Author, private readonly builder: Builder | undefined) {
+  constructor (private readonly network: JobsNetwork, private readonly author: Author, private readonly builder: Builder | undefined, private readonly trust: TrustStore) {
     network.serve(async (message, from) => await this.route(message, from))
   }
 
@@ -41,6 +42,9 @@ export class JobsService {
         return this.author.handleLease(message, from)
       case 'handback':
         return this.author.handleHandback(message, from)
+      case 'roles':
+        // Only the asker's own roles: a node tells no one how it trusts anybody else.
+        return { type: 'ok', roles: this.trust.get(from)?.roles ?? [] }
     }
   }
 }

@@ -141,6 +141,17 @@ export interface IdView {
   memory: MemoryView
 }
 
+/** One finding of `gitmesh doctor`: what was checked, how it stands and, when it is a problem, what to do. */
+export interface DoctorCheck {
+  area: 'daemon' | 'network' | 'peer' | 'builder' | 'project'
+  /** What was checked, e.g. a listen address, a peer id or `gitmesh.json`. */
+  subject: string
+  status: 'ok' | 'warn' | 'fail'
+  detail: string
+  /** What to do about a `warn` or `fail`. */
+  fix?: string
+}
+
 /** A trusted peer as `peers` lists it; a builder's last advertised load too. */
 export interface PeerView {
   peerId: string

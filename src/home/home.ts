@@ -2,7 +2,7 @@ import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import envPaths from 'env-paths'
 import type { PrivateKey } from '@libp2p/interface'
-import { CONFIG_FILE, CONTROL_SOCKET, DATABASE_FILE, IDENTITY_FILE, MAX_CONFIG_BYTES, MAX_SOCKET_PATH_BYTES } from './constants.js'
+import { CONFIG_FILE, CONTROL_SOCKET, DATABASE_FILE, IDENTITY_FILE, MAX_CONFIG_BYTES, MAX_SOCKET_PATH_BYTES, SECRETS_FILE } from './constants.js'
 import { HomeNotInitializedError, InvalidConfigError, InvalidIdentityError } from './errors.js'
 import type { Config } from './config.js'
 import type { Db } from '../store/database.js'
@@ -19,6 +19,8 @@ export class Home {
   get configFile (): string { return path.join(this.dir, CONFIG_FILE) }
   get databaseFile (): string { return path.join(this.dir, DATABASE_FILE) }
   get socketPath (): string { return path.join(this.dir, CONTROL_SOCKET) }
+  /** A builder's secrets for its job commands (src/builder/secrets-file.ts); gitmesh never writes it. */
+  get secretsFile (): string { return path.join(this.dir, SECRETS_FILE) }
 
   /** A Unix socket path longer than the kernel allows cannot be created: say so plainly. */
   checkSocketPath (): void {

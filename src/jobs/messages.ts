@@ -34,6 +34,8 @@ export const LoadMessage = z.strictObject({ type: z.literal('load') })
 /** builder → author: the jobs of yours I hold; their leases are renewed. */
 export const LeaseMessage = z.strictObject({ type: z.literal('lease'), jobs: z.array(z.strictObject({ job: jobId, round })).max(10_000) })
 /** builder → author: I will not run this job (I am shutting down); offer it elsewhere. */
+/** either way: which roles do you trust me with? (`gitmesh doctor` asks every trusted peer) */
+export const RolesMessage = z.strictObject({ type: z.literal('roles') })
 export const HandbackMessage = z.strictObject({ type: z.literal('handback'), job: jobId, round, reason: z.string().max(MAX_SUMMARY_CHARS) })
 
 export const BUILDER_STATES = ['queued', 'fetching', 'generating', 'testing'] as const
@@ -75,11 +77,13 @@ export const OkReply = z.strictObject({
   slots: count.optional(),
   running: count.optional(),
   queued: count.optional(),
-  tags: z.array(z.string().min(1).max(MAX_TAG_CHARS)).max(MAX_TAGS).optional()
+  tags: z.array(z.string().min(1).max(MAX_TAG_CHARS)).max(MAX_TAGS).optional(),
+  /** The answer to `roles`: the roles the replying node trusts the asker with. */
+  roles: z.array(z.enum(['author', 'builder'])).max(2).refine(roles => new Set(roles).size === roles.length, 'roles must not repeat').optional()
 })
 export const DeclineReply = z.strictObject({ type: z.literal('decline'), code: z.enum(REPLY_CODES), message: z.string().max(512) })
 
-export const JobRequest = z.discriminatedUnion('type', [OfferMessage, CancelMessage, StatusMessage, ResultMessage, LoadMessage, LeaseMessage, HandbackMessage])
+export const JobRequest = z.discriminatedUnion('type', [OfferMessage, CancelMessage, StatusMessage, ResultMessage, LoadMessage, LeaseMessage, HandbackMessage, RolesMessage])
 export const JobReply = z.discriminatedUnion('type', [OkReply, DeclineReply])
 
 export type JobSpec = z.infer<typeof JobSpecSchema>

@@ -7,12 +7,31 @@ import { startChild } from './child.js'
 import { scrubbedEnv } from './environment.js'
 import { CommandCwdError, CommandSpawnError } from './errors.js'
 
+/** Masks output that arrives in chunks, so that a secret split across two chunks is still hidden (src/builder/secret-mask.ts). */
+export interface OutputMasker {
+  /** Takes the next chunk; returns the masked text that can go out now (maybe ''). */
+  push: (chunk: string) => string
+  /** The output ended: returns whatever was held back, masked. */
+  end: () => string
+}
+
 export interface RunCommandOptions {
   /** A shell command line, run with `/bin/sh -c`. */
   command: string
   cwd: string
-  /** Extra variables (`GITMESH_*`), added to the scrubbed base of `scrubbedEnv`. */
+  /** Extra variables (`GITMESH_*`), added to `baseEnv`. */
   env: Record<string, string>
+  /**
+   * The environment `env` is added to: a builder's configured one (src/builder/command-env.ts).
+   * @default scrubbedEnv()
+   */
+  baseEnv?: Record<string, string>
+  /**
+   * Masks the output as it arrives (secrets become `***`), before it is kept or given to
+   * `onOutput`: a secret split across chunks, or cut by the output cap, still never shows.
+   * @default the output unchanged
+   */
+  maskOutput?: OutputMasker
   timeoutMs: number
   /**
    * Bytes of combined output kept: the tail, since a test runner's summary comes last.
@@ -60,7 +79,7 @@ const JOIN_STDERR_SCRIPT = `exec ${SHELL} -c "$1" 2>&1`
  * SIGTERM, then SIGKILL after `killGraceMs`; when the command exits by itself, whatever it left
  * running in its group (`sleep 30 &`) is ended the same way, so nothing outlives the call. Only a
  * process that moves to a new session (`setsid`) escapes; it also stops being waited for.
- * stdin is /dev/null and the environment is `scrubbedEnv(options.env)`.
+ * stdin is /dev/null and the environment is `options.env` over `options.baseEnv` (default `scrubbedEnv()`).
  *
  * @example
  * const outcome = await runCommand({ command: 'npm test', cwd: worktree, env: { GITMESH_JOB: id }, timeoutMs: 300_000 })
@@ -70,7 +89,7 @@ export async function runCommand (options: RunCommandOptions): Promise<CommandOu
   await checkWorkingDirectory(options.cwd)
   const started = performance.now()
   const elapsed = (): number => Math.round(performance.now() - started)
-  const output = new OutputTail(options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES, options.onOutput)
+  const output = new OutputTail(options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES, options.onOutput, options.maskOutput)
   if (options.signal?.aborted === true) {
     return { exitCode: null, signal: null, timedOut: false, cancelled: true, ms: elapsed(), ...output.finish() }
   }
@@ -79,7 +98,7 @@ export async function runCommand (options: RunCommandOptions): Promise<CommandOu
     file: SHELL,
     args: ['-c', JOIN_STDERR_SCRIPT, 'gitmesh', options.command],
     cwd: options.cwd,
-    env: scrubbedEnv(options.env),
+    env: { ...(options.baseEnv ?? scrubbedEnv()), ...options.env },
     stdin: 'ignore',
     timeoutMs: options.timeoutMs,
     signal: options.signal,
@@ -143,7 +162,7 @@ class OutputTail {
   #keptBytes = 0
   #seenBytes = 0
 
-  constructor (private readonly maxBytes: number, private readonly onOutput?: (chunk: string) => void) {}
+  constructor (private readonly maxBytes: number, private readonly onOutput?: (chunk: string) => void, private readonly masker?: OutputMasker) {}
 
   /** Reads `stream` to its end; resolves when it closes. */
   async read (stream: Readable): Promise<void> {
@@ -158,6 +177,7 @@ class OutputTail {
   }
 
   finish (): { output: string, truncated: boolean } {
+    if (this.masker !== undefined) this.#keep(this.masker.end())
     const joined = Buffer.from(this.#chunks.slice(this.#first).map(c => c.text).join(''), 'utf8')
     if (this.#seenBytes <= this.maxBytes) return { output: joined.toString('utf8'), truncated: false }
     let start = Math.max(0, joined.length - this.maxBytes)
@@ -168,6 +188,10 @@ class OutputTail {
   }
 
   #add (text: string): void {
+    this.#keep(this.masker === undefined ? text : this.masker.push(text))
+  }
+
+  #keep (text: string): void {
     if (text === '') return
     const bytes = Buffer.byteLength(text, 'utf8')
     this.#chunks.push({ text, bytes })

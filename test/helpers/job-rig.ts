@@ -33,6 +33,7 @@ export class JobRig {
   private builderArgs: string[] = []
   /** Flags of the author's daemon, kept for `restart` (which may change them). */
   authorArgs: string[] = []
+  private builderEnv: Record<string, string> = {}
 
   private constructor (readonly root: string) {
     this.authorHome = path.join(root, 'author')
@@ -40,15 +41,22 @@ export class JobRig {
     this.repo = path.join(root, 'project')
   }
 
-  static async start (builderArgs: string[] = [], options: { authorArgs?: string[] } = {}): Promise<JobRig> {
+  /**
+   * `options.builderEnv`: variables the builder daemon gets besides the test's own environment;
+   * `options.prepareBuilder`: runs on the builder's initialized home before it starts (a config, a secrets file);
+   * `options.authorArgs`: the author daemon's flags (default `--no-notify`).
+   */
+  static async start (builderArgs: string[] = [], options: { builderEnv?: Record<string, string>, prepareBuilder?: (home: string) => Promise<void>, authorArgs?: string[] } = {}): Promise<JobRig> {
     const rig = new JobRig(await mkdtemp(path.join(tmpdir(), 'gitmesh-jobs-')))
     rig.builderArgs = builderArgs
+    rig.builderEnv = options.builderEnv ?? {}
     // No desktop notifications from test daemons unless a test asks for them (test/e2e/hooks.test.ts).
     rig.authorArgs = options.authorArgs ?? ['--no-notify']
     await runCliJson(rig.authorHome, ['init'])
     await runCliJson(rig.builderHome, ['init'])
+    await options.prepareBuilder?.(rig.builderHome)
     rig.author = await startDaemon(rig.authorHome, rig.authorArgs)
-    rig.builder = await startDaemon(rig.builderHome, ['--builder', ...builderArgs])
+    rig.builder = await startDaemon(rig.builderHome, ['--builder', ...builderArgs], undefined, rig.builderEnv)
     await runCliJson(rig.authorHome, ['trust', rig.builder.peerId, '--role', 'builder', '--addr', rig.builder.addrs[0]!])
     await runCliJson(rig.builderHome, ['trust', rig.author.peerId, '--role', 'author', '--addr', rig.author.addrs[0]!])
     await rig.makeProject()
@@ -204,7 +212,7 @@ export class JobRig {
     if (kill) await daemon.kill()
     else await daemon.stop()
     await whileDown?.()
-    this[which] = await startDaemon(which === 'author' ? this.authorHome : this.builderHome, which === 'builder' ? ['--builder', ...this.builderArgs] : this.authorArgs, listen)
+    this[which] = await startDaemon(which === 'author' ? this.authorHome : this.builderHome, which === 'builder' ? ['--builder', ...this.builderArgs] : this.authorArgs, listen, which === 'builder' ? this.builderEnv : {})
   }
 
   async stop (): Promise<void> {
