@@ -11,6 +11,8 @@ import { signResult } from '../jobs/signing.js'
 import type { BuilderJob, BuilderJobState } from './builder-store.js'
 import { runCommand, type CommandOutcome } from '../process/run-command.js'
 import { commitWorktree, type WorktreePool } from './worktree.js'
+import type { Generator } from '../agents/index.js'
+import { AgentAuthError, generateAttempt } from './agent-outcome.js'
 
 export interface RunnerContext {
   exchange: Exchange
@@ -18,7 +20,8 @@ export interface RunnerContext {
   peerId: string
   /** The builder's work area: cached repositories, worktrees and prompt files live under it. */
   workDir: string
-  generate: string
+  /** The generator command, and how its outcome and usage are read (a preset's, or the exit code alone). */
+  generator: Generator
   worktrees: WorktreePool
   /**
    * The job needs its slot no more (its last test has run): the next job starts. Resolves when
@@ -157,9 +160,17 @@ export async function runJob (job: BuilderJob, ctx: RunnerContext): Promise<Resu
         GITMESH_WORKTREE: cwd
       }
       ctx.onState('generating', number, `attempt ${number}/${spec.attempts}: generating`)
-      const generated = await runStep(ctx, { kind: 'generate', attempt: number, command: ctx.generate, cwd, env, timeoutMs: spec.generateTimeoutMs })
-      if (generated.exitCode !== 0 || generated.timedOut) {
-        attempts.push({ number, passed: false, generateMs: Math.round(generated.ms), testMs: 0, log: tail(`$ ${ctx.generate}\n${generated.output}`, MAX_ATTEMPT_LOG_BYTES) })
+      const command = ctx.generator.command
+      const generation = await generateAttempt(ctx.generator, async () => await runStep(ctx, { kind: 'generate', attempt: number, command, cwd, env, timeoutMs: spec.generateTimeoutMs }), {
+        onWait: line => { ctx.onState('generating', number, `attempt ${number}/${spec.attempts}: ${line}`) },
+        signal: ctx.signal
+      })
+      const generated = generation.outcome
+      const generateLog = `$ ${command}\n${[...generation.notes, generated.output].join('\n')}`
+      if (generation.verdict.kind !== 'ok') {
+        attempts.push({ number, passed: false, generateMs: Math.round(generated.ms), testMs: 0, log: tail(generateLog, MAX_ATTEMPT_LOG_BYTES), ...generation.usage })
+        // A refused key or spent credit fails every attempt alike: the job ends with the agent's words.
+        if (generation.verdict.kind === 'auth') throw new AgentAuthError(`${ctx.generator.agent ?? 'the generator'} could not authenticate: ${generation.verdict.message ?? 'no message'}`)
         lastOutcome = generated
         prompt = withFeedback(prompt, number, generated, 'generator')
         continue
@@ -173,7 +184,8 @@ export async function runJob (job: BuilderJob, ctx: RunnerContext): Promise<Resu
         passed,
         generateMs: Math.round(generated.ms),
         testMs: Math.round(tested.ms),
-        log: tail(`$ ${ctx.generate}\n${generated.output}\n$ ${spec.test}\n${tested.output}`, MAX_ATTEMPT_LOG_BYTES)
+        log: tail(`${generateLog}\n$ ${spec.test}\n${tested.output}`, MAX_ATTEMPT_LOG_BYTES),
+        ...generation.usage
       })
       if (passed) break
       prompt = withFeedback(prompt, number, tested, 'tests')

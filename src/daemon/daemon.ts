@@ -21,6 +21,7 @@ import { jobMethods } from './job-methods.js'
 import { ControlServer } from './control-server.js'
 import { controlMethods } from './methods.js'
 import { keepBuildersConnected } from '../net/keep-alive.js'
+import { agentPreset, commandGenerator, presetGenerator } from '../agents/index.js'
 
 export interface DaemonOptions {
   /** Overrides the config's listen addresses. */
@@ -31,8 +32,10 @@ export interface DaemonOptions {
   builder?: {
     /** @default half the cores, at least 1 */
     slots?: number
-    /** @default the built-in fenced-block generator */
+    /** A generator command, judged by its exit code alone. @default the built-in fenced-block generator */
     generate?: string
+    /** An agent preset's name (`claude`, `codex`, …), instead of `generate`. */
+    agent?: string
     /** Labels authors can ask for with `builders:`. */
     tags?: string[]
   }
@@ -98,7 +101,9 @@ export class Daemon {
           log: logger.forComponent('gitmesh:builder'),
           slots: options.builder.slots,
           tags: options.builder.tags,
-          generate: options.builder.generate ?? builtinGenerator()
+          generator: options.builder.agent !== undefined
+            ? presetGenerator(agentPreset(options.builder.agent))
+            : commandGenerator(options.builder.generate ?? builtinGenerator())
         })
       const jobs = new JobsService(network, author, builder)
       await jobs.start()

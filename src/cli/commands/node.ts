@@ -3,6 +3,7 @@ import { commandContext } from '../context.js'
 import { collect, wholeNumber } from '../options.js'
 import { pc, table, UsageError } from '../output.js'
 import { MAX_TAGS } from '../../jobs/constants.js'
+import { AGENT_NAMES, UnknownAgentError } from '../../agents/index.js'
 import type { IdView, PeerView } from '../../daemon/views.js'
 
 export function registerNodeCommands (program: Command): void {
@@ -23,14 +24,17 @@ export function registerNodeCommands (program: Command): void {
     .option('--peer <multiaddr>', 'peer to dial at start (repeatable)', collect)
     .option('--builder', 'run jobs for peers trusted as authors')
     .option('--slots <n>', 'jobs run at once (default: half the cores, at least 1)', wholeNumber('--slots'))
-    .option('--generate <command>', 'the generator command (default: the built-in fenced-block generator)')
+    .option('--generate <command>', 'the generator command, judged by its exit code (default: the built-in fenced-block generator)')
+    .option('--agent <name>', `run a coding agent through its preset: ${AGENT_NAMES.join(', ')} (docs/generators.md)`)
     .option('--tag <tag>', 'a label authors can ask for with `--builder TAG` (repeatable)', collect)
     .option('--json', 'print the ready line as JSON')
-    .addHelpText('after', '\nExamples:\n  gitmesh daemon\n  gitmesh daemon --listen /ip4/0.0.0.0/tcp/4100 --peer /ip4/192.168.1.20/tcp/4100/p2p/12D3KooW...\n  gitmesh daemon --builder --slots 4 --generate \'claude -p < "$GITMESH_PROMPT_FILE"\'\n  (docs/generators.md: plugging in coding agents)')
-    .action(async (opts: { listen?: string[], peer?: string[], builder?: boolean, slots?: number, generate?: string, tag?: string[] }, command: Command) => {
+    .addHelpText('after', '\nExamples:\n  gitmesh daemon\n  gitmesh daemon --listen /ip4/0.0.0.0/tcp/4100 --peer /ip4/192.168.1.20/tcp/4100/p2p/12D3KooW...\n  gitmesh daemon --builder --slots 4 --agent claude\n  gitmesh daemon --builder --generate \'my-agent "$GITMESH_PROMPT_FILE"\'\n  (docs/generators.md: plugging in coding agents)')
+    .action(async (opts: { listen?: string[], peer?: string[], builder?: boolean, slots?: number, generate?: string, agent?: string, tag?: string[] }, command: Command) => {
       const { home, out } = commandContext(command)
       if (opts.slots !== undefined && (!Number.isInteger(opts.slots) || opts.slots < 1)) throw new UsageError('--slots must be a positive whole number')
-      if (opts.builder !== true && (opts.slots !== undefined || opts.generate !== undefined || opts.tag !== undefined)) throw new UsageError('--slots, --generate and --tag need --builder')
+      if (opts.builder !== true && (opts.slots !== undefined || opts.generate !== undefined || opts.agent !== undefined || opts.tag !== undefined)) throw new UsageError('--slots, --generate, --agent and --tag need --builder')
+      if (opts.generate !== undefined && opts.agent !== undefined) throw new UsageError('give one of --agent NAME or --generate COMMAND, not both')
+      if (opts.agent !== undefined && !AGENT_NAMES.includes(opts.agent)) throw new UsageError(new UnknownAgentError(opts.agent).message)
       if ((opts.tag?.length ?? 0) > MAX_TAGS) throw new UsageError(`at most ${MAX_TAGS} --tag`)
       for (const tag of opts.tag ?? []) {
         if (!/^[a-z0-9][a-z0-9._-]{0,63}$/i.test(tag)) throw new UsageError(`--tag ${JSON.stringify(tag)}: letters, digits, '.', '_' and '-', at most 64`)
@@ -46,7 +50,7 @@ export function registerNodeCommands (program: Command): void {
         }
       }
       const { Daemon } = await import('../../daemon/daemon.js')
-      const daemon = await Daemon.start(home, { listen: opts.listen, peers: opts.peer, builder: opts.builder === true ? { slots: opts.slots, generate: opts.generate, tags: opts.tag } : undefined })
+      const daemon = await Daemon.start(home, { listen: opts.listen, peers: opts.peer, builder: opts.builder === true ? { slots: opts.slots, generate: opts.generate, agent: opts.agent, tags: opts.tag } : undefined })
       // The signal handlers go in before the ready line goes out: whoever waits for that line may
       // stop the daemon at once, and a SIGTERM with no handler yet would kill it uncleanly.
       const stopped = new Promise<void>(resolve => {
