@@ -31,6 +31,8 @@ export class JobRig {
   readonly builderHome: string
   readonly repo: string
   private builderArgs: string[] = []
+  /** Added to every daemon's environment (`JobRig.start`'s `env`). */
+  private env: Record<string, string> = {}
 
   private constructor (readonly root: string) {
     this.authorHome = path.join(root, 'author')
@@ -38,13 +40,15 @@ export class JobRig {
     this.repo = path.join(root, 'project')
   }
 
-  static async start (builderArgs: string[] = []): Promise<JobRig> {
+  /** `env` is added to every daemon's environment, e.g. a `PATH` that finds stand-in agents. */
+  static async start (builderArgs: string[] = [], { env = {} }: { env?: Record<string, string> } = {}): Promise<JobRig> {
     const rig = new JobRig(await mkdtemp(path.join(tmpdir(), 'gitmesh-jobs-')))
     rig.builderArgs = builderArgs
+    rig.env = env
     await runCliJson(rig.authorHome, ['init'])
     await runCliJson(rig.builderHome, ['init'])
-    rig.author = await startDaemon(rig.authorHome)
-    rig.builder = await startDaemon(rig.builderHome, ['--builder', ...builderArgs])
+    rig.author = await startDaemon(rig.authorHome, [], undefined, env)
+    rig.builder = await startDaemon(rig.builderHome, ['--builder', ...builderArgs], undefined, env)
     await runCliJson(rig.authorHome, ['trust', rig.builder.peerId, '--role', 'builder', '--addr', rig.builder.addrs[0]!])
     await runCliJson(rig.builderHome, ['trust', rig.author.peerId, '--role', 'author', '--addr', rig.author.addrs[0]!])
     await rig.makeProject()
@@ -184,7 +188,7 @@ export class JobRig {
   async addBuilder (args: string[]): Promise<DaemonProcess> {
     const home = path.join(this.root, `builder-${this.extra.length + 2}`)
     await runCliJson(home, ['init'])
-    const builder = await startDaemon(home, ['--builder', ...args])
+    const builder = await startDaemon(home, ['--builder', ...args], undefined, this.env)
     await runCliJson(this.authorHome, ['trust', builder.peerId, '--role', 'builder', '--addr', builder.addrs[0]!])
     await runCliJson(home, ['trust', this.author.peerId, '--role', 'author', '--addr', this.author.addrs[0]!])
     this.extra.push(builder)
@@ -200,7 +204,7 @@ export class JobRig {
     if (kill) await daemon.kill()
     else await daemon.stop()
     await whileDown?.()
-    this[which] = await startDaemon(which === 'author' ? this.authorHome : this.builderHome, which === 'builder' ? ['--builder', ...this.builderArgs] : [], listen)
+    this[which] = await startDaemon(which === 'author' ? this.authorHome : this.builderHome, which === 'builder' ? ['--builder', ...this.builderArgs] : [], listen, this.env)
   }
 
   async stop (): Promise<void> {
