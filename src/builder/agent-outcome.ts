@@ -28,6 +28,11 @@ export interface GenerateOptions {
   /** Reports a line of progress (a wait). */
   onWait: (line: string) => void
   signal: AbortSignal
+  /**
+   * Waits `ms`, or rejects when `signal` aborts.
+   * @default a timer
+   */
+  wait?: (ms: number, signal: AbortSignal) => Promise<void>
 }
 
 /**
@@ -52,8 +57,12 @@ export async function generateAttempt (generator: Generator, run: () => Promise<
     const line = `rate limited: waiting ${Math.round(waitMs / 1000)} s${verdict.message !== undefined ? ` (${verdict.message})` : ''}`
     notes.push(`[gitmesh: ${line}]`)
     options.onWait(line)
-    await sleep(waitMs, undefined, { signal: options.signal })
+    await (options.wait ?? defaultWait)(waitMs, options.signal)
   }
+}
+
+async function defaultWait (ms: number, signal: AbortSignal): Promise<void> {
+  await sleep(ms, undefined, { signal })
 }
 
 /** The wait before run `waits + 2` of an attempt. */
