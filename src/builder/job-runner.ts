@@ -98,8 +98,9 @@ function lastLine (output: string): string {
  * line start). The output goes in as plain text, not inside a fence of our own: a code block the
  * tests print (a suggested fix, say) must stay a code block the generator can see.
  */
-export function withFeedback (prompt: string, attempt: number, outcome: CommandOutcome, what: 'tests' | 'generator'): string {
-  const reason = outcome.timedOut ? 'timed out' : `exited with ${outcome.exitCode ?? outcome.signal ?? 'an error'}`
+export function withFeedback (prompt: string, attempt: number, outcome: CommandOutcome, what: 'tests' | 'generator', said?: string): string {
+  // An agent that exits 0 on an error (its preset read the error from its log) says why itself.
+  const reason = outcome.timedOut ? 'timed out' : outcome.exitCode === 0 && said !== undefined ? `exited with 0: ${said}` : `exited with ${outcome.exitCode ?? outcome.signal ?? 'an error'}`
   let output = tail(outcome.output, MAX_FEEDBACK_BYTES)
   if (output.length < outcome.output.length) output = output.slice(output.indexOf('\n') + 1)
   return `${prompt}\n\n## Attempt ${attempt}: the ${what} failed (${reason})\n\nOutput (last part):\n\n${output.trimEnd()}\n`
@@ -172,7 +173,7 @@ export async function runJob (job: BuilderJob, ctx: RunnerContext): Promise<Resu
         // A refused key or spent credit fails every attempt alike: the job ends with the agent's words.
         if (generation.verdict.kind === 'auth') throw new AgentAuthError(`${ctx.generator.agent ?? 'the generator'} could not authenticate: ${generation.verdict.message ?? 'no message'}`)
         lastOutcome = generated
-        prompt = withFeedback(prompt, number, generated, 'generator')
+        prompt = withFeedback(prompt, number, generated, 'generator', generation.verdict.message)
         continue
       }
       ctx.onState('testing', number, `attempt ${number}/${spec.attempts}: ${lastLine(generated.output) || 'testing'}`)

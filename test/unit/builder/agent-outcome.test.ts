@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { agentPreset, commandGenerator, presetGenerator } from '../../../src/agents/index.js'
 import { MAX_RATE_LIMIT_WAIT_MS, MAX_RATE_LIMIT_WAITS, MIN_RATE_LIMIT_WAIT_MS, RATE_LIMIT_BACKOFF_MS } from '../../../src/agents/constants.js'
 import { AgentRateLimitError, generateAttempt, rateLimitWaitMs } from '../../../src/builder/agent-outcome.js'
+import { withFeedback } from '../../../src/builder/job-runner.js'
 import type { CommandOutcome } from '../../../src/process/run-command.js'
 
 const outcome = (output: string, exitCode: number | null = 0): CommandOutcome => ({ exitCode, signal: null, timedOut: false, cancelled: false, ms: 10, output, truncated: false })
@@ -62,5 +63,10 @@ describe('generating one attempt', () => {
     const failed = await generateAttempt(plain, runs(outcome('', 3)).run, { onWait: () => {}, signal: new AbortController().signal })
     expect(failed.verdict).toEqual({ kind: 'failed' })
     expect(failed.usage).toBeUndefined()
+  })
+
+  it('says in the next prompt why a run that exited 0 failed, in the agent\'s words', () => {
+    expect(withFeedback('p', 1, outcome('API Error: 500', 0), 'generator', 'API Error: 500')).toContain('## Attempt 1: the generator failed (exited with 0: API Error: 500)')
+    expect(withFeedback('p', 1, outcome('boom', 3), 'generator', 'boom')).toContain('## Attempt 1: the generator failed (exited with 3)')
   })
 })
