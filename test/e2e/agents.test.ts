@@ -51,7 +51,7 @@ describe('agent presets end to end, with stand-ins named like the agents', () =>
   beforeAll(async () => {
     rig = await JobRig.start(['--agent', PRESETS[0]!, '--slots', '2'], { env: { PATH: `${STANDINS}:${process.env.PATH ?? ''}` } })
     builders[PRESETS[0]!] = rig.builder
-    for (const agent of PRESETS.slice(1)) builders[agent] = await rig.addBuilder(['--agent', agent, '--slots', '2'])
+    await Promise.all(PRESETS.slice(1).map(async agent => { builders[agent] = await rig.addBuilder(['--agent', agent, '--slots', '2']) }))
     const config = path.join(rig.repo, 'gitmesh.json')
     const usual = await readFile(config, 'utf8')
     const offer = async (agent: string, kind: typeof CASES[number]): Promise<void> => {
@@ -63,7 +63,7 @@ describe('agent presets end to end, with stand-ins named like the agents', () =>
     await offer('opencode', 'rate')
     await writeFile(config, usual)
     await Promise.all(PRESETS.flatMap(agent => CASES.filter(kind => agent !== 'opencode' || kind !== 'rate').map(async kind => { await offer(agent, kind) })))
-  }, 120_000)
+  }, 240_000)
 
   afterAll(async () => {
     await rig?.stop()
