@@ -126,6 +126,14 @@ describe('agent presets end to end, with stand-ins named like the agents', () =>
     })
   })
 
+  it('shows a rate-limit wait as the job\'s progress while it lasts', async () => {
+    const job = await rig.offer(prompt('claude', 'rate').replace('claude-rate.txt', 'claude-wait.txt'), ['--name', 'claude-wait', '--builder', builders.claude!.peerId])
+    const waiting = await rig.waitForView(job.name, view => /rate limited: waiting \d+ s/.test(view.progress ?? ''), 'a rate-limit progress line', 60_000)
+    expect(waiting.progress).toMatch(/^attempt 1\/3: rate limited: waiting \d+ s \(API Error: Rate limit reached\)$/)
+    expect(waiting.state).toBe('generating')
+    expect((await ended(job.name)).state).toBe('returned')
+  })
+
   it('lists the summed usage in a column of `gitmesh jobs` and in its --json', async () => {
     await rig.waitForJobs(all => all.every(job => ['returned', 'failed'].includes(job.state)), 'every job ended', 90_000)
     const listed = await rig.cli<JobView[]>(['jobs'])
