@@ -37,7 +37,8 @@ export interface GenerateOptions {
 
 /**
  * Runs the generator for one attempt and judges it. A rate limit is waited out and the same
- * attempt run again, up to `MAX_RATE_LIMIT_WAITS` times, without using up an attempt: the agent
+ * attempt run again, up to `MAX_RATE_LIMIT_WAITS` times (then the verdict is still
+ * `rate-limit`), without using up an attempt: the agent
  * did no work, so the prompt stays as it was. The wait is what the agent asked for, or else
  * `RATE_LIMIT_BACKOFF_MS` doubled per wait, within [MIN_RATE_LIMIT_WAIT_MS, MAX_RATE_LIMIT_WAIT_MS].
  * Cancelling the job ends a wait at once (throws the abort reason).
@@ -49,10 +50,8 @@ export async function generateAttempt (generator: Generator, run: () => Promise<
     const outcome = await run()
     const verdict = generator.judge(outcome)
     usage = addUsage(usage, generator.usage(outcome.output))
-    if (verdict.kind !== 'rate-limit') return { outcome, verdict, usage: usage === undefined ? undefined : boundedUsage(usage), notes }
-    if (waits >= MAX_RATE_LIMIT_WAITS) {
-      throw new AgentRateLimitError(`${generator.agent ?? 'the generator'} stayed rate limited after ${waits} waits: ${verdict.message ?? 'no message'}`)
-    }
+    // Still rate limited after the last allowed wait: the caller ends the job (AgentRateLimitError).
+    if (verdict.kind !== 'rate-limit' || waits >= MAX_RATE_LIMIT_WAITS) return { outcome, verdict, usage: usage === undefined ? undefined : boundedUsage(usage), notes }
     const waitMs = rateLimitWaitMs(verdict.retryAfterMs, waits)
     const line = `rate limited: waiting ${Math.round(waitMs / 1000)} s${verdict.message !== undefined ? ` (${verdict.message})` : ''}`
     notes.push(`[gitmesh: ${line}]`)

@@ -12,7 +12,7 @@ import type { BuilderJob, BuilderJobState } from './builder-store.js'
 import { runCommand, type CommandOutcome } from '../process/run-command.js'
 import { commitWorktree, type WorktreePool } from './worktree.js'
 import type { Generator } from '../agents/index.js'
-import { AgentAuthError, generateAttempt } from './agent-outcome.js'
+import { AgentAuthError, AgentRateLimitError, generateAttempt } from './agent-outcome.js'
 
 export interface RunnerContext {
   exchange: Exchange
@@ -172,6 +172,7 @@ export async function runJob (job: BuilderJob, ctx: RunnerContext): Promise<Resu
         attempts.push({ number, passed: false, generateMs: Math.round(generated.ms), testMs: 0, log: tail(generateLog, MAX_ATTEMPT_LOG_BYTES), ...generation.usage })
         // A refused key or spent credit fails every attempt alike: the job ends with the agent's words.
         if (generation.verdict.kind === 'auth') throw new AgentAuthError(`${ctx.generator.agent ?? 'the generator'} could not authenticate: ${generation.verdict.message ?? 'no message'}`)
+        if (generation.verdict.kind === 'rate-limit') throw new AgentRateLimitError(`${ctx.generator.agent ?? 'the generator'} stayed rate limited after ${generation.notes.length} waits: ${generation.verdict.message ?? 'no message'}`)
         lastOutcome = generated
         prompt = withFeedback(prompt, number, generated, 'generator', generation.verdict.message)
         continue

@@ -4,6 +4,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { runCli, type DaemonProcess } from '../../src/demo/processes.js'
 import { git, JobRig, type JobView } from '../helpers/job-rig.js'
+import { MAX_RATE_LIMIT_WAITS } from '../../src/agents/constants.js'
 
 /**
  * Every agent preset end to end: real daemons, a builder per preset (`--agent NAME`) whose PATH
@@ -51,7 +52,9 @@ describe('agent presets end to end, with stand-ins named like the agents', () =>
   beforeAll(async () => {
     rig = await JobRig.start(['--agent', PRESETS[0]!, '--slots', '2'], { env: { PATH: `${STANDINS}:${process.env.PATH ?? ''}` } })
     builders[PRESETS[0]!] = rig.builder
-    await Promise.all(PRESETS.slice(1).map(async agent => { builders[agent] = await rig.addBuilder(['--agent', agent, '--slots', '2']) }))
+    // One at a time: builders and the author dialling each other all at once made an offer fail
+    // now and then (PeerUnreachableError) on a loaded machine.
+    for (const agent of PRESETS.slice(1)) builders[agent] = await rig.addBuilder(['--agent', agent, '--slots', '2'])
     const config = path.join(rig.repo, 'gitmesh.json')
     const usual = await readFile(config, 'utf8')
     const offer = async (agent: string, kind: typeof CASES[number]): Promise<void> => {
@@ -132,6 +135,16 @@ describe('agent presets end to end, with stand-ins named like the agents', () =>
     expect(waiting.progress).toMatch(/^attempt 1\/3: rate limited: waiting \d+ s \(API Error: Rate limit reached\)$/)
     expect(waiting.state).toBe('generating')
     expect((await ended(job.name)).state).toBe('returned')
+  })
+
+  it('fails the job with the agent\'s message once a rate limit outlasts every allowed wait', async () => {
+    const job = await rig.offer('claude always limited\n\nSTANDIN: rate-limit-always\n', ['--name', 'claude-limited', '--builder', builders.claude!.peerId])
+    const failed = await rig.waitFor(job.name, ['returned', 'failed'], 90_000)
+    expect(failed.state).toBe('failed')
+    expect(failed.reason).toBe(`AgentRateLimitError: claude stayed rate limited after ${MAX_RATE_LIMIT_WAITS} waits: API Error: Rate limit reached`)
+    const logged = await shown(job.name)
+    expect(logged.attempts).toHaveLength(1)
+    expect(logged.attempts[0]!.log!.match(/\[gitmesh: rate limited: waiting/g)).toHaveLength(MAX_RATE_LIMIT_WAITS)
   })
 
   it('lists the summed usage in a column of `gitmesh jobs` and in its --json', async () => {

@@ -184,12 +184,9 @@ export class JobRig {
     }
   }
 
-  /** Builders added so far, counted as each call starts: several may be added at once. */
-  private added = 0
-
   /** Starts another builder in its own home, trusted both ways. */
   async addBuilder (args: string[]): Promise<DaemonProcess> {
-    const home = path.join(this.root, `builder-${++this.added + 1}`)
+    const home = path.join(this.root, `builder-${this.extra.length + 2}`)
     await runCliJson(home, ['init'])
     const builder = await startDaemon(home, ['--builder', ...args], undefined, this.env)
     await runCliJson(this.authorHome, ['trust', builder.peerId, '--role', 'builder', '--addr', builder.addrs[0]!])

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { agentPreset, commandGenerator, presetGenerator } from '../../../src/agents/index.js'
 import { MAX_RATE_LIMIT_WAIT_MS, MAX_RATE_LIMIT_WAITS, MIN_RATE_LIMIT_WAIT_MS, RATE_LIMIT_BACKOFF_MS } from '../../../src/agents/constants.js'
-import { AgentRateLimitError, generateAttempt, rateLimitWaitMs } from '../../../src/builder/agent-outcome.js'
+import { generateAttempt, rateLimitWaitMs } from '../../../src/builder/agent-outcome.js'
 import { withFeedback } from '../../../src/builder/job-runner.js'
 import type { CommandOutcome } from '../../../src/process/run-command.js'
 
@@ -33,11 +33,13 @@ describe('generating one attempt', () => {
     expect(generation.notes).toEqual([`[gitmesh: ${lines[0]!}]`])
   })
 
-  it('gives up after the allowed waits with the agent\'s message, doubling the backoff up to the cap', async () => {
+  it('gives up after the allowed waits, still a rate limit with the agent\'s message, doubling the backoff up to the cap', async () => {
     const { run, count } = runs(limited)
     const waits: number[] = []
-    await expect(generateAttempt(codex, run, { onWait: () => {}, signal: new AbortController().signal, wait: async ms => { waits.push(ms) } }))
-      .rejects.toThrow(AgentRateLimitError)
+    const generation = await generateAttempt(codex, run, { onWait: () => {}, signal: new AbortController().signal, wait: async ms => { waits.push(ms) } })
+    expect(generation.verdict).toEqual({ kind: 'rate-limit', message: 'exceeded retry limit, last status: 429 Too Many Requests' })
+    expect(generation.notes).toHaveLength(MAX_RATE_LIMIT_WAITS)
+    expect(generation.usage).toEqual({ inputTokens: 10 * (MAX_RATE_LIMIT_WAITS + 1), outputTokens: MAX_RATE_LIMIT_WAITS + 1 })
     expect(count()).toBe(MAX_RATE_LIMIT_WAITS + 1)
     expect(waits).toEqual(Array.from({ length: MAX_RATE_LIMIT_WAITS }, (_, i) => Math.min(MAX_RATE_LIMIT_WAIT_MS, RATE_LIMIT_BACKOFF_MS * 2 ** i)))
   })
