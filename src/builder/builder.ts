@@ -2,6 +2,7 @@ import os from 'node:os'
 import { rm } from 'node:fs/promises'
 import path from 'node:path'
 import type { Logger, PrivateKey } from '@libp2p/interface'
+import type { Generator } from '../agents/index.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Exchange } from '../exchange/index.js'
 import type { TrustStore } from '../store/trust-store.js'
@@ -38,8 +39,8 @@ export interface BuilderInit {
   log: Logger
   /** Jobs run at once. @default half the cores, at least 1 */
   slots?: number
-  /** The generator command. */
-  generate: string
+  /** The generator: its command, and how its outcome and usage are read. */
+  generator: Generator
   /** Labels authors can ask for (`builders: [gpu]`). */
   tags?: string[]
   /**
@@ -97,9 +98,9 @@ export class Builder {
     })
   }
 
-  /** The generator command jobs run (what `gitmesh doctor` checks). */
-  get generate (): string {
-    return this.init.generate
+  /** The generator jobs run (what `gitmesh doctor` checks). */
+  get generator (): Generator {
+    return this.init.generator
   }
 
   /** What job commands get besides their job's variables (what `gitmesh doctor` shows, by name only); undefined: the scrubbed base. */
@@ -320,7 +321,7 @@ export class Builder {
         privateKey: this.init.privateKey,
         peerId: this.init.peerId,
         workDir: this.init.workDir,
-        generate: this.init.generate,
+        generator: this.init.generator,
         worktrees: this.worktrees,
         onSlotFree: freeSlot,
         onProcessGroup: pgid => { this.init.store.setProcessGroup(author, id, pgid) },

@@ -11,6 +11,8 @@ import { signResult } from '../jobs/signing.js'
 import type { BuilderJob, BuilderJobState } from './builder-store.js'
 import { runCommand, type CommandOutcome, type OutputMasker } from '../process/run-command.js'
 import { commitWorktree, type WorktreePool } from './worktree.js'
+import type { Generator } from '../agents/index.js'
+import { AgentAuthError, AgentRateLimitError, generateAttempt } from './agent-outcome.js'
 
 export interface RunnerContext {
   exchange: Exchange
@@ -18,7 +20,8 @@ export interface RunnerContext {
   peerId: string
   /** The builder's work area: cached repositories, worktrees and prompt files live under it. */
   workDir: string
-  generate: string
+  /** The generator command, and how its outcome and usage are read (a preset's, or the exit code alone). */
+  generator: Generator
   worktrees: WorktreePool
   /**
    * The job needs its slot no more (its last test has run): the next job starts. Resolves when
@@ -110,8 +113,9 @@ function lastLine (output: string): string {
  * line start). The output goes in as plain text, not inside a fence of our own: a code block the
  * tests print (a suggested fix, say) must stay a code block the generator can see.
  */
-export function withFeedback (prompt: string, attempt: number, outcome: CommandOutcome, what: 'tests' | 'generator'): string {
-  const reason = outcome.timedOut ? 'timed out' : `exited with ${outcome.exitCode ?? outcome.signal ?? 'an error'}`
+export function withFeedback (prompt: string, attempt: number, outcome: CommandOutcome, what: 'tests' | 'generator', said?: string): string {
+  // An agent that exits 0 on an error (its preset read the error from its log) says why itself.
+  const reason = outcome.timedOut ? 'timed out' : outcome.exitCode === 0 && said !== undefined ? `exited with 0: ${said}` : `exited with ${outcome.exitCode ?? outcome.signal ?? 'an error'}`
   let output = tail(outcome.output, MAX_FEEDBACK_BYTES)
   if (output.length < outcome.output.length) output = output.slice(output.indexOf('\n') + 1)
   return `${prompt}\n\n## Attempt ${attempt}: the ${what} failed (${reason})\n\nOutput (last part):\n\n${output.trimEnd()}\n`
@@ -173,11 +177,20 @@ export async function runJob (job: BuilderJob, ctx: RunnerContext): Promise<Resu
         GITMESH_WORKTREE: cwd
       }
       ctx.onState('generating', number, `attempt ${number}/${spec.attempts}: generating`)
-      const generated = await runStep(ctx, { kind: 'generate', attempt: number, command: ctx.generate, cwd, env, timeoutMs: spec.generateTimeoutMs })
-      if (generated.exitCode !== 0 || generated.timedOut) {
-        attempts.push({ number, passed: false, generateMs: Math.round(generated.ms), testMs: 0, log: tail(mask(`$ ${ctx.generate}\n${generated.output}`), MAX_ATTEMPT_LOG_BYTES) })
+      const command = ctx.generator.command
+      const generation = await generateAttempt(ctx.generator, async () => await runStep(ctx, { kind: 'generate', attempt: number, command, cwd, env, timeoutMs: spec.generateTimeoutMs }), {
+        onWait: line => { ctx.onState('generating', number, `attempt ${number}/${spec.attempts}: ${line}`) },
+        signal: ctx.signal
+      })
+      const generated = generation.outcome
+      const generateLog = `$ ${command}\n${[...generation.notes, generated.output].join('\n')}`
+      if (generation.verdict.kind !== 'ok') {
+        attempts.push({ number, passed: false, generateMs: Math.round(generated.ms), testMs: 0, log: tail(mask(generateLog), MAX_ATTEMPT_LOG_BYTES), ...generation.usage })
+        // A refused key or spent credit fails every attempt alike: the job ends with the agent's words.
+        if (generation.verdict.kind === 'auth') throw new AgentAuthError(`${ctx.generator.agent ?? 'the generator'} could not authenticate: ${generation.verdict.message ?? 'no message'}`)
+        if (generation.verdict.kind === 'rate-limit') throw new AgentRateLimitError(`${ctx.generator.agent ?? 'the generator'} stayed rate limited after ${generation.notes.length} waits: ${generation.verdict.message ?? 'no message'}`)
         lastOutcome = generated
-        prompt = withFeedback(prompt, number, generated, 'generator')
+        prompt = withFeedback(prompt, number, generated, 'generator', generation.verdict.message)
         continue
       }
       ctx.onState('testing', number, `attempt ${number}/${spec.attempts}: ${lastLine(generated.output) || 'testing'}`)
@@ -189,7 +202,8 @@ export async function runJob (job: BuilderJob, ctx: RunnerContext): Promise<Resu
         passed,
         generateMs: Math.round(generated.ms),
         testMs: Math.round(tested.ms),
-        log: tail(mask(`$ ${ctx.generate}\n${generated.output}\n$ ${spec.test}\n${tested.output}`), MAX_ATTEMPT_LOG_BYTES)
+        log: tail(mask(`${generateLog}\n$ ${spec.test}\n${tested.output}`), MAX_ATTEMPT_LOG_BYTES),
+        ...generation.usage
       })
       if (passed) break
       prompt = withFeedback(prompt, number, tested, 'tests')

@@ -26,6 +26,7 @@ import { keepBuildersConnected } from '../net/keep-alive.js'
 import { Notifier, type Hook, type HookProblem } from '../notify/notifier.js'
 import { jobView } from './views.js'
 import { diagnose } from './doctor.js'
+import { agentPreset, commandGenerator, presetGenerator } from '../agents/index.js'
 
 export interface DaemonOptions {
   /** Overrides the config's listen addresses. */
@@ -36,8 +37,10 @@ export interface DaemonOptions {
   builder?: {
     /** @default half the cores, at least 1 */
     slots?: number
-    /** @default the built-in fenced-block generator */
+    /** A generator command, judged by its exit code alone. @default the built-in fenced-block generator */
     generate?: string
+    /** An agent preset's name (`claude`, `codex`, …), instead of `generate`. */
+    agent?: string
     /** Labels authors can ask for with `builders:`. */
     tags?: string[]
     /** Variables of this process's environment passed to job commands, besides the config's `builder.passEnv`. */
@@ -122,7 +125,9 @@ export class Daemon {
           log: logger.forComponent('gitmesh:builder'),
           slots: options.builder.slots,
           tags: options.builder.tags,
-          generate: options.builder.generate ?? builtinGenerator(),
+          generator: options.builder.agent !== undefined
+            ? presetGenerator(agentPreset(options.builder.agent))
+            : commandGenerator(options.builder.generate ?? builtinGenerator()),
           environment
         })
       const notifier = new Notifier({

@@ -5,9 +5,10 @@ import type { GitmeshNode } from '../net/node.js'
 import type { SendJobMessage } from '../jobs/wire.js'
 import type { Role, TrustStore, TrustedPeer } from '../store/trust-store.js'
 import type { Builder } from '../builder/builder.js'
-import { DOCTOR_LISTEN_PROBE_MS, DOCTOR_PEER_TIMEOUT_MS } from './constants.js'
+import { DOCTOR_COMMAND_TIMEOUT_MS, DOCTOR_LISTEN_PROBE_MS, DOCTOR_PEER_TIMEOUT_MS } from './constants.js'
 import type { DoctorCheck } from './views.js'
-import { runCommand } from '../process/run-command.js'
+import { runCommand, type CommandOutcome } from '../process/run-command.js'
+import { agentPreset, type AgentPreset } from '../agents/index.js'
 import { describeCommandEnvironment } from '../builder/command-env.js'
 
 export interface DoctorContext {
@@ -129,21 +130,43 @@ function describeRoles (roles: readonly string[]): string {
   return roles.length === 0 ? 'no role' : roles.join(' and ')
 }
 
-/** What a builder's jobs will run: the generator, and whether its program is found on the PATH its commands get. */
+/** What a builder's jobs will run: the generator, whether its program is found on the PATH its commands get, and a preset's version and key. */
 async function checkBuilder (builder: Builder): Promise<DoctorCheck[]> {
-  const generate = builder.generate
-  const program = firstWord(generate)
+  const { command, agent } = builder.generator
+  const program = firstWord(command)
   const checks: DoctorCheck[] = [{ area: 'builder', subject: 'slots', status: 'ok', detail: `runs ${builder.slots} job${builder.slots === 1 ? '' : 's'} at once` }]
+  const run = async (line: string, env: Record<string, string> = {}): Promise<CommandOutcome> =>
+    await runCommand({ command: line, cwd: process.cwd(), env, baseEnv: builder.environment?.variables, timeoutMs: DOCTOR_COMMAND_TIMEOUT_MS })
   if (program === undefined) {
-    checks.push({ area: 'builder', subject: 'generator', status: 'warn', detail: `cannot tell which program runs: ${generate}` })
-    return checks
+    checks.push({ area: 'builder', subject: 'generator', status: 'warn', detail: `cannot tell which program runs: ${command}` })
+  } else {
+    // Resolved as the generator itself would be: by the shell, with the environment jobs get.
+    const found = await run('command -v "$GITMESH_DOCTOR_PROGRAM"', { GITMESH_DOCTOR_PROGRAM: program })
+    checks.push(found.exitCode === 0
+      ? { area: 'builder', subject: 'generator', status: 'ok', detail: `${agent === undefined ? '' : `agent ${agent}: `}${command} (${program} is ${found.output.trim()})` }
+      : { area: 'builder', subject: 'generator', status: 'fail', detail: `${command}: ${program} is not found on the PATH jobs get`, fix: 'install it, add its folder to the PATH jobs get (daemon --path, or "builder": { "path": [...] } in config.json), or give its absolute path in --generate' })
+    if (found.exitCode === 0 && agent !== undefined) checks.push(...await checkAgent(agentPreset(agent), builder, run))
   }
-  // Resolved as the generator itself would be: by the shell, with the environment jobs get.
-  const found = await runCommand({ command: 'command -v "$GITMESH_DOCTOR_PROGRAM"', cwd: process.cwd(), env: { GITMESH_DOCTOR_PROGRAM: program }, baseEnv: builder.environment?.variables, timeoutMs: DOCTOR_LISTEN_PROBE_MS })
-  checks.push(found.exitCode === 0
-    ? { area: 'builder', subject: 'generator', status: 'ok', detail: `${generate} (${program} is ${found.output.trim()})` }
-    : { area: 'builder', subject: 'generator', status: 'fail', detail: `${generate}: ${program} is not found on the PATH jobs get`, fix: 'install it, add its folder to the PATH jobs get (daemon --path, or "builder": { "path": [...] } in config.json), or give its absolute path in --generate' })
   checks.push(...checkEnvironment(builder))
+  return checks
+}
+
+/** A preset's version as the agent reports it with the jobs' environment, and whether any of its key variables reaches it. */
+async function checkAgent (preset: AgentPreset, builder: Builder, run: (line: string) => Promise<CommandOutcome>): Promise<DoctorCheck[]> {
+  const version = await run(preset.versionCommand)
+  const checks: DoctorCheck[] = [version.exitCode === 0
+    ? { area: 'builder', subject: 'agent', status: 'ok', detail: `${preset.versionCommand}: ${version.output.trim().split('\n')[0]?.slice(0, 200) ?? ''}` }
+    : { area: 'builder', subject: 'agent', status: 'fail', detail: `${preset.versionCommand} ${version.timedOut ? 'timed out' : `exited with ${version.exitCode ?? version.signal ?? 'an error'}`}: ${version.output.trim().slice(-200)}`, fix: `run \`${preset.versionCommand}\` as the daemon's user to see what is wrong` }]
+  const passed = builder.environment === undefined ? [] : describeCommandEnvironment(builder.environment).variables
+  if (preset.keyEnv.length > 0 && !preset.keyEnv.some(name => passed.includes(name))) {
+    checks.push({
+      area: 'builder',
+      subject: 'agent key',
+      status: 'warn',
+      detail: `none of ${preset.keyEnv.join(', ')} reaches the agent: it must find a login of its own under HOME`,
+      fix: `pass the key: gitmesh daemon --builder --agent ${preset.name} --pass-env ${preset.keyEnv[0] ?? 'NAME'} (or put it in <home>/secrets.env, mode 0600)`
+    })
+  }
   return checks
 }
 

@@ -18,8 +18,19 @@ export interface AttemptView {
   ms: number
   generateMs: number
   testMs: number
+  /** Tokens and cost the agent reported for this attempt; null when its generator reports none. */
+  inputTokens: number | null
+  outputTokens: number | null
+  costUsd: number | null
   /** Only when logs were asked for (`show --log`). */
   log?: string
+}
+
+/** Tokens and cost summed over a job's attempts (every round); a figure no attempt reported is null. */
+export interface UsageView {
+  inputTokens: number | null
+  outputTokens: number | null
+  costUsd: number | null
 }
 
 /** The job's result: one of its candidates, without its receipt and stats. */
@@ -81,6 +92,8 @@ export interface JobView {
   progress: string | null
   test: string
   attempts: AttemptView[]
+  /** Summed over `attempts`; null when no attempt reported any usage. */
+  usage: UsageView | null
   result: ResultView | null
   merge: MergeView | null
   acceptedCommit: string | null
@@ -203,6 +216,16 @@ function elapsedMs (job: Job): number {
   return (ENDED_STATES.includes(job.state) ? job.updatedAt : Date.now()) - job.createdAt
 }
 
+/** The attempts' usage summed, figure by figure. */
+export function usageView (attempts: readonly AttemptView[]): UsageView | null {
+  const total = (key: keyof UsageView): number | null => {
+    const figures = attempts.map(a => a[key]).filter((n): n is number => n !== null)
+    return figures.length === 0 ? null : figures.reduce((a, b) => a + b, 0)
+  }
+  const usage = { inputTokens: total('inputTokens'), outputTokens: total('outputTokens'), costUsd: total('costUsd') }
+  return Object.values(usage).every(v => v === null) ? null : usage
+}
+
 /** The JSON a job is shown as (docs/cli.md lists the keys); logs only when asked. */
 export function jobView (author: Author, job: Job, { withLogs = false, running }: ViewContext = {}): JobView {
   const attempts = author.jobs.attempts(job.id).map((a): AttemptView => ({
@@ -212,6 +235,9 @@ export function jobView (author: Author, job: Job, { withLogs = false, running }
     ms: a.ms,
     generateMs: a.generateMs,
     testMs: a.testMs,
+    inputTokens: a.inputTokens ?? null,
+    outputTokens: a.outputTokens ?? null,
+    costUsd: a.costUsd ?? null,
     ...(withLogs ? { log: a.log } : {})
   }))
   return {
@@ -229,6 +255,7 @@ export function jobView (author: Author, job: Job, { withLogs = false, running }
     progress: job.progress ?? null,
     test: job.test,
     attempts,
+    usage: usageView(attempts),
     result: job.result === undefined
       ? null
       : { commit: job.result.commit, passed: job.result.passed, builder: job.result.builder, summary: job.result.summary, committedAt: job.result.committedAt, receivedAt: job.result.receivedAt },

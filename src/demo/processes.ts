@@ -54,7 +54,10 @@ export interface DaemonProcess {
   kill: () => Promise<void>
 }
 
-/** Starts `gitmesh daemon` on loopback in a home and waits for its ready line. */
+/**
+ * Starts `gitmesh daemon` on loopback in a home and waits for its ready line. `env` is added to
+ * this process's environment (a `PATH` with stand-in agents first, say).
+ */
 export async function startDaemon (home: string, extraArgs: string[] = [], listen = '/ip4/127.0.0.1/tcp/0', env: Record<string, string> = {}): Promise<DaemonProcess> {
   const child = spawn(process.execPath, [CLI_PATH, 'daemon', '--json', '--listen', listen, ...extraArgs], {
     env: { ...process.env, ...env, GITMESH_HOME: home, NO_COLOR: '1' },

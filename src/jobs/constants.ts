@@ -71,6 +71,9 @@ export const BUILDER_QUEUE_LIMIT = 32
 /** Summary line of a test run carried in a result (characters). */
 export const MAX_SUMMARY_CHARS = 500
 
+/** Largest cost (USD) one attempt may report: far above any real agent run, so a garbled figure is refused, not summed. */
+export const MAX_REPORTED_COST_USD = 1_000_000
+
 /** Length of a test command. */
 export const MAX_TEST_COMMAND_CHARS = 4096
 

@@ -201,8 +201,7 @@ export class JobStore {
    */
   recordResult (id: string, round: number, result: JobResult, attempts: Array<AttemptSummary & { log: string }>, fields: JobPatch = {}): Job {
     return transaction(this.db, () => {
-      const insert = this.db.prepare('INSERT OR REPLACE INTO job_attempts (job_id, round, number, passed, generate_ms, test_ms, log) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      for (const attempt of attempts) insert.run(id, round, attempt.number, attempt.passed ? 1 : 0, attempt.generateMs, attempt.testMs, attempt.log)
+      this.insertAttempts(id, round, attempts)
       return this.transitionNow(id, 'returned', { ...fields, result, reason: undefined, progress: undefined }, { atRound: round })
     })
   }
@@ -229,14 +228,18 @@ export class JobStore {
   /** Records a job that ended in round `round` without a result, with the attempts its builder reported. */
   recordFailure (id: string, round: number, reason: string, attempts: Array<AttemptSummary & { log: string }>): Job {
     return transaction(this.db, () => {
-      const insert = this.db.prepare('INSERT OR REPLACE INTO job_attempts (job_id, round, number, passed, generate_ms, test_ms, log) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      for (const attempt of attempts) insert.run(id, round, attempt.number, attempt.passed ? 1 : 0, attempt.generateMs, attempt.testMs, attempt.log)
+      this.insertAttempts(id, round, attempts)
       return this.transitionNow(id, 'failed', { reason, progress: undefined }, { atRound: round })
     })
   }
 
+  private insertAttempts (id: string, round: number, attempts: Array<AttemptSummary & { log: string }>): void {
+    const insert = this.db.prepare('INSERT OR REPLACE INTO job_attempts (job_id, round, number, passed, generate_ms, test_ms, log, input_tokens, output_tokens, cost_usd) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+    for (const a of attempts) insert.run(id, round, a.number, a.passed ? 1 : 0, a.generateMs, a.testMs, a.log, a.inputTokens ?? null, a.outputTokens ?? null, a.costUsd ?? null)
+  }
+
   attempts (id: string): Array<AttemptSummary & { log: string }> {
-    const rows = this.db.prepare('SELECT * FROM job_attempts WHERE job_id = ? ORDER BY round, number').all(id) as Array<{ round: number, number: number, passed: number, generate_ms: number, test_ms: number, log: string }>
+    const rows = this.db.prepare('SELECT * FROM job_attempts WHERE job_id = ? ORDER BY round, number').all(id) as Array<{ round: number, number: number, passed: number, generate_ms: number, test_ms: number, log: string, input_tokens: number | null, output_tokens: number | null, cost_usd: number | null }>
     return rows.map(row => ({
       round: row.round,
       number: row.number,
@@ -244,7 +247,10 @@ export class JobStore {
       generateMs: row.generate_ms,
       testMs: row.test_ms,
       ms: row.generate_ms + row.test_ms,
-      log: row.log
+      log: row.log,
+      ...(row.input_tokens !== null ? { inputTokens: row.input_tokens } : {}),
+      ...(row.output_tokens !== null ? { outputTokens: row.output_tokens } : {}),
+      ...(row.cost_usd !== null ? { costUsd: row.cost_usd } : {})
     }))
   }
 }

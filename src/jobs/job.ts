@@ -16,6 +16,10 @@ export interface AttemptSummary {
   generateMs: number
   testMs: number
   ms: number
+  /** Reported by an agent preset; absent when the generator reports no usage. */
+  inputTokens?: number
+  outputTokens?: number
+  costUsd?: number
 }
 
 export interface JobResult {

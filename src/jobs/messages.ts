@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { MIN_PRIORITY, MAX_PRIORITY, MAX_TAGS, MAX_TAG_CHARS, MAX_TEST_COMMAND_CHARS, MAX_ATTEMPT_LOG_BYTES, MAX_ATTEMPTS, MAX_COMMAND_TIMEOUT_MS, MAX_NAME_CHARS, MAX_PROGRESS_CHARS, MAX_PROMPT_CHARS, MAX_SUMMARY_CHARS } from './constants.js'
+import { MIN_PRIORITY, MAX_PRIORITY, MAX_TAGS, MAX_TAG_CHARS, MAX_TEST_COMMAND_CHARS, MAX_ATTEMPT_LOG_BYTES, MAX_ATTEMPTS, MAX_COMMAND_TIMEOUT_MS, MAX_NAME_CHARS, MAX_PROGRESS_CHARS, MAX_PROMPT_CHARS, MAX_SUMMARY_CHARS, MAX_REPORTED_COST_USD } from './constants.js'
 
 /**
  * Messages of /gitmesh/jobs/1.0.0. Every exchange is one request and one reply on a fresh stream:
@@ -53,7 +53,11 @@ export const AttemptReportSchema = z.strictObject({
   passed: z.boolean(),
   generateMs: count,
   testMs: count,
-  log: z.string().max(MAX_ATTEMPT_LOG_BYTES * 2)
+  log: z.string().max(MAX_ATTEMPT_LOG_BYTES * 2),
+  /** Usage the agent reported for this attempt (presets that report it); absent when unknown. */
+  inputTokens: count.optional(),
+  outputTokens: count.optional(),
+  costUsd: z.number().nonnegative().max(MAX_REPORTED_COST_USD).optional()
 })
 
 /** Fields of a result in signing order; `signature` covers the CBOR encoding of exactly these. */

@@ -16,7 +16,16 @@ export function orderedResult<T extends ResultBody> (body: T): T {
   if (body.error !== undefined) ordered.error = body.error
   ordered.summary = body.summary
   ordered.committedAt = body.committedAt
-  ordered.attempts = body.attempts.map(a => ({ number: a.number, passed: a.passed, generateMs: a.generateMs, testMs: a.testMs, log: a.log }))
+  ordered.attempts = body.attempts.map(a => ({
+    number: a.number,
+    passed: a.passed,
+    generateMs: a.generateMs,
+    testMs: a.testMs,
+    log: a.log,
+    ...(a.inputTokens !== undefined ? { inputTokens: a.inputTokens } : {}),
+    ...(a.outputTokens !== undefined ? { outputTokens: a.outputTokens } : {}),
+    ...(a.costUsd !== undefined ? { costUsd: a.costUsd } : {})
+  }))
   if ('signature' in body) ordered.signature = (body as unknown as ResultAnnouncement).signature
   return ordered as T
 }

@@ -101,7 +101,11 @@ const MIGRATIONS: string[] = [
   `ALTER TABLE jobs ADD COLUMN ran_on TEXT;
    ALTER TABLE jobs ADD COLUMN stack INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE jobs ADD COLUMN fanout_stop TEXT NOT NULL DEFAULT 'none';
-   UPDATE jobs SET ran_on = json_object('kind', 'snapshot', 'commit', snapshot) WHERE after = '[]' OR state NOT IN ('queued', 'lost');`
+   UPDATE jobs SET ran_on = json_object('kind', 'snapshot', 'commit', snapshot) WHERE after = '[]' OR state NOT IN ('queued', 'lost');`,
+  // Tokens and cost an agent preset reported per attempt; NULL when the generator reports none.
+  `ALTER TABLE job_attempts ADD COLUMN input_tokens INTEGER;
+   ALTER TABLE job_attempts ADD COLUMN output_tokens INTEGER;
+   ALTER TABLE job_attempts ADD COLUMN cost_usd REAL;`
 ]
 
 /** Runs `work` in one transaction: all of it is written, or none of it. */

@@ -33,6 +33,8 @@ export class JobRig {
   private builderArgs: string[] = []
   /** Flags of the author's daemon, kept for `restart` (which may change them). */
   authorArgs: string[] = []
+  /** Added to both daemons' environment (`JobRig.start`'s `env`). */
+  private env: Record<string, string> = {}
   private builderEnv: Record<string, string> = {}
 
   private constructor (readonly root: string) {
@@ -42,20 +44,22 @@ export class JobRig {
   }
 
   /**
-   * `options.builderEnv`: variables the builder daemon gets besides the test's own environment;
+   * `options.env`: variables both daemons get besides the test's own environment (a `PATH` that
+   * finds stand-in agents, say); `options.builderEnv`: more for the builder daemon only;
    * `options.prepareBuilder`: runs on the builder's initialized home before it starts (a config, a secrets file);
    * `options.authorArgs`: the author daemon's flags (default `--no-notify`).
    */
-  static async start (builderArgs: string[] = [], options: { builderEnv?: Record<string, string>, prepareBuilder?: (home: string) => Promise<void>, authorArgs?: string[] } = {}): Promise<JobRig> {
+  static async start (builderArgs: string[] = [], options: { env?: Record<string, string>, builderEnv?: Record<string, string>, prepareBuilder?: (home: string) => Promise<void>, authorArgs?: string[] } = {}): Promise<JobRig> {
     const rig = new JobRig(await mkdtemp(path.join(tmpdir(), 'gitmesh-jobs-')))
     rig.builderArgs = builderArgs
-    rig.builderEnv = options.builderEnv ?? {}
+    rig.env = options.env ?? {}
+    rig.builderEnv = { ...rig.env, ...options.builderEnv }
     // No desktop notifications from test daemons unless a test asks for them (test/e2e/hooks.test.ts).
     rig.authorArgs = options.authorArgs ?? ['--no-notify']
     await runCliJson(rig.authorHome, ['init'])
     await runCliJson(rig.builderHome, ['init'])
     await options.prepareBuilder?.(rig.builderHome)
-    rig.author = await startDaemon(rig.authorHome, rig.authorArgs)
+    rig.author = await startDaemon(rig.authorHome, rig.authorArgs, undefined, rig.env)
     rig.builder = await startDaemon(rig.builderHome, ['--builder', ...builderArgs], undefined, rig.builderEnv)
     await runCliJson(rig.authorHome, ['trust', rig.builder.peerId, '--role', 'builder', '--addr', rig.builder.addrs[0]!])
     await runCliJson(rig.builderHome, ['trust', rig.author.peerId, '--role', 'author', '--addr', rig.author.addrs[0]!])
@@ -196,7 +200,7 @@ export class JobRig {
   async addBuilder (args: string[]): Promise<DaemonProcess> {
     const home = path.join(this.root, `builder-${this.extra.length + 2}`)
     await runCliJson(home, ['init'])
-    const builder = await startDaemon(home, ['--builder', ...args])
+    const builder = await startDaemon(home, ['--builder', ...args], undefined, this.env)
     await runCliJson(this.authorHome, ['trust', builder.peerId, '--role', 'builder', '--addr', builder.addrs[0]!])
     await runCliJson(home, ['trust', this.author.peerId, '--role', 'author', '--addr', this.author.addrs[0]!])
     this.extra.push(builder)
@@ -212,7 +216,7 @@ export class JobRig {
     if (kill) await daemon.kill()
     else await daemon.stop()
     await whileDown?.()
-    this[which] = await startDaemon(which === 'author' ? this.authorHome : this.builderHome, which === 'builder' ? ['--builder', ...this.builderArgs] : this.authorArgs, listen, which === 'builder' ? this.builderEnv : {})
+    this[which] = await startDaemon(which === 'author' ? this.authorHome : this.builderHome, which === 'builder' ? ['--builder', ...this.builderArgs] : this.authorArgs, listen, which === 'builder' ? this.builderEnv : this.env)
   }
 
   async stop (): Promise<void> {

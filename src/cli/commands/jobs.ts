@@ -1,3 +1,4 @@
+import { usageText } from '../usage-text.js'
 import { readFile } from 'node:fs/promises'
 import { spawn } from 'node:child_process'
 import path from 'node:path'
@@ -95,12 +96,15 @@ export function jobStates (values: string[]): JobState[] {
 
 export function jobsTable (jobs: JobView[]): string {
   if (jobs.length === 0) return 'no jobs yet: offer one with `gitmesh offer -m "…"`'
-  return table(['name', 'state', 'builder', 'attempt', 'elapsed', 'result'], jobs.map(job => [
+  // A usage column only when some job's agent reported tokens or cost: a plain generator reports none.
+  const withUsage = jobs.some(job => job.usage !== null)
+  return table(['name', 'state', 'builder', 'attempt', 'elapsed', ...(withUsage ? ['usage'] : []), 'result'], jobs.map(job => [
     job.overlaps.length > 0 ? `${job.name} ${pc.yellow(`⚠ owns overlap: ${job.overlaps.join(', ')}`)}` : job.name,
     (STATE_COLORS[job.state] ?? ((t: string) => t))(job.state),
     shortPeer(job.builder),
     job.attempt === 0 ? '-' : `${job.attempt}/${job.attemptsBudget}`,
     duration(job.elapsedMs),
+    ...(withUsage ? [usageText(job.usage) || '-'] : []),
     resultText(job)
   ]))
 }
@@ -332,8 +336,10 @@ Examples:
         if (job.merge !== null) lines.push(`merged      ${job.merge.paths.length} paths, ${job.merge.conflicts.length} conflicts${job.merge.conflicts.length > 0 ? `: ${job.merge.conflicts.join(', ')}` : ''}, tests ${job.merge.testPassed === true ? 'pass' : job.merge.testPassed === false ? 'fail' : 'running'} here`)
         if (job.acceptedCommit !== null) lines.push(`accepted    ${job.acceptedCommit}`)
         lines.push('', 'prompt:', ...job.prompt.split('\n').map(line => `  ${line}`))
+        if (job.usage !== null) lines.push(`usage       ${usageText(job.usage)} (all attempts)`)
         for (const attempt of job.attempts) {
-          lines.push('', `attempt ${attempt.number}${job.round > 1 ? ` (round ${attempt.round})` : ''}: ${attempt.passed ? pc.green('passed') : pc.red('failed')} in ${(attempt.ms / 1000).toFixed(1)} s`)
+          const used = usageText(attempt)
+          lines.push('', `attempt ${attempt.number}${job.round > 1 ? ` (round ${attempt.round})` : ''}: ${attempt.passed ? pc.green('passed') : pc.red('failed')} in ${(attempt.ms / 1000).toFixed(1)} s${used !== '' ? `, ${used}` : ''}`)
           if (attempt.log !== undefined) lines.push(...attempt.log.trimEnd().split('\n').map(line => `  ${pc.dim('│')} ${line}`))
         }
         if (job.merge?.testOutput !== undefined) {

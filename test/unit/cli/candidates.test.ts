@@ -27,6 +27,7 @@ function job (fields: Partial<JobView>): JobView {
     progress: null,
     test: 'npm test',
     attempts: [],
+    usage: null,
     result: { commit: B, passed: true, builder: '12D3KooWbzyW9d', summary: 'tests passed', committedAt: 0, receivedAt: 0 },
     merge: null,
     acceptedCommit: null,
