@@ -105,7 +105,7 @@ export class Builder {
     // ...and the cache repositories forget them, and lose the half-written objects of the crash.
     await cleanCacheRepos(path.join(this.init.workDir, 'repos'))
     // A job that was running when the node stopped (or crashed) starts over; its worktree is made anew.
-    for (const job of this.init.store.inStates(['fetching', 'generating', 'testing'])) {
+    for (const job of this.init.store.inStates(['fetching', 'setup', 'generating', 'testing'])) {
       this.init.store.setState(job.author, job.spec.id, 'queued', 0)
     }
     this.pump()
@@ -134,7 +134,7 @@ export class Builder {
     clearInterval(this.leaser)
     this.init.network.off('peer:connect', this.onConnect)
     for (const controller of this.controllers.values()) controller.abort(new Error('the builder is stopping'))
-    const held = this.init.store.inStates(['queued', 'fetching', 'generating', 'testing'])
+    const held = this.init.store.inStates(['queued', 'fetching', 'setup', 'generating', 'testing'])
     await Promise.all(held.map(async job => {
       this.init.store.setState(job.author, job.spec.id, 'cancelled')
       await this.send(job.author, { type: 'handback', job: job.spec.id, round: job.spec.round, reason: 'the builder is shutting down' }, { signal: AbortSignal.timeout(HANDBACK_TIMEOUT_MS) })

@@ -80,6 +80,8 @@ export interface JobView {
   attemptsBudget: number
   progress: string | null
   test: string
+  /** gitmesh.json's setup step (run once per round before attempt 1, cached by `key`), or null. */
+  setup: { command: string, key: string[] } | null
   attempts: AttemptView[]
   result: ResultView | null
   merge: MergeView | null
@@ -217,6 +219,7 @@ export function jobView (author: Author, job: Job, { withLogs = false, running }
     attemptsBudget: job.attemptsBudget,
     progress: job.progress ?? null,
     test: job.test,
+    setup: job.setup ?? null,
     attempts,
     result: job.result === undefined
       ? null

@@ -101,7 +101,10 @@ const MIGRATIONS: string[] = [
   `ALTER TABLE jobs ADD COLUMN ran_on TEXT;
    ALTER TABLE jobs ADD COLUMN stack INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE jobs ADD COLUMN fanout_stop TEXT NOT NULL DEFAULT 'none';
-   UPDATE jobs SET ran_on = json_object('kind', 'snapshot', 'commit', snapshot) WHERE after = '[]' OR state NOT IN ('queued', 'lost');`
+   UPDATE jobs SET ran_on = json_object('kind', 'snapshot', 'commit', snapshot) WHERE after = '[]' OR state NOT IN ('queued', 'lost');`,
+  // gitmesh.json's setup step and the timeouts it sets itself (JSON); jobs from before had neither.
+  `ALTER TABLE jobs ADD COLUMN setup TEXT;
+   ALTER TABLE jobs ADD COLUMN project_timeouts TEXT;`
 ]
 
 /** Runs `work` in one transaction: all of it is written, or none of it. */

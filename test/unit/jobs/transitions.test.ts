@@ -54,6 +54,7 @@ const PATH: Record<JobState, JobState[]> = {
   queued: [],
   offered: ['offered'],
   fetching: ['offered', 'fetching'],
+  setup: ['offered', 'setup'],
   generating: ['offered', 'generating'],
   testing: ['offered', 'testing'],
   lost: ['offered', 'lost'],
