@@ -15,6 +15,8 @@ import { BuilderStore, type BuilderJob, type BuilderJobState } from './builder-s
 import { cacheRepoPath, runJob } from './job-runner.js'
 import { NEXT_JOB_FIRST_MS, WORKTREES_PER_SLOT } from './constants.js'
 import { WorktreePool } from './worktree.js'
+import { SetupCache } from './setup-cache.js'
+import type { BuilderTimeouts } from './timeouts.js'
 import { cleanCacheRepos } from './crash-cleanup.js'
 import { startOrder } from './start-order.js'
 import { Outbox } from './outbox.js'
@@ -41,6 +43,11 @@ export interface BuilderInit {
   generate: string
   /** Labels authors can ask for (`builders: [gpu]`). */
   tags?: string[]
+  /**
+   * Generator bounds for projects whose gitmesh.json sets none (`daemon --generate-timeout`, `--idle-timeout`).
+   * @default the author's generate timeout (60 min) and DEFAULT_IDLE_TIMEOUT_MS
+   */
+  timeouts?: BuilderTimeouts
 }
 
 /** Default slots: half the cores, at least one. */
@@ -68,6 +75,7 @@ export class Builder {
   private stopping?: Promise<void>
   private readonly send: SendJobMessage
   private readonly worktrees: WorktreePool
+  private readonly setupCache: SetupCache
   private readonly outbox: Outbox
   private readonly prefetcher: Prefetcher
   /** Jobs given a slot whose generator has not started yet. */
@@ -79,6 +87,7 @@ export class Builder {
     // While the slots' jobs run, as many worktrees wait ready for the next ones (and a job
     // committing its result overlaps with the next one's start).
     this.worktrees = new WorktreePool(path.join(init.workDir, 'worktrees'), WORKTREES_PER_SLOT * this.slots)
+    this.setupCache = new SetupCache(path.join(init.workDir, 'setup-cache'))
     this.send = init.network.send
     this.outbox = new Outbox({ store: init.store, send: this.send, log: init.log, working: (author, id) => this.controllers.has(this.key(author, id)) })
     this.prefetcher = new Prefetcher({
@@ -289,6 +298,8 @@ export class Builder {
         workDir: this.init.workDir,
         generate: this.init.generate,
         worktrees: this.worktrees,
+        setupCache: this.setupCache,
+        timeouts: this.init.timeouts,
         onSlotFree: freeSlot,
         onProcessGroup: pgid => { this.init.store.setProcessGroup(author, id, pgid) },
         onState,

@@ -5,3 +5,24 @@ export const WORKTREES_PER_SLOT = 2
 
 /** How long committing a finished job's result waits for the job started in its slot to reach its generator: starts first, results a moment later. */
 export const NEXT_JOB_FIRST_MS = 250
+
+/**
+ * Setup results a builder keeps per author and repository, one per setup key (a lock file's
+ * hash): the oldest is removed past it. A branch switch back and forth hits; each entry is a full
+ * dependency folder (a copy, see SETUP_CACHE_RESTORE), so a few are plenty.
+ */
+export const SETUP_CACHE_ENTRIES_PER_REPO = 3
+
+/** Bound on copying a setup result into the cache or out of it: far longer than any copy of a dependency folder takes. */
+export const SETUP_CACHE_COPY_TIMEOUT_MS = 10 * 60_000
+
+/**
+ * How a cached setup result goes into a worktree: `copy` (`cp -a --reflink=auto`: copy-on-write
+ * where the filesystem can, a full copy elsewhere) rather than hard links (`cp -al`), which would
+ * share every file with the cache, so an agent or a test editing `node_modules` in place would
+ * change the cache and every later job's dependencies. Measured in docs/benchmarks.md.
+ */
+export const SETUP_CACHE_RESTORE: 'copy' | 'hardlink' = 'copy'
+
+/** File in a worktree's git dir naming the setup key its ignored files were made for. */
+export const SETUP_MARKER_FILE = 'gitmesh-setup'

@@ -1,5 +1,6 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
+import ms from 'ms'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Exchange } from '../exchange/index.js'
@@ -11,6 +12,9 @@ import { signResult } from '../jobs/signing.js'
 import type { BuilderJob, BuilderJobState } from './builder-store.js'
 import { runCommand, type CommandOutcome } from '../process/run-command.js'
 import { commitWorktree, type WorktreePool } from './worktree.js'
+import type { SetupCache } from './setup-cache.js'
+import { runSetupStep } from './setup-step.js'
+import { generatorTimeouts, type BuilderTimeouts } from './timeouts.js'
 
 export interface RunnerContext {
   exchange: Exchange
@@ -20,6 +24,13 @@ export interface RunnerContext {
   workDir: string
   generate: string
   worktrees: WorktreePool
+  /** Setup results kept between jobs (docs/generators.md, "Setup"). */
+  setupCache: SetupCache
+  /**
+   * The builder's own generator bounds, for projects whose gitmesh.json sets none.
+   * @default the spec's generateTimeoutMs and DEFAULT_IDLE_TIMEOUT_MS
+   */
+  timeouts?: BuilderTimeouts
   /**
    * The job needs its slot no more (its last test has run): the next job starts. Resolves when
    * that job has reached its generator (or soon after, at the latest), so the result is
@@ -54,6 +65,8 @@ interface Step {
   cwd: string
   env: Record<string, string>
   timeoutMs: number
+  /** @default none */
+  idleTimeoutMs?: number
 }
 
 /**
@@ -69,6 +82,7 @@ async function runStep (ctx: RunnerContext, step: Step): Promise<CommandOutcome>
     cwd: step.cwd,
     env: step.env,
     timeoutMs: step.timeoutMs,
+    idleTimeoutMs: step.idleTimeoutMs,
     signal: ctx.signal,
     onSpawn: ctx.onProcessGroup,
     onOutput: onOutput === undefined ? undefined : chunk => { onOutput(step.kind, step.attempt, mask(chunk)) }
@@ -95,8 +109,8 @@ function lastLine (output: string): string {
  * line start). The output goes in as plain text, not inside a fence of our own: a code block the
  * tests print (a suggested fix, say) must stay a code block the generator can see.
  */
-export function withFeedback (prompt: string, attempt: number, outcome: CommandOutcome, what: 'tests' | 'generator'): string {
-  const reason = outcome.timedOut ? 'timed out' : `exited with ${outcome.exitCode ?? outcome.signal ?? 'an error'}`
+export function withFeedback (prompt: string, attempt: number, outcome: CommandOutcome, what: 'tests' | 'generator', idleTimeoutMs?: number): string {
+  const reason = outcome.idleTimedOut ? `stopped: no output for ${idleTimeoutMs === undefined ? 'too long' : ms(idleTimeoutMs, { long: true })}` : outcome.timedOut ? 'timed out' : `exited with ${outcome.exitCode ?? outcome.signal ?? 'an error'}`
   let output = tail(outcome.output, MAX_FEEDBACK_BYTES)
   if (output.length < outcome.output.length) output = output.slice(output.indexOf('\n') + 1)
   return `${prompt}\n\n## Attempt ${attempt}: the ${what} failed (${reason})\n\nOutput (last part):\n\n${output.trimEnd()}\n`
@@ -140,6 +154,20 @@ export async function runJob (job: BuilderJob, ctx: RunnerContext): Promise<Resu
     worktree = await ctx.worktrees.acquire(repo, spec.snapshot, `${spec.repo}-${spec.id}-r${spec.round}`, { signal: ctx.signal })
     const cwd = worktree
     await mkdir(promptDir, { recursive: true })
+    const jobEnv = { GITMESH_JOB_ID: spec.id, GITMESH_JOB_NAME: spec.name, GITMESH_SNAPSHOT: spec.snapshot, GITMESH_WORKTREE: cwd }
+    const setup = await runSetupStep(spec, cwd, {
+      author: job.author,
+      cache: ctx.setupCache,
+      run: async (command, timeoutMs) => await runStep(ctx, { kind: 'setup', attempt: 0, command, cwd, env: jobEnv, timeoutMs }),
+      onSetup: line => { ctx.onState('setup', 0, line) },
+      signal: ctx.signal
+    })
+    if (!setup.ok) {
+      // No prompt attempt runs: the setup's log travels as attempt 1's, with no generator time.
+      attempts.push({ number: 1, passed: false, generateMs: 0, testMs: 0, log: tail(setup.log, MAX_ATTEMPT_LOG_BYTES) })
+      return await signResult(ctx.privateKey, body({ error: setup.error.slice(0, MAX_SUMMARY_CHARS), summary: setup.error.slice(0, MAX_SUMMARY_CHARS) }))
+    }
+    const generator = generatorTimeouts(spec, ctx.timeouts)
 
     let prompt = spec.prompt
     let passed = false
@@ -149,19 +177,19 @@ export async function runJob (job: BuilderJob, ctx: RunnerContext): Promise<Resu
       await writeFile(promptFile, prompt)
       const env = {
         GITMESH_PROMPT_FILE: promptFile,
-        GITMESH_JOB_ID: spec.id,
-        GITMESH_JOB_NAME: spec.name,
+        ...jobEnv,
         GITMESH_ATTEMPT: String(number),
-        GITMESH_ATTEMPTS: String(spec.attempts),
-        GITMESH_SNAPSHOT: spec.snapshot,
-        GITMESH_WORKTREE: cwd
+        GITMESH_ATTEMPTS: String(spec.attempts)
       }
+      // Attempt 1's log starts with how setup went (ran, or skipped and why).
+      const first = number === 1 ? setup.note : ''
       ctx.onState('generating', number, `attempt ${number}/${spec.attempts}: generating`)
-      const generated = await runStep(ctx, { kind: 'generate', attempt: number, command: ctx.generate, cwd, env, timeoutMs: spec.generateTimeoutMs })
-      if (generated.exitCode !== 0 || generated.timedOut) {
-        attempts.push({ number, passed: false, generateMs: Math.round(generated.ms), testMs: 0, log: tail(`$ ${ctx.generate}\n${generated.output}`, MAX_ATTEMPT_LOG_BYTES) })
+      const generated = await runStep(ctx, { kind: 'generate', attempt: number, command: ctx.generate, cwd, env, ...generator })
+      if (generated.exitCode !== 0 || generated.timedOut || generated.idleTimedOut) {
+        const stopped = generated.idleTimedOut ? `\n[gitmesh: the generator was stopped: no output for ${ms(generator.idleTimeoutMs, { long: true })}]\n` : ''
+        attempts.push({ number, passed: false, generateMs: Math.round(generated.ms), testMs: 0, log: tail(`${first}$ ${ctx.generate}\n${generated.output}${stopped}`, MAX_ATTEMPT_LOG_BYTES) })
         lastOutcome = generated
-        prompt = withFeedback(prompt, number, generated, 'generator')
+        prompt = withFeedback(prompt, number, generated, 'generator', generator.idleTimeoutMs)
         continue
       }
       ctx.onState('testing', number, `attempt ${number}/${spec.attempts}: ${lastLine(generated.output) || 'testing'}`)
@@ -173,7 +201,7 @@ export async function runJob (job: BuilderJob, ctx: RunnerContext): Promise<Resu
         passed,
         generateMs: Math.round(generated.ms),
         testMs: Math.round(tested.ms),
-        log: tail(`$ ${ctx.generate}\n${generated.output}\n$ ${spec.test}\n${tested.output}`, MAX_ATTEMPT_LOG_BYTES)
+        log: tail(`${first}$ ${ctx.generate}\n${generated.output}\n$ ${spec.test}\n${tested.output}`, MAX_ATTEMPT_LOG_BYTES)
       })
       if (passed) break
       prompt = withFeedback(prompt, number, tested, 'tests')

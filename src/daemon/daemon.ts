@@ -35,6 +35,9 @@ export interface DaemonOptions {
     generate?: string
     /** Labels authors can ask for with `builders:`. */
     tags?: string[]
+    /** Generator bounds for projects whose gitmesh.json sets none. */
+    generateTimeoutMs?: number
+    idleTimeoutMs?: number
   }
 }
 
@@ -98,6 +101,7 @@ export class Daemon {
           log: logger.forComponent('gitmesh:builder'),
           slots: options.builder.slots,
           tags: options.builder.tags,
+          timeouts: { generateMs: options.builder.generateTimeoutMs, idleMs: options.builder.idleTimeoutMs },
           generate: options.builder.generate ?? builtinGenerator()
         })
       const jobs = new JobsService(network, author, builder)

@@ -1,8 +1,8 @@
 import type { Command } from 'commander'
 import { commandContext } from '../context.js'
-import { collect, wholeNumber } from '../options.js'
+import { collect, parseDuration, wholeNumber } from '../options.js'
 import { pc, table, UsageError } from '../output.js'
-import { MAX_TAGS } from '../../jobs/constants.js'
+import { MAX_COMMAND_TIMEOUT_MS, MAX_TAGS } from '../../jobs/constants.js'
 import type { IdView, PeerView } from '../../daemon/views.js'
 
 export function registerNodeCommands (program: Command): void {
@@ -25,12 +25,19 @@ export function registerNodeCommands (program: Command): void {
     .option('--slots <n>', 'jobs run at once (default: half the cores, at least 1)', wholeNumber('--slots'))
     .option('--generate <command>', 'the generator command (default: the built-in fenced-block generator)')
     .option('--tag <tag>', 'a label authors can ask for with `--builder TAG` (repeatable)', collect)
+    .option('--generate-timeout <duration>', 'generator time limit for projects whose gitmesh.json sets no timeouts.generate (default: 60m)', parseDuration)
+    .option('--idle-timeout <duration>', 'stop a generator that writes nothing this long, for projects whose gitmesh.json sets no timeouts.idle (default: 15m)', parseDuration)
     .option('--json', 'print the ready line as JSON')
-    .addHelpText('after', '\nExamples:\n  gitmesh daemon\n  gitmesh daemon --listen /ip4/0.0.0.0/tcp/4100 --peer /ip4/192.168.1.20/tcp/4100/p2p/12D3KooW...\n  gitmesh daemon --builder --slots 4 --generate \'claude -p < "$GITMESH_PROMPT_FILE"\'\n  (docs/generators.md: plugging in coding agents)')
-    .action(async (opts: { listen?: string[], peer?: string[], builder?: boolean, slots?: number, generate?: string, tag?: string[] }, command: Command) => {
+    .addHelpText('after', '\nExamples:\n  gitmesh daemon\n  gitmesh daemon --listen /ip4/0.0.0.0/tcp/4100 --peer /ip4/192.168.1.20/tcp/4100/p2p/12D3KooW...\n  gitmesh daemon --builder --slots 4 --generate \'claude -p < "$GITMESH_PROMPT_FILE"\'\n  gitmesh daemon --builder --generate-timeout 45m --idle-timeout 10m\n  (docs/generators.md: plugging in coding agents)')
+    .action(async (opts: { listen?: string[], peer?: string[], builder?: boolean, slots?: number, generate?: string, tag?: string[], generateTimeout?: number, idleTimeout?: number }, command: Command) => {
       const { home, out } = commandContext(command)
       if (opts.slots !== undefined && (!Number.isInteger(opts.slots) || opts.slots < 1)) throw new UsageError('--slots must be a positive whole number')
-      if (opts.builder !== true && (opts.slots !== undefined || opts.generate !== undefined || opts.tag !== undefined)) throw new UsageError('--slots, --generate and --tag need --builder')
+      if (opts.builder !== true && (opts.slots !== undefined || opts.generate !== undefined || opts.tag !== undefined || opts.generateTimeout !== undefined || opts.idleTimeout !== undefined)) {
+        throw new UsageError('--slots, --generate, --tag, --generate-timeout and --idle-timeout need --builder')
+      }
+      for (const [flag, value] of [['--generate-timeout', opts.generateTimeout], ['--idle-timeout', opts.idleTimeout]] as const) {
+        if (value !== undefined && (value < 1000 || value > MAX_COMMAND_TIMEOUT_MS)) throw new UsageError(`${flag} must be between 1s and ${MAX_COMMAND_TIMEOUT_MS / 3_600_000}h, such as 45m`)
+      }
       if ((opts.tag?.length ?? 0) > MAX_TAGS) throw new UsageError(`at most ${MAX_TAGS} --tag`)
       for (const tag of opts.tag ?? []) {
         if (!/^[a-z0-9][a-z0-9._-]{0,63}$/i.test(tag)) throw new UsageError(`--tag ${JSON.stringify(tag)}: letters, digits, '.', '_' and '-', at most 64`)
@@ -46,7 +53,7 @@ export function registerNodeCommands (program: Command): void {
         }
       }
       const { Daemon } = await import('../../daemon/daemon.js')
-      const daemon = await Daemon.start(home, { listen: opts.listen, peers: opts.peer, builder: opts.builder === true ? { slots: opts.slots, generate: opts.generate, tags: opts.tag } : undefined })
+      const daemon = await Daemon.start(home, { listen: opts.listen, peers: opts.peer, builder: opts.builder === true ? { slots: opts.slots, generate: opts.generate, tags: opts.tag, generateTimeoutMs: opts.generateTimeout, idleTimeoutMs: opts.idleTimeout } : undefined })
       // The signal handlers go in before the ready line goes out: whoever waits for that line may
       // stop the daemon at once, and a SIGTERM with no handler yet would kill it uncleanly.
       const stopped = new Promise<void>(resolve => {
