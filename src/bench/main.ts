@@ -204,7 +204,7 @@ async function settleWrites (): Promise<void> {
 }
 
 function printSetupCache (setup: SetupCacheFigures): void {
-  process.stdout.write(`setup cache (${setup.setup}, ${setup.files} files): offer → generator started ${formatMs(setup.coldMs)} for the first job (setup runs), ${formatMs(setup.pooledMs)} for the second (same lock file, pooled worktree: skipped), ${formatMs(setup.restoredMs)} in a fresh worktree (restored from the cache); restoring copies in ${formatMs(setup.copyMs)} (cp -a --reflink=auto; hard links would take ${formatMs(setup.hardLinkMs)})\n`)
+  process.stdout.write(`setup cache (${setup.setup}, ${setup.files} files): offer → generator started ${formatMs(setup.coldMs)} for the first job (setup runs), ${formatMs(setup.pooledMs)} for the second (same lock file, pooled worktree: skipped), ${formatMs(setup.restoredMs)} in a fresh worktree of a restarted builder (restored from the cache); the builder's own times: setup ${formatMs(setup.setupRanMs)}, restore ${formatMs(setup.restoreStepMs)}; copying the cached folder ${formatMs(setup.copyMs)} (cp -a --reflink=auto, what the builder does) against ${formatMs(setup.hardLinkMs)} with hard links (cp -al)\n`)
 }
 
 async function main (): Promise<void> {

@@ -27,6 +27,9 @@ export interface SetupCacheFigures {
   pooledMs: number
   /** the same, a job in a fresh worktree (builder restarted): the cache copied in. */
   restoredMs: number
+  /** the builder's own account (attempt 1's log): setup's run time in the first job, and the restore's in the third. */
+  setupRanMs: number
+  restoreStepMs: number
   /** copying the cached folder into a worktree: `cp -a --reflink=auto` (what the builder does) and `cp -al` (hard links, not used). */
   copyMs: number
   hardLinkMs: number
@@ -62,6 +65,7 @@ export async function measureSetupCache (): Promise<SetupCacheFigures> {
 
     const socket = path.join(authorHome, 'control.sock')
     let n = 0
+    const logs: string[] = []
     const offerToGenerator = async (): Promise<number> => {
       n++
       await appendFile(path.join(repo, 'notes.txt'), `job ${n}\n`)
@@ -72,6 +76,7 @@ export async function measureSetupCache (): Promise<SetupCacheFigures> {
       const done = await waitForEnd(socket, authorHome, job.id)
       if (done.state !== 'returned') throw new Error(`bench job ${job.name} ended ${done.state}: ${done.reason ?? ''}`)
       const lines = (await readFile(stamps, 'utf8')).split('\n').filter(Boolean)
+      logs.push((await callDaemon<JobView>(socket, authorHome, 'show', { job: job.id, log: true })).attempts[0]?.log ?? '')
       return Number(lines[before]) - offeredAt
     }
     const coldMs = await offerToGenerator()
@@ -90,7 +95,10 @@ export async function measureSetupCache (): Promise<SetupCacheFigures> {
     const files = Number((await run('sh', ['-c', `find '${entry}' -type f | wc -l`])).stdout.trim())
     const copyMs = (await timed(async () => { await run('cp', ['-a', '--reflink=auto', '--', `${entry}/.`, path.join(work, 'copied')]) })).ms
     const hardLinkMs = (await timed(async () => { await run('cp', ['-al', '--', `${entry}/.`, path.join(work, 'linked')]) })).ms
-    return { setup: kind, files, coldMs, pooledMs, restoredMs, copyMs, hardLinkMs }
+    const setupRanMs = Number(/setup ran in (\d+) ms/.exec(logs[0] ?? '')?.[1] ?? NaN)
+    const restoreStepMs = Number(/from the builder's cache in (\d+) ms/.exec(logs[2] ?? '')?.[1] ?? NaN)
+    if (!/setup skipped: this worktree/.test(logs[1] ?? '') || Number.isNaN(setupRanMs) || Number.isNaN(restoreStepMs)) throw new Error(`the setup bench's jobs did not take the expected paths: ${logs.map(log => log.split('\n')[1]).join(' | ')}`)
+    return { setup: kind, files, coldMs, pooledMs, restoredMs, setupRanMs, restoreStepMs, copyMs, hardLinkMs }
   } finally {
     for (const daemon of daemons) await daemon.stop().catch(() => {})
     await rm(work, { recursive: true, force: true })
