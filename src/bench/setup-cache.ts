@@ -128,7 +128,7 @@ async function onlyEntry (cacheRoot: string): Promise<string> {
   const [repo] = await readdir(path.join(cacheRoot, author!))
   const entries = (await readdir(path.join(cacheRoot, author!, repo!))).filter(name => !name.startsWith('.'))
   if (entries.length !== 1) throw new Error(`expected one setup cache entry, found ${entries.length}`)
-  return path.join(cacheRoot, author!, repo!, entries[0]!)
+  return path.join(cacheRoot, author!, repo!, entries[0]!, 'tree')
 }
 
 async function waitForEnd (socket: string, home: string, id: string): Promise<JobView> {

@@ -7,6 +7,10 @@ import { ownEnv } from '../process/environment.js'
 import type { JobSetup } from '../jobs/project-config.js'
 import { SETUP_CACHE_COPY_TIMEOUT_MS, SETUP_CACHE_ENTRIES_PER_REPO, SETUP_CACHE_RESTORE, SETUP_MARKER_FILE } from './constants.js'
 
+/** In a cache entry: the captured paths at their places, and the list of them. */
+const TREE_DIR = 'tree'
+const PATHS_FILE = 'paths.json'
+
 /**
  * The setup key of a job in `worktree`: SHA-256 over the setup command and, for each `setupKey`
  * file (sorted), its path and its content's hash, or what stands there instead (nothing, a
@@ -43,22 +47,39 @@ async function markerPath (worktree: string, signal?: AbortSignal): Promise<stri
   return path.join(stdout.toString('utf8').trim(), SETUP_MARKER_FILE)
 }
 
-/** The setup key `worktree`'s ignored files were made for, if a setup with a key succeeded there. */
+/**
+ * The setup key `worktree`'s ignored files were made for, if a setup with a key succeeded there
+ * and every path it made is still there (an agent's `git clean -fdx` would have removed them).
+ */
 export async function readSetupMarker (worktree: string, signal?: AbortSignal): Promise<string | undefined> {
+  let lines: string[]
   try {
-    return (await readFile(await markerPath(worktree, signal), 'utf8')).trim() || undefined
+    lines = (await readFile(await markerPath(worktree, signal), 'utf8')).split('\n').filter(Boolean)
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw err
   }
+  const [key, ...paths] = lines
+  for (const made of paths) {
+    try {
+      await lstat(path.join(worktree, made))
+    } catch {
+      return undefined
+    }
+  }
+  return key
 }
 
-/** Records (or, with undefined, forgets) the setup key of `worktree`'s ignored files. */
-export async function writeSetupMarker (worktree: string, key: string | undefined, signal?: AbortSignal): Promise<void> {
+/**
+ * Records (or, with undefined, forgets) the setup key of `worktree`'s ignored files, and the
+ * paths setup made (one per line after the key).
+ */
+export async function writeSetupMarker (worktree: string, key: string | undefined, signal?: AbortSignal, paths: readonly string[] = []): Promise<void> {
   const file = await markerPath(worktree, signal)
   if (key === undefined) await rm(file, { force: true })
-  else await writeFile(file, `${key}\n`)
+  else await writeFile(file, [key, ...paths].map(line => `${line}\n`).join(''))
 }
+
 
 /**
  * Removes every ignored file of `worktree` (`git clean -ffdX`): setup then starts from the
@@ -92,21 +113,25 @@ export class SetupCache {
     return path.join(this.root, author, repo)
   }
 
-  /** Copies the entry for `key` into `worktree`; false when there is none. */
-  async restore (author: string, repo: string, key: string, worktree: string, signal?: AbortSignal): Promise<boolean> {
+  /**
+   * Copies the entry for `key` into `worktree`; returns the paths it holds (the ignored paths of
+   * the setup that made it), or undefined when there is no such entry.
+   */
+  async restore (author: string, repo: string, key: string, worktree: string, signal?: AbortSignal): Promise<string[] | undefined> {
     const entry = path.join(this.dir(author, repo), key)
+    let paths: string[]
     try {
-      if (!(await stat(entry)).isDirectory()) return false
+      paths = JSON.parse(await readFile(path.join(entry, PATHS_FILE), 'utf8')) as string[]
     } catch {
-      return false
+      return undefined
     }
     this.inUse.set(entry, (this.inUse.get(entry) ?? 0) + 1)
     try {
       const now = new Date()
       await utimes(entry, now, now) // recently used: evicted last
       const mode = SETUP_CACHE_RESTORE === 'hardlink' ? '-al' : '-a'
-      await copyTree(['cp', mode, ...(SETUP_CACHE_RESTORE === 'copy' ? ['--reflink=auto'] : []), '--', `${entry}/.`, `${worktree}/`], worktree, signal)
-      return true
+      if (paths.length > 0) await copyTree(['cp', mode, ...(SETUP_CACHE_RESTORE === 'copy' ? ['--reflink=auto'] : []), '--', `${path.join(entry, TREE_DIR)}/.`, `${worktree}/`], worktree, signal)
+      return paths
     } finally {
       const left = (this.inUse.get(entry) ?? 1) - 1
       if (left === 0) this.inUse.delete(entry)
@@ -123,10 +148,12 @@ export class SetupCache {
     const dir = this.dir(author, repo)
     const entry = path.join(dir, key)
     const partial = path.join(dir, `.partial-${process.pid}-${this.made++}`)
-    await mkdir(partial, { recursive: true })
+    await mkdir(path.join(partial, TREE_DIR), { recursive: true })
     try {
       // --parents keeps each path's place (app/node_modules stays under app/).
-      if (paths.length > 0) await copyTree(['cp', '-a', '--reflink=auto', '--parents', '--', ...paths, `${partial}/`], worktree, signal)
+      if (paths.length > 0) await copyTree(['cp', '-a', '--reflink=auto', '--parents', '--', ...paths, `${path.join(partial, TREE_DIR)}/`], worktree, signal)
+      // Written last: an entry without its list of paths is not one (restore finds none).
+      await writeFile(path.join(partial, PATHS_FILE), JSON.stringify(paths))
       await rename(partial, entry).catch(async err => {
         if (!['ENOTEMPTY', 'EEXIST'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err
       })

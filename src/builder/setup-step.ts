@@ -24,7 +24,7 @@ export type SetupResult =
  * Gives the job's worktree what gitmesh.json's `setup` makes, once per job before attempt 1,
  * the cheapest way that is sure to be right:
  * 1. `worktree`: a pooled worktree whose ignored files a setup with the same key made (its
- *    marker says so): nothing to do.
+ *    marker says so, and every path that setup made is still there): nothing to do.
  * 2. `cache`: the builder kept the result of a setup with this key: its ignored paths are copied
  *    in (after the worktree's own ignored files are removed).
  * 3. `ran`: the command runs (on a worktree without ignored files); on success its ignored paths
@@ -46,10 +46,10 @@ export async function runSetupStep (spec: Pick<JobSpec, 'repo' | 'setup' | 'time
   if (key !== undefined) {
     ctx.onSetup(`setup: restoring ${short} from the cache`)
     const started = performance.now()
-    const restored = await ctx.cache.restore(ctx.author, spec.repo, key, worktree, ctx.signal).catch(() => false)
+    const restored = await ctx.cache.restore(ctx.author, spec.repo, key, worktree, ctx.signal).catch(() => undefined)
     ctx.signal.throwIfAborted()
-    if (restored) {
-      await writeSetupMarker(worktree, key, ctx.signal)
+    if (restored !== undefined) {
+      await writeSetupMarker(worktree, key, ctx.signal, restored)
       return { ok: true, how: 'cache', note: `$ setup: ${setup.command}\n[gitmesh: setup skipped: restored key ${short} from the builder's cache in ${Math.round(performance.now() - started)} ms]\n` }
     }
     // A restore that failed half-way leaves files behind: setup starts clean again.
@@ -64,8 +64,9 @@ export async function runSetupStep (spec: Pick<JobSpec, 'repo' | 'setup' | 'time
     return { ok: false, error: `setup failed (${why}): ${setup.command}`, log }
   }
   if (key !== undefined) {
-    await ctx.cache.capture(ctx.author, spec.repo, key, worktree, await ignoredPaths(worktree, ctx.signal), ctx.signal)
-    await writeSetupMarker(worktree, key, ctx.signal)
+    const made = await ignoredPaths(worktree, ctx.signal)
+    await ctx.cache.capture(ctx.author, spec.repo, key, worktree, made, ctx.signal)
+    await writeSetupMarker(worktree, key, ctx.signal, made)
   }
   return { ok: true, how: 'ran', note: `$ setup: ${setup.command}\n[gitmesh: setup ran in ${Math.round(outcome.ms)} ms${key === undefined ? ' (no setupKey: not cached)' : `; cached as key ${short}`}]\n` }
 }

@@ -60,6 +60,14 @@ describe('the worktree marker and ignored files', () => {
     expect(await readSetupMarker(repo)).toBeUndefined()
   })
 
+  it('stops vouching for a worktree once a path its setup made is gone (an agent ran git clean -fdx)', async () => {
+    await mkdir(path.join(repo, 'node_modules'), { recursive: true })
+    await writeSetupMarker(repo, 'abc', undefined, ['node_modules'])
+    expect(await readSetupMarker(repo)).toBe('abc')
+    git(repo, 'clean', '-fdxq')
+    expect(await readSetupMarker(repo)).toBeUndefined()
+  })
+
   it('lists ignored paths (a folder once, nested ones at their place) and cleans them, leaving tracked and untracked files', async () => {
     await mkdir(path.join(repo, 'node_modules', 'a'), { recursive: true })
     await writeFile(path.join(repo, 'node_modules', 'a', 'index.js'), 'a\n')
@@ -83,12 +91,12 @@ describe('SetupCache', () => {
     await mkdir(path.join(repo, 'app', 'node_modules'), { recursive: true })
     await writeFile(path.join(repo, 'app', 'node_modules', 'b.js'), 'b\n')
     await cache.capture('author', 'repo', 'k1', repo, await ignoredPaths(repo))
-    expect(await cache.restore('author', 'repo', 'nope', repo)).toBe(false)
+    expect(await cache.restore('author', 'repo', 'nope', repo)).toBeUndefined()
 
     const other = path.join(root, 'other')
     git(repo, 'worktree', 'add', '-q', '--detach', other)
     await writeFile(path.join(other, 'app', 'main.js'), 'edited in the other worktree\n')
-    expect(await cache.restore('author', 'repo', 'k1', other)).toBe(true)
+    expect((await cache.restore('author', 'repo', 'k1', other))?.sort()).toEqual(['app/node_modules', 'node_modules'])
     expect(readFileSync(path.join(other, 'node_modules', 'a', 'index.js'), 'utf8')).toBe('a\n')
     expect(readFileSync(path.join(other, 'app', 'node_modules', 'b.js'), 'utf8')).toBe('b\n')
     expect(readFileSync(path.join(other, 'app', 'main.js'), 'utf8')).toBe('edited in the other worktree\n')
@@ -97,7 +105,7 @@ describe('SetupCache', () => {
     await writeFile(path.join(other, 'node_modules', 'a', 'index.js'), 'patched by an agent\n')
     const third = path.join(root, 'third')
     git(repo, 'worktree', 'add', '-q', '--detach', third)
-    expect(await cache.restore('author', 'repo', 'k1', third)).toBe(true)
+    expect(await cache.restore('author', 'repo', 'k1', third)).toBeDefined()
     expect(readFileSync(path.join(third, 'node_modules', 'a', 'index.js'), 'utf8')).toBe('a\n')
   })
 
@@ -113,7 +121,7 @@ describe('SetupCache', () => {
         const entry = (name: string): string => path.join(root, 'cache', 'author', 'repo', name)
         await utimes(entry('k0'), new Date(Date.now() - 3000), new Date(Date.now() - 3000))
         await utimes(entry('k1'), new Date(Date.now() - 2000), new Date(Date.now() - 2000))
-        expect(await cache.restore('author', 'repo', 'k0', repo)).toBe(true)
+        expect(await cache.restore('author', 'repo', 'k0', repo)).toEqual(['node_modules'])
       }
     }
     const left = readdirSync(path.join(root, 'cache', 'author', 'repo')).sort()
