@@ -97,7 +97,7 @@ describe('setup: once per job before the generator, cached per builder and repos
     expect(fifth.seen).toBe('v1')
     expect(fifth.log).toContain('restored key')
     expect(runs(counter)).toBe(2)
-  }, 120_000)
+  }, 180_000)
 
   it('a failing setup fails the job with its log, and the generator never runs', async () => {
     const { rig, counter, generated } = await start()
@@ -113,4 +113,21 @@ describe('setup: once per job before the generator, cached per builder and repos
     expect(runs(counter)).toBe(1)
     expect(runs(generated)).toBe(0)
   }, 60_000)
+
+  it('the builder\'s --idle-timeout stops a generator that goes quiet, and the log and the next prompt say so', async () => {
+    scratch = await mkdtemp(path.join(tmpdir(), 'gitmesh-idle-'))
+    const prompts = path.join(scratch, 'prompts')
+    // Attempt 1 prints, then goes quiet far longer than the idle bound; attempt 2 keeps its prompt and writes the file.
+    const generator = `cat "$GITMESH_PROMPT_FILE" >> '${prompts}'; if [ "$GITMESH_ATTEMPT" = 1 ]; then echo thinking; exec sleep 60; fi; exec '${process.execPath}' '${CLI_PATH}' generate-blocks`
+    rig = await JobRig.start(['--generate', generator, '--idle-timeout', '1s', '--generate-timeout', '45s'])
+    // gitmesh.json sets timeouts.generate but no idle: the builder's --idle-timeout applies
+    await rig.offer(GREET, ['--name', 'quiet-agent'])
+    const done = await rig.waitFor('quiet-agent', ['returned', 'failed'], 60_000)
+    expect(done.result?.passed).toBe(true)
+    expect(done.attempts.map(a => a.passed)).toEqual([false, true])
+    const logged = await rig.cli<JobView>(['show', 'quiet-agent', '--log'])
+    expect(logged.attempts[0]!.log).toContain('[gitmesh: the generator was stopped: no output for 1 second]')
+    expect(logged.attempts[0]!.generateMs).toBeLessThan(30_000)
+    expect(readFileSync(prompts, 'utf8')).toContain('## Attempt 1: the generator failed (stopped: no output for 1 second)')
+  }, 90_000)
 })
