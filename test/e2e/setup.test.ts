@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { CLI_PATH } from '../../src/demo/processes.js'
+import { CLI_PATH, runCli } from '../../src/demo/processes.js'
 import { git, JobRig, type JobView } from '../helpers/job-rig.js'
 
 const GREET = 'write a greeting file\n\n```txt path=greet.txt\nhello world\n```\n'
@@ -130,4 +130,19 @@ describe('setup: once per job before the generator, cached per builder and repos
     expect(logged.attempts[0]!.generateMs).toBeLessThan(30_000)
     expect(readFileSync(prompts, 'utf8')).toContain('## Attempt 1: the generator failed (stopped: no output for 1 second)')
   }, 90_000)
+
+  it('daemon refuses --generate-timeout and --idle-timeout without --builder, and durations it cannot read or out of range, naming the flag', async () => {
+    scratch = await mkdtemp(path.join(tmpdir(), 'gitmesh-flags-'))
+    const cases: Array<[string[], string]> = [
+      [['--idle-timeout', '10m'], 'need --builder'],
+      [['--builder', '--idle-timeout', 'soon'], '"soon" is not a duration'],
+      [['--builder', '--generate-timeout', '7h'], '--generate-timeout must be between 1s and 6h'],
+      [['--builder', '--idle-timeout', '500'], '--idle-timeout must be between 1s and 6h']
+    ]
+    for (const [args, message] of cases) {
+      const result = await runCli(scratch, ['daemon', ...args])
+      expect(result.code, args.join(' ')).toBe(2)
+      expect(result.stderr, args.join(' ')).toContain(message)
+    }
+  }, 60_000)
 })
