@@ -119,16 +119,18 @@ describe('setup: once per job before the generator, cached per builder and repos
     const prompts = path.join(scratch, 'prompts')
     // Attempt 1 prints, then goes quiet far longer than the idle bound; attempt 2 keeps its prompt and writes the file.
     const generator = `cat "$GITMESH_PROMPT_FILE" >> '${prompts}'; if [ "$GITMESH_ATTEMPT" = 1 ]; then echo thinking; exec sleep 60; fi; exec '${process.execPath}' '${CLI_PATH}' generate-blocks`
-    rig = await JobRig.start(['--generate', generator, '--idle-timeout', '1s', '--generate-timeout', '45s'])
+    // 3 s: long against attempt 1's silence, and longer than a Node.js start on a loaded machine
+    // (attempt 2's generate-blocks prints nothing until it has written the file).
+    rig = await JobRig.start(['--generate', generator, '--idle-timeout', '3s', '--generate-timeout', '45s'])
     // gitmesh.json sets timeouts.generate but no idle: the builder's --idle-timeout applies
     await rig.offer(GREET, ['--name', 'quiet-agent'])
     const done = await rig.waitFor('quiet-agent', ['returned', 'failed'], 60_000)
     expect(done.result?.passed).toBe(true)
     expect(done.attempts.map(a => a.passed)).toEqual([false, true])
     const logged = await rig.cli<JobView>(['show', 'quiet-agent', '--log'])
-    expect(logged.attempts[0]!.log).toContain('[gitmesh: the generator was stopped: no output for 1 second]')
+    expect(logged.attempts[0]!.log).toContain('[gitmesh: the generator was stopped: no output for 3 seconds]')
     expect(logged.attempts[0]!.generateMs).toBeLessThan(30_000)
-    expect(readFileSync(prompts, 'utf8')).toContain('## Attempt 1: the generator failed (stopped: no output for 1 second)')
+    expect(readFileSync(prompts, 'utf8')).toContain('## Attempt 1: the generator failed (stopped: no output for 3 seconds)')
   }, 90_000)
 
   it('daemon refuses --generate-timeout and --idle-timeout without --builder, and durations it cannot read or out of range, naming the flag', async () => {
