@@ -81,7 +81,7 @@ function stillRunning (job: Job): string[] {
 /** States of a stacked job that a stale base sends back to the queue (its result not yet in review). */
 const RESTACKABLE: readonly JobState[] = ['queued', 'lost', ...ACTIVE_STATES, 'returned', 'failed']
 
-const STATE_ORDER: Record<string, number> = { offered: 0, fetching: 1, generating: 2, testing: 3 }
+const STATE_ORDER: Record<string, number> = { offered: 0, fetching: 1, setup: 2, generating: 3, testing: 4 }
 
 /** Orders a builder's progress: later attempts after earlier ones, and within one the states in turn. */
 function progressRank (attempt: number, state: string): number {
@@ -186,7 +186,9 @@ export class Author extends EventEmitter<{ job: [Job] }> {
       test: settings.test,
       attemptsBudget: settings.attempts,
       generateTimeoutMs: settings.generateTimeoutMs,
-      testTimeoutMs: settings.testTimeoutMs
+      testTimeoutMs: settings.testTimeoutMs,
+      setup: settings.setup,
+      projectTimeouts: settings.projectTimeouts
     })
     this.changed(job)
     this.schedule()

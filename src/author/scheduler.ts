@@ -263,7 +263,10 @@ export class Scheduler {
           attempts: job.attemptsBudget,
           generateTimeoutMs: job.generateTimeoutMs,
           testTimeoutMs: job.testTimeoutMs,
-          priority: job.priority
+          priority: job.priority,
+          // Absent rather than empty: a builder from before setup and project timeouts takes the offer.
+          ...(job.setup === undefined ? {} : { setup: job.setup }),
+          ...(job.projectTimeouts === undefined ? {} : { timeouts: job.projectTimeouts })
         }
       })
     } catch (err) {

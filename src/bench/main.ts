@@ -12,6 +12,7 @@ import { allowFetchByCommitId, gitUrl, startGitDaemon, timeGitCloneDepth1, timeG
 import { startCountingProxy, type CountingProxy } from './counting-proxy.js'
 import { startGitDaemonNoDelay } from './git-daemon-nodelay.js'
 import { measureJobLatency, measureWorktree } from './jobs.js'
+import { measureSetupCache, type SetupCacheFigures } from './setup-cache.js'
 import { measureParallel, measurePlacement, type ParallelFigures } from './parallel.js'
 import { formatBytes, formatMs, formatRatio, median, timed } from './stats.js'
 import { peakRssDuring, rssMb } from './memory.js'
@@ -36,7 +37,9 @@ const { values: args } = parseArgs({
     'skip-npm': { type: 'boolean', default: false },
     jobs: { type: 'string', default: '15' },
     'large-mb': { type: 'string', default: '200' },
-    'parallel-runs': { type: 'string', default: '3' }
+    'parallel-runs': { type: 'string', default: '3' },
+    // Only the setup cache figures (a minute, not the whole bench): for working on setup.
+    'setup-only': { type: 'boolean', default: false }
   }
 })
 
@@ -200,7 +203,15 @@ async function settleWrites (): Promise<void> {
   await new Promise<void>(resolve => { execFile('sync', () => { resolve() }) })
 }
 
+function printSetupCache (setup: SetupCacheFigures): void {
+  process.stdout.write(`setup cache (${setup.setup}, ${setup.files} files): offer → generator started ${formatMs(setup.coldMs)} for the first job (setup runs), ${formatMs(setup.pooledMs)} for the second (same lock file, pooled worktree: skipped), ${formatMs(setup.restoredMs)} in a fresh worktree of a restarted builder (restored from the cache); the builder's own times: setup ${formatMs(setup.setupRanMs)}, restore ${formatMs(setup.restoreStepMs)}; copying the cached folder ${formatMs(setup.copyMs)} (cp -a --reflink=auto, what the builder does) against ${formatMs(setup.hardLinkMs)} with hard links (cp -al)\n`)
+}
+
 async function main (): Promise<void> {
+  if (args['setup-only'] === true) {
+    printSetupCache(await measureSetupCache())
+    return
+  }
   const root = await mkdtemp(path.join(tmpdir(), 'gitmesh-bench-'))
   const started: Array<{ stop: () => Promise<unknown> }> = []
   try {
@@ -255,6 +266,8 @@ async function main (): Promise<void> {
     await settleWrites()
     const latency = await measureJobLatency(author, synthetic.dir, Number(args.jobs), synthetic.files)
     process.stdout.write(`jobs on a warm builder (one-file change, median of ${latency.jobs}): offer → generator started ${formatMs(latency.offerToGeneratorMs)} (target ≤ 100 ms); result committed → visible at the author ${formatMs(latency.resultVisibleMs)} (target ≤ 100 ms)\n`)
+    const setup = await measureSetupCache()
+    printSetupCache(setup)
     // Each run takes about 9 s of wall time: a median of a few, with the range, not of --runs.
     const parallelRuns: ParallelFigures[] = []
     for (let i = 0; i < Number(args['parallel-runs']); i++) parallelRuns.push(await measureParallel())
@@ -270,7 +283,7 @@ async function main (): Promise<void> {
       process.stdout.write(`syncing a ${large.corpusMb.toFixed(0)} MB corpus (${large.files} files, cold, ${formatMs(large.ms)}): peak RSS author ${large.authorPeakMb.toFixed(0)} MB, builder ${large.builderPeakMb.toFixed(0)} MB (${large.method}; target ≤ 300 MB)\n`)
     }
 
-    const report = { date: new Date().toISOString(), node: process.version, runs: runsCount, results, worktree, jobs: latency, parallel, placement, memory }
+    const report = { date: new Date().toISOString(), node: process.version, runs: runsCount, results, worktree, jobs: latency, setup, parallel, placement, memory }
     await mkdir(path.dirname(path.resolve(args.out!)), { recursive: true })
     await writeFile(path.resolve(args.out!), JSON.stringify(report, null, 2) + '\n')
     process.stdout.write(`figures written to ${args.out}\n`)

@@ -48,7 +48,8 @@ export async function generateAttempt (generator: Generator, run: () => Promise<
   let usage: AgentUsage | undefined
   for (let waits = 0; ; waits++) {
     const outcome = await run()
-    const verdict = generator.judge(outcome)
+    // A run stopped for saying nothing timed out, as far as the agent's verdict goes (opencode hangs on a 429).
+    const verdict = generator.judge({ ...outcome, timedOut: outcome.timedOut || outcome.idleTimedOut })
     usage = addUsage(usage, generator.usage(outcome.output))
     // Still rate limited after the last allowed wait: the caller ends the job (AgentRateLimitError).
     if (verdict.kind !== 'rate-limit' || waits >= MAX_RATE_LIMIT_WAITS) return { outcome, verdict, usage: usage === undefined ? undefined : boundedUsage(usage), notes }

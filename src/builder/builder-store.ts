@@ -2,7 +2,7 @@ import { transaction, type Db } from '../store/database.js'
 import type { JobSpec, ResultAnnouncement } from '../jobs/messages.js'
 import { orderedResult } from '../jobs/signing.js'
 
-export const BUILDER_JOB_STATES = ['queued', 'fetching', 'generating', 'testing', 'done', 'cancelled'] as const
+export const BUILDER_JOB_STATES = ['queued', 'fetching', 'setup', 'generating', 'testing', 'done', 'cancelled'] as const
 export type BuilderJobState = typeof BUILDER_JOB_STATES[number]
 
 /** A job as the builder keeps it: the author's spec, where it is, and its signed result. */
@@ -126,7 +126,7 @@ export class BuilderStore {
   }
 
   counts (): { running: number, queued: number } {
-    const rows = this.db.prepare("SELECT state, COUNT(*) AS n FROM builder_jobs WHERE state IN ('queued', 'fetching', 'generating', 'testing') GROUP BY state").all() as Array<{ state: string, n: number }>
+    const rows = this.db.prepare("SELECT state, COUNT(*) AS n FROM builder_jobs WHERE state IN ('queued', 'fetching', 'setup', 'generating', 'testing') GROUP BY state").all() as Array<{ state: string, n: number }>
     let running = 0
     let queued = 0
     for (const row of rows) {

@@ -16,6 +16,8 @@ import { BuilderStore, type BuilderJob, type BuilderJobState } from './builder-s
 import { cacheRepoPath, runJob, type RunnerContext } from './job-runner.js'
 import { NEXT_JOB_FIRST_MS, WORKTREES_PER_SLOT } from './constants.js'
 import { WorktreePool } from './worktree.js'
+import { SetupCache } from './setup-cache.js'
+import type { BuilderTimeouts } from './timeouts.js'
 import { cleanCacheRepos } from './crash-cleanup.js'
 import { startOrder } from './start-order.js'
 import { Outbox } from './outbox.js'
@@ -49,6 +51,11 @@ export interface BuilderInit {
    * @default the scrubbed environment, nothing masked
    */
   environment?: CommandEnvironment
+  /**
+   * Generator bounds for projects whose gitmesh.json sets none (`daemon --generate-timeout`, `--idle-timeout`).
+   * @default the author's generate timeout (60 min) and DEFAULT_IDLE_TIMEOUT_MS
+   */
+  timeouts?: BuilderTimeouts
 }
 
 /** Default slots: half the cores, at least one. */
@@ -76,6 +83,7 @@ export class Builder {
   private stopping?: Promise<void>
   private readonly send: SendJobMessage
   private readonly worktrees: WorktreePool
+  private readonly setupCache: SetupCache
   private readonly outbox: Outbox
   private readonly prefetcher: Prefetcher
   /** Jobs given a slot whose generator has not started yet. */
@@ -87,6 +95,7 @@ export class Builder {
     // While the slots' jobs run, as many worktrees wait ready for the next ones (and a job
     // committing its result overlaps with the next one's start).
     this.worktrees = new WorktreePool(path.join(init.workDir, 'worktrees'), WORKTREES_PER_SLOT * this.slots)
+    this.setupCache = new SetupCache(path.join(init.workDir, 'setup-cache'))
     this.send = init.network.send
     this.outbox = new Outbox({ store: init.store, send: this.send, log: init.log, working: (author, id) => this.controllers.has(this.key(author, id)) })
     this.prefetcher = new Prefetcher({
@@ -123,7 +132,7 @@ export class Builder {
     // ...and the cache repositories forget them, and lose the half-written objects of the crash.
     await cleanCacheRepos(path.join(this.init.workDir, 'repos'))
     // A job that was running when the node stopped (or crashed) starts over; its worktree is made anew.
-    for (const job of this.init.store.inStates(['fetching', 'generating', 'testing'])) {
+    for (const job of this.init.store.inStates(['fetching', 'setup', 'generating', 'testing'])) {
       this.init.store.setState(job.author, job.spec.id, 'queued', 0)
     }
     this.pump()
@@ -152,7 +161,7 @@ export class Builder {
     clearInterval(this.leaser)
     this.init.network.off('peer:connect', this.onConnect)
     for (const controller of this.controllers.values()) controller.abort(new Error('the builder is stopping'))
-    const held = this.init.store.inStates(['queued', 'fetching', 'generating', 'testing'])
+    const held = this.init.store.inStates(['queued', 'fetching', 'setup', 'generating', 'testing'])
     await Promise.all(held.map(async job => {
       this.init.store.setState(job.author, job.spec.id, 'cancelled')
       await this.send(job.author, { type: 'handback', job: job.spec.id, round: job.spec.round, reason: 'the builder is shutting down' }, { signal: AbortSignal.timeout(HANDBACK_TIMEOUT_MS) })
@@ -323,6 +332,8 @@ export class Builder {
         workDir: this.init.workDir,
         generator: this.init.generator,
         worktrees: this.worktrees,
+        setupCache: this.setupCache,
+        timeouts: this.init.timeouts,
         onSlotFree: freeSlot,
         onProcessGroup: pgid => { this.init.store.setProcessGroup(author, id, pgid) },
         onState,

@@ -30,3 +30,24 @@ export const MIN_MASKED_SECRET_CHARS = 6
 
 /** What a secret's value is replaced with in every text that leaves the builder, as CI systems print it. */
 export const SECRET_MASK = '***'
+
+/**
+ * Setup results a builder keeps per author and repository, one per setup key (a lock file's
+ * hash): the oldest is removed past it. A branch switch back and forth hits; each entry is a full
+ * dependency folder (a copy, see SETUP_CACHE_RESTORE), so a few are plenty.
+ */
+export const SETUP_CACHE_ENTRIES_PER_REPO = 3
+
+/** Bound on copying a setup result into the cache or out of it: far longer than any copy of a dependency folder takes. */
+export const SETUP_CACHE_COPY_TIMEOUT_MS = 10 * 60_000
+
+/**
+ * How a cached setup result goes into a worktree: `copy` (`cp -a --reflink=auto`: copy-on-write
+ * where the filesystem can, a full copy elsewhere) rather than hard links (`cp -al`), which would
+ * share every file with the cache, so an agent or a test editing `node_modules` in place would
+ * change the cache and every later job's dependencies. Measured in docs/benchmarks.md.
+ */
+export const SETUP_CACHE_RESTORE: 'copy' | 'hardlink' = 'copy'
+
+/** File in a worktree's git dir naming the setup key its ignored files were made for. */
+export const SETUP_MARKER_FILE = 'gitmesh-setup'

@@ -1,5 +1,6 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
+import ms from 'ms'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Exchange } from '../exchange/index.js'
@@ -13,6 +14,9 @@ import { runCommand, type CommandOutcome, type OutputMasker } from '../process/r
 import { commitWorktree, type WorktreePool } from './worktree.js'
 import type { Generator } from '../agents/index.js'
 import { AgentAuthError, AgentRateLimitError, generateAttempt } from './agent-outcome.js'
+import type { SetupCache } from './setup-cache.js'
+import { runSetupStep } from './setup-step.js'
+import { generatorTimeouts, type BuilderTimeouts } from './timeouts.js'
 
 export interface RunnerContext {
   exchange: Exchange
@@ -23,6 +27,13 @@ export interface RunnerContext {
   /** The generator command, and how its outcome and usage are read (a preset's, or the exit code alone). */
   generator: Generator
   worktrees: WorktreePool
+  /** Setup results kept between jobs (docs/generators.md, "Setup"). */
+  setupCache: SetupCache
+  /**
+   * The builder's own generator bounds, for projects whose gitmesh.json sets none.
+   * @default the spec's generateTimeoutMs and DEFAULT_IDLE_TIMEOUT_MS
+   */
+  timeouts?: BuilderTimeouts
   /**
    * The job needs its slot no more (its last test has run): the next job starts. Resolves when
    * that job has reached its generator (or soon after, at the latest), so the result is
@@ -70,6 +81,8 @@ interface Step {
   cwd: string
   env: Record<string, string>
   timeoutMs: number
+  /** @default none */
+  idleTimeoutMs?: number
 }
 
 /**
@@ -87,6 +100,7 @@ async function runStep (ctx: RunnerContext, step: Step): Promise<CommandOutcome>
     baseEnv: ctx.commandEnv,
     maskOutput: ctx.maskStream?.(),
     timeoutMs: step.timeoutMs,
+    idleTimeoutMs: step.idleTimeoutMs,
     signal: ctx.signal,
     onSpawn: ctx.onProcessGroup,
     onOutput: onOutput === undefined ? undefined : chunk => { onOutput(step.kind, step.attempt, ctx.maskStream === undefined ? mask(chunk) : chunk) }
@@ -113,9 +127,11 @@ function lastLine (output: string): string {
  * line start). The output goes in as plain text, not inside a fence of our own: a code block the
  * tests print (a suggested fix, say) must stay a code block the generator can see.
  */
-export function withFeedback (prompt: string, attempt: number, outcome: CommandOutcome, what: 'tests' | 'generator', said?: string): string {
+export function withFeedback (prompt: string, attempt: number, outcome: CommandOutcome, what: 'tests' | 'generator', why: { said?: string, idleTimeoutMs?: number } = {}): string {
   // An agent that exits 0 on an error (its preset read the error from its log) says why itself.
-  const reason = outcome.timedOut ? 'timed out' : outcome.exitCode === 0 && said !== undefined ? `exited with 0: ${said}` : `exited with ${outcome.exitCode ?? outcome.signal ?? 'an error'}`
+  const reason = outcome.idleTimedOut
+    ? `stopped: no output for ${why.idleTimeoutMs === undefined ? 'too long' : ms(why.idleTimeoutMs, { long: true })}`
+    : outcome.timedOut ? 'timed out' : outcome.exitCode === 0 && why.said !== undefined ? `exited with 0: ${why.said}` : `exited with ${outcome.exitCode ?? outcome.signal ?? 'an error'}`
   let output = tail(outcome.output, MAX_FEEDBACK_BYTES)
   if (output.length < outcome.output.length) output = output.slice(output.indexOf('\n') + 1)
   return `${prompt}\n\n## Attempt ${attempt}: the ${what} failed (${reason})\n\nOutput (last part):\n\n${output.trimEnd()}\n`
@@ -160,6 +176,20 @@ export async function runJob (job: BuilderJob, ctx: RunnerContext): Promise<Resu
     worktree = await ctx.worktrees.acquire(repo, spec.snapshot, `${spec.repo}-${spec.id}-r${spec.round}`, { signal: ctx.signal })
     const cwd = worktree
     await mkdir(promptDir, { recursive: true })
+    const jobEnv = { GITMESH_JOB_ID: spec.id, GITMESH_JOB_NAME: spec.name, GITMESH_SNAPSHOT: spec.snapshot, GITMESH_WORKTREE: cwd }
+    const setup = await runSetupStep(spec, cwd, {
+      author: job.author,
+      cache: ctx.setupCache,
+      run: async (command, timeoutMs) => await runStep(ctx, { kind: 'setup', attempt: 0, command, cwd, env: jobEnv, timeoutMs }),
+      onSetup: line => { ctx.onState('setup', 0, line) },
+      signal: ctx.signal
+    })
+    if (!setup.ok) {
+      // No prompt attempt runs: the setup's log travels as attempt 1's, with no generator time.
+      attempts.push({ number: 1, passed: false, generateMs: 0, testMs: 0, log: tail(setup.log, MAX_ATTEMPT_LOG_BYTES) })
+      return await signResult(ctx.privateKey, body({ error: setup.error.slice(0, MAX_SUMMARY_CHARS), summary: setup.error.slice(0, MAX_SUMMARY_CHARS) }))
+    }
+    const generator = generatorTimeouts(spec, ctx.timeouts)
 
     let prompt = spec.prompt
     let passed = false
@@ -169,28 +199,28 @@ export async function runJob (job: BuilderJob, ctx: RunnerContext): Promise<Resu
       await writeFile(promptFile, prompt)
       const env = {
         GITMESH_PROMPT_FILE: promptFile,
-        GITMESH_JOB_ID: spec.id,
-        GITMESH_JOB_NAME: spec.name,
+        ...jobEnv,
         GITMESH_ATTEMPT: String(number),
-        GITMESH_ATTEMPTS: String(spec.attempts),
-        GITMESH_SNAPSHOT: spec.snapshot,
-        GITMESH_WORKTREE: cwd
+        GITMESH_ATTEMPTS: String(spec.attempts)
       }
+      // Attempt 1's log starts with how setup went (ran, or skipped and why).
+      const first = number === 1 ? setup.note : ''
       ctx.onState('generating', number, `attempt ${number}/${spec.attempts}: generating`)
       const command = ctx.generator.command
-      const generation = await generateAttempt(ctx.generator, async () => await runStep(ctx, { kind: 'generate', attempt: number, command, cwd, env, timeoutMs: spec.generateTimeoutMs }), {
+      const generation = await generateAttempt(ctx.generator, async () => await runStep(ctx, { kind: 'generate', attempt: number, command, cwd, env, ...generator }), {
         onWait: line => { ctx.onState('generating', number, `attempt ${number}/${spec.attempts}: ${line}`) },
         signal: ctx.signal
       })
       const generated = generation.outcome
-      const generateLog = `$ ${command}\n${[...generation.notes, generated.output].join('\n')}`
+      const stopped = generated.idleTimedOut ? `\n[gitmesh: the generator was stopped: no output for ${ms(generator.idleTimeoutMs, { long: true })}]\n` : ''
+      const generateLog = `${first}$ ${command}\n${[...generation.notes, generated.output].join('\n')}${stopped}`
       if (generation.verdict.kind !== 'ok') {
         attempts.push({ number, passed: false, generateMs: Math.round(generated.ms), testMs: 0, log: tail(mask(generateLog), MAX_ATTEMPT_LOG_BYTES), ...generation.usage })
         // A refused key or spent credit fails every attempt alike: the job ends with the agent's words.
         if (generation.verdict.kind === 'auth') throw new AgentAuthError(`${ctx.generator.agent ?? 'the generator'} could not authenticate: ${generation.verdict.message ?? 'no message'}`)
         if (generation.verdict.kind === 'rate-limit') throw new AgentRateLimitError(`${ctx.generator.agent ?? 'the generator'} stayed rate limited after ${generation.notes.length} waits: ${generation.verdict.message ?? 'no message'}`)
         lastOutcome = generated
-        prompt = withFeedback(prompt, number, generated, 'generator', generation.verdict.message)
+        prompt = withFeedback(prompt, number, generated, 'generator', { said: generation.verdict.message, idleTimeoutMs: generator.idleTimeoutMs })
         continue
       }
       ctx.onState('testing', number, `attempt ${number}/${spec.attempts}: ${lastLine(generated.output) || 'testing'}`)

@@ -9,7 +9,7 @@ import type { BuilderStore } from './builder-store.js'
  */
 export async function renewLeases (store: BuilderStore, send: SendJobMessage, log: Logger): Promise<void> {
   const byAuthor = new Map<string, Array<{ job: string, round: number }>>()
-  for (const job of [...store.inStates(['queued', 'fetching', 'generating', 'testing']), ...store.outbox()]) {
+  for (const job of [...store.inStates(['queued', 'fetching', 'setup', 'generating', 'testing']), ...store.outbox()]) {
     const list = byAuthor.get(job.author) ?? []
     list.push({ job: job.spec.id, round: job.spec.round })
     byAuthor.set(job.author, list)

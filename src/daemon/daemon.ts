@@ -47,6 +47,9 @@ export interface DaemonOptions {
     passEnv?: string[]
     /** The job commands' PATH folders; replaces the config's `builder.path`. @default the config's, else the daemon's PATH */
     path?: string[]
+    /** Generator bounds for projects whose gitmesh.json sets none. */
+    generateTimeoutMs?: number
+    idleTimeoutMs?: number
   }
   /** Hooks run besides the config's (`daemon --on-event`). */
   hooks?: Hook[]
@@ -128,7 +131,8 @@ export class Daemon {
           generator: options.builder.agent !== undefined
             ? presetGenerator(agentPreset(options.builder.agent))
             : commandGenerator(options.builder.generate ?? builtinGenerator()),
-          environment
+          environment,
+          timeouts: { generateMs: options.builder.generateTimeoutMs, idleMs: options.builder.idleTimeoutMs }
         })
       const notifier = new Notifier({
         hooks: [...config.hooks, ...(options.hooks ?? [])],

@@ -91,6 +91,8 @@ export interface JobView {
   attemptsBudget: number
   progress: string | null
   test: string
+  /** gitmesh.json's setup step (run once per round before attempt 1, cached by `key`), or null. */
+  setup: { command: string, key: string[] } | null
   attempts: AttemptView[]
   /** Summed over `attempts`; null when no attempt reported any usage. */
   usage: UsageView | null
@@ -254,6 +256,7 @@ export function jobView (author: Author, job: Job, { withLogs = false, running }
     attemptsBudget: job.attemptsBudget,
     progress: job.progress ?? null,
     test: job.test,
+    setup: job.setup ?? null,
     attempts,
     usage: usageView(attempts),
     result: job.result === undefined

@@ -31,9 +31,30 @@ export const DEFAULT_ATTEMPTS = 3
 /** Upper bound on attempts, whatever the config says. */
 export const MAX_ATTEMPTS = 20
 
-/** Generator and test timeouts when gitmesh.json does not say. */
-export const DEFAULT_GENERATE_TIMEOUT_MS = 10 * 60_000
+/**
+ * Generator and test timeouts when gitmesh.json does not say. A coding agent on a real task
+ * takes tens of minutes; ten killed typical runs. A builder's `--generate-timeout` replaces the
+ * generator's default for the jobs it runs.
+ */
+export const DEFAULT_GENERATE_TIMEOUT_MS = 60 * 60_000
 export const DEFAULT_TEST_TIMEOUT_MS = 5 * 60_000
+
+/** Setup timeout when gitmesh.json does not say: a cold `npm ci` of a large project takes minutes. */
+export const DEFAULT_SETUP_TIMEOUT_MS = 20 * 60_000
+
+/**
+ * A generator that writes nothing for this long is ended, when neither gitmesh.json nor the
+ * builder's `--idle-timeout` says: an agent streams its steps, so silence this long is an agent
+ * waiting for an answer it will never get. Setup and tests have no idle bound (`npm ci` without
+ * a terminal is silent until it ends).
+ */
+export const DEFAULT_IDLE_TIMEOUT_MS = 15 * 60_000
+
+/** Files `setupKey` may name: a lock file or a few, not a tree. */
+export const MAX_SETUP_KEY_FILES = 16
+
+/** Length of one `setupKey` path. */
+export const MAX_SETUP_KEY_PATH_CHARS = 256
 
 /** Upper bound on either timeout. */
 export const MAX_COMMAND_TIMEOUT_MS = 6 * 60 * 60_000

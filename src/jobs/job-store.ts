@@ -17,6 +17,8 @@ interface JobRow {
   attempts_budget: number
   generate_timeout_ms: number
   test_timeout_ms: number
+  setup: string | null
+  project_timeouts: string | null
   round: number
   attempt: number
   progress: string | null
@@ -39,7 +41,7 @@ interface JobRow {
 }
 
 export type NewJob = Pick<Job, 'name' | 'repo' | 'prompt' | 'snapshot' | 'test' | 'attemptsBudget' | 'generateTimeoutMs' | 'testTimeoutMs'> &
-  Partial<Pick<Job, 'priority' | 'after' | 'owns' | 'fanout' | 'builders' | 'stack' | 'fanoutStop'>>
+  Partial<Pick<Job, 'setup' | 'projectTimeouts' | 'priority' | 'after' | 'owns' | 'fanout' | 'builders' | 'stack' | 'fanoutStop'>>
 
 export type JobOwnership = Pick<Job, 'id' | 'name' | 'repo' | 'owns'>
 
@@ -60,6 +62,8 @@ export type JobPatch = Partial<Pick<Job, 'reason' | 'builder' | 'attempt' | 'pro
  */
 export type TransitionFields = JobPatch & Partial<Pick<Job, 'round' | 'prompt' | 'snapshot' | 'acceptedCommit' | 'priority' | 'after' | 'owns' | 'fanout' |
 'builders' | 'stack' | 'fanoutStop' | 'attemptsBudget' | 'test' | 'generateTimeoutMs' | 'testTimeoutMs'>> & {
+  setup?: Job['setup'] | null
+  projectTimeouts?: Job['projectTimeouts'] | null
   result?: JobResult | null
   ranOn?: RanOn | null
 }
@@ -85,9 +89,10 @@ export class JobStore {
     const now = Date.now()
     const id = JobStore.newId()
     this.db.prepare(`INSERT INTO jobs (id, name, repo, prompt, snapshot, state, test_command, attempts_budget, generate_timeout_ms, test_timeout_ms,
-        priority, after, owns, fanout, builders, stack, fanout_stop, ran_on, created_at, updated_at)
-      VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+        setup, project_timeouts, priority, after, owns, fanout, builders, stack, fanout_stop, ran_on, created_at, updated_at)
+      VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
       .run(id, job.name, job.repo, job.prompt, job.snapshot, job.test, job.attemptsBudget, job.generateTimeoutMs, job.testTimeoutMs,
+        json(job.setup), json(job.projectTimeouts),
         job.priority ?? 0, JSON.stringify(job.after ?? []), JSON.stringify(job.owns ?? []), job.fanout ?? 1, JSON.stringify(job.builders ?? []),
         job.stack === true ? 1 : 0, job.fanoutStop ?? 'none', json(initialRanOn(job.after ?? [], job.snapshot)), now, now)
     return this.get(id)!
@@ -295,6 +300,8 @@ function assignments (patch: JobPatch, transition?: TransitionFields & { state: 
     if (transition.attemptsBudget !== undefined) set('attempts_budget', transition.attemptsBudget)
     if (transition.generateTimeoutMs !== undefined) set('generate_timeout_ms', transition.generateTimeoutMs)
     if (transition.testTimeoutMs !== undefined) set('test_timeout_ms', transition.testTimeoutMs)
+    if ('setup' in transition) set('setup', json(transition.setup))
+    if ('projectTimeouts' in transition) set('project_timeouts', json(transition.projectTimeouts))
     if ('result' in transition) set('result', json(transition.result))
   }
   set('updated_at', Date.now())
@@ -323,6 +330,8 @@ function fromRow (row: JobRow): Job {
     attemptsBudget: row.attempts_budget,
     generateTimeoutMs: row.generate_timeout_ms,
     testTimeoutMs: row.test_timeout_ms,
+    setup: row.setup === null ? undefined : JSON.parse(row.setup) as Job['setup'],
+    projectTimeouts: row.project_timeouts === null ? undefined : JSON.parse(row.project_timeouts) as Job['projectTimeouts'],
     round: row.round,
     attempt: row.attempt,
     progress: row.progress ?? undefined,

@@ -1,10 +1,12 @@
 /** The job model shared by the author's store, the control API and the CLI. */
 
-export const JOB_STATES = ['queued', 'offered', 'fetching', 'generating', 'testing', 'lost', 'returned', 'merged', 'accepted', 'rejected', 'failed', 'cancelled'] as const
+import type { JobSetup, ProjectTimeouts } from './project-config.js'
+
+export const JOB_STATES = ['queued', 'offered', 'fetching', 'setup', 'generating', 'testing', 'lost', 'returned', 'merged', 'accepted', 'rejected', 'failed', 'cancelled'] as const
 export type JobState = typeof JOB_STATES[number]
 
 /** States in which a builder holds the job. */
-export const ACTIVE_STATES: readonly JobState[] = ['offered', 'fetching', 'generating', 'testing']
+export const ACTIVE_STATES: readonly JobState[] = ['offered', 'fetching', 'setup', 'generating', 'testing']
 
 /** States `offer --wait` stops at: a result is here, or none will come. */
 export const ENDED_STATES: readonly JobState[] = ['returned', 'merged', 'accepted', 'rejected', 'failed', 'cancelled']
@@ -94,6 +96,10 @@ export interface Job {
   attemptsBudget: number
   generateTimeoutMs: number
   testTimeoutMs: number
+  /** gitmesh.json's `setup` and `setupKey`, carried to the builder in the offer. */
+  setup?: JobSetup
+  /** The timeouts gitmesh.json sets itself (the builder's defaults apply to the rest). */
+  projectTimeouts?: ProjectTimeouts
   round: number
   attempt: number
   progress?: string

@@ -1,5 +1,6 @@
 import { z } from 'zod'
-import { MIN_PRIORITY, MAX_PRIORITY, MAX_TAGS, MAX_TAG_CHARS, MAX_TEST_COMMAND_CHARS, MAX_ATTEMPT_LOG_BYTES, MAX_ATTEMPTS, MAX_COMMAND_TIMEOUT_MS, MAX_NAME_CHARS, MAX_PROGRESS_CHARS, MAX_PROMPT_CHARS, MAX_SUMMARY_CHARS, MAX_REPORTED_COST_USD } from './constants.js'
+import { setupKeyPathProblem } from './setup-key.js'
+import { MAX_SETUP_KEY_FILES, MIN_PRIORITY, MAX_PRIORITY, MAX_TAGS, MAX_TAG_CHARS, MAX_TEST_COMMAND_CHARS, MAX_ATTEMPT_LOG_BYTES, MAX_ATTEMPTS, MAX_COMMAND_TIMEOUT_MS, MAX_NAME_CHARS, MAX_PROGRESS_CHARS, MAX_PROMPT_CHARS, MAX_SUMMARY_CHARS, MAX_REPORTED_COST_USD } from './constants.js'
 
 /**
  * Messages of /gitmesh/jobs/1.0.0. Every exchange is one request and one reply on a fresh stream:
@@ -12,6 +13,24 @@ const oid = bytes.refine(value => value.byteLength === 20, 'object id must be 20
 const jobId = z.string().regex(/^[0-9a-f]{12}$/, 'job id must be 12 hex digits')
 const round = z.number().int().min(1).max(1_000_000)
 const count = z.number().int().nonnegative().max(2 ** 32 - 1)
+const timeoutMs = z.number().int().positive().max(MAX_COMMAND_TIMEOUT_MS)
+const setupKeyPath = z.string().superRefine((file, ctx) => {
+  const problem = setupKeyPathProblem(file)
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `setup key path ${problem}` })
+})
+
+/** gitmesh.json's `setup` and `setupKey` (jobs.md §5.1): run once per job before attempt 1, cached by the key files. */
+export const JobSetupSchema = z.strictObject({
+  command: z.string().min(1).max(MAX_TEST_COMMAND_CHARS),
+  key: z.array(setupKeyPath).max(MAX_SETUP_KEY_FILES)
+})
+
+/** The timeouts gitmesh.json sets itself: they take precedence over the builder's own defaults. */
+export const ProjectTimeoutsSchema = z.strictObject({
+  generate: timeoutMs.optional(),
+  setup: timeoutMs.optional(),
+  idle: timeoutMs.optional()
+})
 
 export const JobSpecSchema = z.strictObject({
   id: jobId,
@@ -22,9 +41,11 @@ export const JobSpecSchema = z.strictObject({
   repo: z.string().regex(/^[0-9a-f]{16}$/, 'repo key must be 16 hex digits'),
   test: z.string().min(1).max(MAX_TEST_COMMAND_CHARS),
   attempts: z.number().int().min(1).max(MAX_ATTEMPTS),
-  generateTimeoutMs: z.number().int().positive().max(MAX_COMMAND_TIMEOUT_MS),
-  testTimeoutMs: z.number().int().positive().max(MAX_COMMAND_TIMEOUT_MS),
-  priority: z.number().int().min(MIN_PRIORITY).max(MAX_PRIORITY).optional()
+  generateTimeoutMs: timeoutMs,
+  testTimeoutMs: timeoutMs,
+  priority: z.number().int().min(MIN_PRIORITY).max(MAX_PRIORITY).optional(),
+  setup: JobSetupSchema.optional(),
+  timeouts: ProjectTimeoutsSchema.optional()
 })
 
 export const OfferMessage = z.strictObject({ type: z.literal('offer'), job: JobSpecSchema })
@@ -33,12 +54,12 @@ export const CancelMessage = z.strictObject({ type: z.literal('cancel'), job: jo
 export const LoadMessage = z.strictObject({ type: z.literal('load') })
 /** builder → author: the jobs of yours I hold; their leases are renewed. */
 export const LeaseMessage = z.strictObject({ type: z.literal('lease'), jobs: z.array(z.strictObject({ job: jobId, round })).max(10_000) })
-/** builder → author: I will not run this job (I am shutting down); offer it elsewhere. */
 /** either way: which roles do you trust me with? (`gitmesh doctor` asks every trusted peer) */
 export const RolesMessage = z.strictObject({ type: z.literal('roles') })
+/** builder → author: I will not run this job (I am shutting down); offer it elsewhere. */
 export const HandbackMessage = z.strictObject({ type: z.literal('handback'), job: jobId, round, reason: z.string().max(MAX_SUMMARY_CHARS) })
 
-export const BUILDER_STATES = ['queued', 'fetching', 'generating', 'testing'] as const
+export const BUILDER_STATES = ['queued', 'fetching', 'setup', 'generating', 'testing'] as const
 export const StatusMessage = z.strictObject({
   type: z.literal('status'),
   job: jobId,

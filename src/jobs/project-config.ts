@@ -2,7 +2,8 @@ import { readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
 import ms from 'ms'
 import { z } from 'zod'
-import { DEFAULT_ATTEMPTS, DEFAULT_GENERATE_TIMEOUT_MS, DEFAULT_TEST_TIMEOUT_MS, MAX_ATTEMPTS, MAX_COMMAND_TIMEOUT_MS, MAX_PROJECT_CONFIG_BYTES, PROJECT_CONFIG_FILE } from './constants.js'
+import { DEFAULT_ATTEMPTS, DEFAULT_GENERATE_TIMEOUT_MS, DEFAULT_TEST_TIMEOUT_MS, MAX_ATTEMPTS, MAX_COMMAND_TIMEOUT_MS, MAX_PROJECT_CONFIG_BYTES, MAX_SETUP_KEY_FILES, MAX_TEST_COMMAND_CHARS, PROJECT_CONFIG_FILE } from './constants.js'
+import { setupKeyPathProblem } from './setup-key.js'
 import { InvalidProjectConfigError } from './errors.js'
 
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
@@ -14,18 +15,43 @@ const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
   return millis
 })
 
+const setupKeyPath = z.string().superRefine((file, ctx) => {
+  const problem = setupKeyPathProblem(file)
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(file.slice(0, 80))} ${problem}` })
+})
+
 /** A repository's gitmesh.json: committed, so it travels inside every snapshot. */
 export const ProjectConfigSchema = z.strictObject({
-  test: z.string().min(1, 'must be a command such as "npm test"'),
+  test: z.string().min(1, 'must be a command such as "npm test"').max(MAX_TEST_COMMAND_CHARS),
   attempts: z.number().int().min(1).max(MAX_ATTEMPTS).optional(),
-  timeouts: z.strictObject({ generate: duration.optional(), test: duration.optional() }).optional()
-})
+  setup: z.string().min(1, 'must be a command such as "npm ci"').max(MAX_TEST_COMMAND_CHARS).optional(),
+  setupKey: z.array(setupKeyPath).min(1, 'must name at least one file, such as ["package-lock.json"]').max(MAX_SETUP_KEY_FILES).optional(),
+  timeouts: z.strictObject({ generate: duration.optional(), test: duration.optional(), setup: duration.optional(), idle: duration.optional() }).optional()
+}).refine(config => config.setupKey === undefined || config.setup !== undefined, { message: 'setupKey names the files whose hash keys the setup cache: it needs a setup command, such as "npm ci"', path: ['setupKey'] })
+
+/** The setup step of a job (docs/generators.md, "Setup"): run once before the first attempt, cached by `key`. */
+export interface JobSetup {
+  command: string
+  /** Repository-relative files whose contents key the builder's setup cache; empty: no cache. */
+  key: string[]
+}
+
+/** The timeouts gitmesh.json sets itself; a builder's own defaults fill in the rest. */
+export interface ProjectTimeouts {
+  generate?: number
+  setup?: number
+  idle?: number
+}
 
 export interface JobSettings {
   test: string
   attempts: number
+  /** gitmesh.json's, else DEFAULT_GENERATE_TIMEOUT_MS (what a builder without `--generate-timeout` uses). */
   generateTimeoutMs: number
   testTimeoutMs: number
+  setup?: JobSetup
+  /** Only what gitmesh.json says; absent when it says none of them. */
+  projectTimeouts?: ProjectTimeouts
 }
 
 export interface SettingOverrides {
@@ -76,6 +102,16 @@ export async function loadJobSettings (repoDir: string, overrides: SettingOverri
     test,
     attempts,
     generateTimeoutMs: config?.timeouts?.generate ?? DEFAULT_GENERATE_TIMEOUT_MS,
-    testTimeoutMs: config?.timeouts?.test ?? DEFAULT_TEST_TIMEOUT_MS
+    testTimeoutMs: config?.timeouts?.test ?? DEFAULT_TEST_TIMEOUT_MS,
+    ...(config?.setup === undefined ? {} : { setup: { command: config.setup, key: config.setupKey ?? [] } }),
+    ...projectTimeouts(config?.timeouts)
   }
+}
+
+function projectTimeouts (timeouts: { generate?: number, setup?: number, idle?: number } | undefined): { projectTimeouts?: ProjectTimeouts } {
+  const picked: ProjectTimeouts = {}
+  if (timeouts?.generate !== undefined) picked.generate = timeouts.generate
+  if (timeouts?.setup !== undefined) picked.setup = timeouts.setup
+  if (timeouts?.idle !== undefined) picked.idle = timeouts.idle
+  return Object.keys(picked).length === 0 ? {} : { projectTimeouts: picked }
 }

@@ -34,6 +34,9 @@ export function nextRound (job: Pick<Job, 'round' | 'after'>, next: NextRound): 
     attemptsBudget: next.settings.attempts,
     generateTimeoutMs: next.settings.generateTimeoutMs,
     testTimeoutMs: next.settings.testTimeoutMs,
+    // null clears what the round before had: gitmesh.json may have dropped them since
+    setup: next.settings.setup ?? null,
+    projectTimeouts: next.settings.projectTimeouts ?? null,
     builder: undefined,
     extraBuilders: [],
     attempt: 0,

@@ -18,10 +18,13 @@ export const TRANSITIONS: Readonly<Record<JobState, readonly JobState[]>> = {
   // a step back within an attempt; a later attempt starts again at `generating`); a declined
   // offer goes back to where it came from (`queued` or `lost`); handback; lost; cancel; a result
   // without a commit; the round's result.
-  offered: ['fetching', 'generating', 'testing', 'queued', 'lost', 'cancelled', 'failed', 'returned'],
-  fetching: ['offered', 'generating', 'testing', 'queued', 'lost', 'cancelled', 'failed', 'returned'],
-  generating: ['offered', 'fetching', 'testing', 'queued', 'lost', 'cancelled', 'failed', 'returned'],
-  testing: ['offered', 'fetching', 'generating', 'queued', 'lost', 'cancelled', 'failed', 'returned'],
+  // `setup` comes once per round, between `fetching` and the first `generating`; a failed setup
+  // ends the round with a result without a commit (`failed`).
+  offered: ['fetching', 'setup', 'generating', 'testing', 'queued', 'lost', 'cancelled', 'failed', 'returned'],
+  fetching: ['offered', 'setup', 'generating', 'testing', 'queued', 'lost', 'cancelled', 'failed', 'returned'],
+  setup: ['offered', 'fetching', 'generating', 'testing', 'queued', 'lost', 'cancelled', 'failed', 'returned'],
+  generating: ['offered', 'fetching', 'setup', 'testing', 'queued', 'lost', 'cancelled', 'failed', 'returned'],
+  testing: ['offered', 'fetching', 'setup', 'generating', 'queued', 'lost', 'cancelled', 'failed', 'returned'],
   // waits like `queued`
   lost: ['offered', 'failed', 'cancelled', 'returned'],
   // `gitmesh merge`; `gitmesh reject` (without -m: with -m it is a new round)

@@ -2,7 +2,7 @@ import { constants as fsConstants } from 'node:fs'
 import { access, stat } from 'node:fs/promises'
 import { StringDecoder } from 'node:string_decoder'
 import type { Readable } from 'node:stream'
-import { DEFAULT_MAX_OUTPUT_BYTES, OUTPUT_DRAIN_MS, SHELL } from './constants.js'
+import { DEFAULT_MAX_OUTPUT_BYTES, MAX_TIMER_MS, OUTPUT_DRAIN_MS, SHELL } from './constants.js'
 import { startChild } from './child.js'
 import { scrubbedEnv } from './environment.js'
 import { CommandCwdError, CommandSpawnError } from './errors.js'
@@ -34,6 +34,13 @@ export interface RunCommandOptions {
   maskOutput?: OutputMasker
   timeoutMs: number
   /**
+   * The group is killed once the command has written nothing for this long (an agent waiting on
+   * a prompt it will never get, a hung network call), however much of `timeoutMs` is left; the
+   * outcome then says `idleTimedOut`.
+   * @default none: only `timeoutMs` bounds the command
+   */
+  idleTimeoutMs?: number
+  /**
    * Bytes of combined output kept: the tail, since a test runner's summary comes last.
    * @default DEFAULT_MAX_OUTPUT_BYTES
    */
@@ -57,6 +64,8 @@ export interface CommandOutcome {
   /** The signal that ended the shell (`SIGTERM`, `SIGKILL`), or null. */
   signal: NodeJS.Signals | null
   timedOut: boolean
+  /** Killed because it wrote nothing for `idleTimeoutMs` (then `timedOut` is false). */
+  idleTimedOut: boolean
   cancelled: boolean
   ms: number
   /** Combined stdout and stderr: the last `maxOutputBytes` bytes, with a one-line note first when truncated. */
@@ -89,9 +98,13 @@ export async function runCommand (options: RunCommandOptions): Promise<CommandOu
   await checkWorkingDirectory(options.cwd)
   const started = performance.now()
   const elapsed = (): number => Math.round(performance.now() - started)
-  const output = new OutputTail(options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES, options.onOutput, options.maskOutput)
+  const idle = new IdleTimer(options.idleTimeoutMs)
+  const output = new OutputTail(options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES, chunk => {
+    idle.touch()
+    options.onOutput?.(chunk)
+  }, options.maskOutput)
   if (options.signal?.aborted === true) {
-    return { exitCode: null, signal: null, timedOut: false, cancelled: true, ms: elapsed(), ...output.finish() }
+    return { exitCode: null, signal: null, timedOut: false, idleTimedOut: false, cancelled: true, ms: elapsed(), ...output.finish() }
   }
 
   const running = startChild({
@@ -107,6 +120,7 @@ export async function runCommand (options: RunCommandOptions): Promise<CommandOu
   const { child } = running
   const pipesClosed = Promise.all([output.read(child.stdout!), output.read(child.stderr!)])
   if (child.pid !== undefined) options.onSpawn?.(child.pid)
+  idle.start(() => { void running.kill() })
   let ended
   try {
     ended = await running.exit
@@ -114,13 +128,46 @@ export async function runCommand (options: RunCommandOptions): Promise<CommandOu
     child.stdout?.destroy()
     child.stderr?.destroy()
     throw new CommandSpawnError(options.command, err)
+  } finally {
+    idle.stop()
   }
   if (!await settlesWithin(pipesClosed, OUTPUT_DRAIN_MS)) {
     child.stdout?.destroy()
     child.stderr?.destroy()
     await pipesClosed
   }
-  return { ...ended, ms: elapsed(), ...output.finish() }
+  // A kill for silence is not a kill for the total time; either may come first, never both.
+  const idleTimedOut = idle.fired && !ended.timedOut && !ended.cancelled
+  return { ...ended, idleTimedOut, ms: elapsed(), ...output.finish() }
+}
+
+/** Fires once when `touch` has not been called for `ms` after `start`; a no-op without `ms`. */
+class IdleTimer {
+  fired = false
+  #timer: NodeJS.Timeout | undefined
+  #onIdle: (() => void) | undefined
+
+  constructor (private readonly ms: number | undefined) {}
+
+  start (onIdle: () => void): void {
+    if (this.ms === undefined) return
+    this.#onIdle = onIdle
+    this.touch()
+  }
+
+  touch (): void {
+    if (this.#onIdle === undefined || this.fired) return
+    clearTimeout(this.#timer)
+    this.#timer = setTimeout(() => {
+      this.fired = true
+      this.#onIdle?.()
+    }, Math.max(0, Math.min(this.ms!, MAX_TIMER_MS)))
+  }
+
+  stop (): void {
+    clearTimeout(this.#timer)
+    this.#onIdle = undefined
+  }
 }
 
 async function checkWorkingDirectory (cwd: string): Promise<void> {

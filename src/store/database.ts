@@ -105,7 +105,10 @@ const MIGRATIONS: string[] = [
   // Tokens and cost an agent preset reported per attempt; NULL when the generator reports none.
   `ALTER TABLE job_attempts ADD COLUMN input_tokens INTEGER;
    ALTER TABLE job_attempts ADD COLUMN output_tokens INTEGER;
-   ALTER TABLE job_attempts ADD COLUMN cost_usd REAL;`
+   ALTER TABLE job_attempts ADD COLUMN cost_usd REAL;`,
+  // gitmesh.json's setup step and the timeouts it sets itself (JSON); jobs from before had neither.
+  `ALTER TABLE jobs ADD COLUMN setup TEXT;
+   ALTER TABLE jobs ADD COLUMN project_timeouts TEXT;`
 ]
 
 /** Runs `work` in one transaction: all of it is written, or none of it. */

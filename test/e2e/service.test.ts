@@ -83,7 +83,7 @@ describe('gitmesh service install writes a unit that runs this daemon with the f
     expect(unknown.stderr).toContain("daemon flags: unknown option '--bulider'")
     const needsBuilder = gitmesh(['service', 'install', '--platform', 'linux', '--slots', '2'])
     expect(needsBuilder.code).toBe(2)
-    expect(needsBuilder.stderr).toContain('--slots, --generate, --agent, --tag, --pass-env and --path need --builder')
+    expect(needsBuilder.stderr).toContain('--slots, --generate, --agent, --tag, --pass-env, --path, --generate-timeout and --idle-timeout need --builder')
     const badPath = gitmesh(['service', 'install', '--platform', 'linux', '--builder', '--path', 'relative/bin'])
     expect(badPath.code).toBe(2)
     expect(badPath.stderr).toContain('--path: ')

@@ -10,7 +10,7 @@ import { TestRepo } from '../helpers/git-repo.js'
 /** Every key of JobView; the type checker keeps this list and the type the same. */
 const JOB_VIEW_KEYS: Record<keyof JobView, true> = {
   id: true, name: true, state: true, reason: true, prompt: true, repo: true, snapshot: true, builder: true, round: true,
-  attempt: true, attemptsBudget: true, progress: true, test: true, attempts: true, usage: true, result: true, merge: true,
+  attempt: true, attemptsBudget: true, progress: true, test: true, setup: true, attempts: true, usage: true, result: true, merge: true,
   acceptedCommit: true, priority: true, after: true, owns: true, fanout: true, builders: true, fanoutBuilders: true,
   fanoutStop: true, stack: true, ranOn: true, blockedBy: true, outsideOwns: true, candidates: true, overlaps: true,
   waitingFor: true, builderLoad: true, elapsedMs: true, createdAt: true, updatedAt: true

@@ -321,6 +321,7 @@ Examples:
           `builder     ${job.builder ?? '-'}`,
           `round       ${job.round}${job.attempt > 0 ? `, attempt ${job.attempt}/${job.attemptsBudget}` : ''}`
         ]
+        if (job.setup !== null) lines.push(`setup       ${job.setup.command}${job.setup.key.length > 0 ? ` (cached by ${job.setup.key.join(', ')})` : ' (not cached: no setupKey)'}`)
         if (job.priority !== 0) lines.push(`priority    ${job.priority}`)
         if (job.after.length > 0) lines.push(`after       ${job.after.join(', ')}${job.stack ? ' (stacked: starts on its passing result)' : ''}`)
         if (job.owns.length > 0) lines.push(`owns        ${job.owns.join(' ')}`)

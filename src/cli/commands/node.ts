@@ -1,8 +1,8 @@
 import type { Command } from 'commander'
 import { commandContext } from '../context.js'
-import { collect, wholeNumber } from '../options.js'
+import { collect, parseDuration, wholeNumber } from '../options.js'
 import { pc, table, UsageError } from '../output.js'
-import { MAX_TAGS } from '../../jobs/constants.js'
+import { MAX_COMMAND_TIMEOUT_MS, MAX_TAGS } from '../../jobs/constants.js'
 import { HOOK_EVENTS, MAX_HOOK_COMMAND_CHARS, MAX_HOOKS } from '../../notify/constants.js'
 import { AGENT_NAMES, UnknownAgentError } from '../../agents/index.js'
 import type { IdView, PeerView } from '../../daemon/views.js'
@@ -34,6 +34,8 @@ export interface DaemonFlags {
   generate?: string
   agent?: string
   tag?: string[]
+  generateTimeout?: number
+  idleTimeout?: number
   passEnv?: string[]
   path?: string
   onEvent?: string[]
@@ -54,18 +56,25 @@ export function daemonOptions (command: Command): Command {
     .option('--generate <command>', 'the generator command, judged by its exit code (default: the built-in fenced-block generator)')
     .option('--agent <name>', `run a coding agent through its preset: ${AGENT_NAMES.join(', ')} (docs/generators.md)`)
     .option('--tag <tag>', 'a label authors can ask for with `--builder TAG` (repeatable)', collect)
+    .option('--generate-timeout <duration>', 'generator time limit for projects whose gitmesh.json sets no timeouts.generate (default: 60m)', parseDuration)
+    .option('--idle-timeout <duration>', 'stop a generator that writes nothing this long, for projects whose gitmesh.json sets no timeouts.idle (default: 15m)', parseDuration)
     .option('--pass-env <name>', 'pass this variable of the daemon\'s environment to job commands, masked in output (repeatable; adds to the config\'s builder.passEnv)', collect)
     .option('--path <dirs>', 'the job commands\' PATH: absolute folders or ~/…, separated by \':\' (replaces the config\'s builder.path; default: the daemon\'s PATH)')
     .option('--on-event <command>', 'run this shell command when a job returns, fails or merges with conflicts, the job\'s JSON on stdin (repeatable; besides the config\'s `hooks`)', collect)
     .option('--no-notify', 'no desktop notification (notify-send, osascript) on those events')
     .option('--json', 'print the ready line as JSON')
-    .addHelpText('after', '\nExamples:\n  gitmesh daemon\n  gitmesh daemon --listen /ip4/0.0.0.0/tcp/4100 --peer /ip4/192.168.1.20/tcp/4100/p2p/12D3KooW...\n  gitmesh daemon --builder --slots 4 --agent claude --pass-env ANTHROPIC_API_KEY\n  gitmesh daemon --builder --generate \'my-agent "$GITMESH_PROMPT_FILE"\'\n  gitmesh daemon --builder --agent codex --pass-env CODEX_API_KEY --path ~/.local/bin:/usr/local/bin:/usr/bin:/bin\n  gitmesh daemon --on-event \'jq -r "\\(.event) \\(.name)" >> ~/gitmesh-events.log\' --no-notify\n  (docs/generators.md: plugging in coding agents; keys can also go in <home>/secrets.env, mode 0600; docs/guide.md: knowing when to look)')
+    .addHelpText('after', '\nExamples:\n  gitmesh daemon\n  gitmesh daemon --listen /ip4/0.0.0.0/tcp/4100 --peer /ip4/192.168.1.20/tcp/4100/p2p/12D3KooW...\n  gitmesh daemon --builder --slots 4 --agent claude --pass-env ANTHROPIC_API_KEY\n  gitmesh daemon --builder --generate \'my-agent "$GITMESH_PROMPT_FILE"\'\n  gitmesh daemon --builder --agent claude --generate-timeout 45m --idle-timeout 10m\n  gitmesh daemon --builder --agent codex --pass-env CODEX_API_KEY --path ~/.local/bin:/usr/local/bin:/usr/bin:/bin\n  gitmesh daemon --on-event \'jq -r "\\(.event) \\(.name)" >> ~/gitmesh-events.log\' --no-notify\n  (docs/generators.md: plugging in coding agents; keys can also go in <home>/secrets.env, mode 0600; docs/guide.md: knowing when to look)')
 }
 
 /** Refuses daemon flags that cannot work, naming the flag. */
 export async function checkDaemonFlags (opts: DaemonFlags): Promise<void> {
   if (opts.slots !== undefined && (!Number.isInteger(opts.slots) || opts.slots < 1)) throw new UsageError('--slots must be a positive whole number')
-  if (opts.builder !== true && (opts.slots !== undefined || opts.generate !== undefined || opts.agent !== undefined || opts.tag !== undefined || opts.passEnv !== undefined || opts.path !== undefined)) throw new UsageError('--slots, --generate, --agent, --tag, --pass-env and --path need --builder')
+  if (opts.builder !== true && (opts.slots !== undefined || opts.generate !== undefined || opts.agent !== undefined || opts.tag !== undefined || opts.passEnv !== undefined || opts.path !== undefined || opts.generateTimeout !== undefined || opts.idleTimeout !== undefined)) {
+    throw new UsageError('--slots, --generate, --agent, --tag, --pass-env, --path, --generate-timeout and --idle-timeout need --builder')
+  }
+  for (const [flag, value] of [['--generate-timeout', opts.generateTimeout], ['--idle-timeout', opts.idleTimeout]] as const) {
+    if (value !== undefined && (value < 1000 || value > MAX_COMMAND_TIMEOUT_MS)) throw new UsageError(`${flag} must be between 1s and ${MAX_COMMAND_TIMEOUT_MS / 3_600_000}h, such as 45m`)
+  }
   if (opts.generate !== undefined && opts.agent !== undefined) throw new UsageError('give one of --agent NAME or --generate COMMAND, not both')
   if (opts.agent !== undefined && !AGENT_NAMES.includes(opts.agent)) throw new UsageError(new UnknownAgentError(opts.agent).message)
   commandEnvironmentFlags(opts.passEnv, opts.path)
@@ -110,7 +119,7 @@ export function registerNodeCommands (program: Command): void {
       const daemon = await Daemon.start(home, {
         listen: opts.listen,
         peers: opts.peer,
-        builder: opts.builder === true ? { slots: opts.slots, generate: opts.generate, agent: opts.agent, tags: opts.tag, passEnv, path } : undefined,
+        builder: opts.builder === true ? { slots: opts.slots, generate: opts.generate, agent: opts.agent, tags: opts.tag, passEnv, path, generateTimeoutMs: opts.generateTimeout, idleTimeoutMs: opts.idleTimeout } : undefined,
         onWarning: message => { process.stderr.write(`warning: ${message}\n`) },
         hooks: (opts.onEvent ?? []).map(run => ({ on: [...HOOK_EVENTS], run })),
         // Without the flag, the config says (commander's default for `--no-notify` is true).

@@ -5,6 +5,7 @@ import { commandContext } from '../context.js'
 import { pc, UsageError } from '../output.js'
 import type { SubmittedTaskView } from '../../daemon/views.js'
 import { kebabName } from '../../jobs/naming.js'
+import { ACTIVE_STATES } from '../../jobs/job.js'
 import { isDaemonAway } from '../../daemon/errors.js'
 import type { PromptFile } from '../../watch/prompt-file.js'
 import { waitForDaemon } from '../follow.js'
@@ -76,7 +77,7 @@ Examples:
           say({ event: 'unchanged', file: task.file, job: job.name, id: job.id, round: job.round }, pc.dim(`${relative(task.file)}: ${job.name} already has this version (${job.state})`))
           return
         }
-        const verb = job.replaced === null ? 'offered' : ['queued', 'lost', 'offered', 'fetching', 'generating', 'testing'].includes(job.replaced) ? `re-offered (round ${job.round}, the running round cancelled)` : `re-offered (round ${job.round})`
+        const verb = job.replaced === null ? 'offered' : ['queued', 'lost', ...ACTIVE_STATES].includes(job.replaced) ? `re-offered (round ${job.round}, the running round cancelled)` : `re-offered (round ${job.round})`
         const warning = job.waitingFor !== null ? pc.yellow(` ⚠ no builder can take it yet: ${job.waitingFor.reason}`) : ''
         say({ event: job.replaced === null ? 'offered' : 're-offered', file: task.file, job: job.name, id: job.id, round: job.round, waitingFor: job.waitingFor }, `${verb} ${pc.bold(job.name)} from ${relative(task.file)}${warning}`)
       }

@@ -5,7 +5,7 @@ import { generateAttempt, rateLimitWaitMs } from '../../../src/builder/agent-out
 import { withFeedback } from '../../../src/builder/job-runner.js'
 import type { CommandOutcome } from '../../../src/process/run-command.js'
 
-const outcome = (output: string, exitCode: number | null = 0): CommandOutcome => ({ exitCode, signal: null, timedOut: false, cancelled: false, ms: 10, output, truncated: false })
+const outcome = (output: string, exitCode: number | null = 0): CommandOutcome => ({ exitCode, signal: null, timedOut: false, idleTimedOut: false, cancelled: false, ms: 10, output, truncated: false })
 const codex = presetGenerator(agentPreset('codex'))
 const limited = outcome([
   JSON.stringify({ type: 'turn.failed', error: { message: 'exceeded retry limit, last status: 429 Too Many Requests' } }),
@@ -68,7 +68,7 @@ describe('generating one attempt', () => {
   })
 
   it('says in the next prompt why a run that exited 0 failed, in the agent\'s words', () => {
-    expect(withFeedback('p', 1, outcome('API Error: 500', 0), 'generator', 'API Error: 500')).toContain('## Attempt 1: the generator failed (exited with 0: API Error: 500)')
-    expect(withFeedback('p', 1, outcome('boom', 3), 'generator', 'boom')).toContain('## Attempt 1: the generator failed (exited with 3)')
+    expect(withFeedback('p', 1, outcome('API Error: 500', 0), 'generator', { said: 'API Error: 500' })).toContain('## Attempt 1: the generator failed (exited with 0: API Error: 500)')
+    expect(withFeedback('p', 1, outcome('boom', 3), 'generator', { said: 'boom' })).toContain('## Attempt 1: the generator failed (exited with 3)')
   })
 })

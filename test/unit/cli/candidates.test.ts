@@ -26,6 +26,7 @@ function job (fields: Partial<JobView>): JobView {
     attemptsBudget: 3,
     progress: null,
     test: 'npm test',
+    setup: null,
     attempts: [],
     usage: null,
     result: { commit: B, passed: true, builder: '12D3KooWbzyW9d', summary: 'tests passed', committedAt: 0, receivedAt: 0 },

@@ -30,10 +30,58 @@ async function failure (overrides?: SettingOverrides): Promise<Error> {
   throw new Error(`expected an error, got ${JSON.stringify(settings)}`)
 }
 
+describe('loadJobSettings: setup, setupKey, timeouts.setup and timeouts.idle', () => {
+  it('reads the setup command, its key files and its own timeouts', async () => {
+    await writeConfig({ test: 'npm test', setup: 'npm ci', setupKey: ['package-lock.json', 'app/package-lock.json'], timeouts: { setup: '5m', idle: '10m' } })
+    expect(await loadJobSettings(repo)).toEqual({
+      test: 'npm test',
+      attempts: DEFAULT_ATTEMPTS,
+      generateTimeoutMs: DEFAULT_GENERATE_TIMEOUT_MS,
+      testTimeoutMs: DEFAULT_TEST_TIMEOUT_MS,
+      setup: { command: 'npm ci', key: ['package-lock.json', 'app/package-lock.json'] },
+      projectTimeouts: { setup: 300_000, idle: 600_000 }
+    })
+  })
+
+  it('a setup without setupKey has an empty key (it runs for every job); setupKey without setup is an error', async () => {
+    await writeConfig({ test: 'npm test', setup: 'make deps' })
+    expect((await loadJobSettings(repo)).setup).toEqual({ command: 'make deps', key: [] })
+    await writeConfig({ test: 'npm test', setupKey: ['package-lock.json'] })
+    expect((await failure()).message).toContain(`${PROJECT_CONFIG_FILE}: setupKey: setupKey names the files whose hash keys the setup cache: it needs a setup command`)
+  })
+
+  it('refuses setupKey paths that leave the repository or are not in git\'s form, and says why', async () => {
+    const cases: Array<[unknown, string]> = [
+      ['../package-lock.json', 'has a ".." segment'],
+      ['app/../../x', 'has a ".." segment'],
+      ['/etc/passwd', 'is absolute'],
+      ['app\\lock', 'contains a backslash'],
+      ['./package-lock.json', 'empty or "." segment'],
+      ['app//lock', 'empty or "." segment'],
+      ['.git/config', 'is inside .git'],
+      ['', 'is empty'],
+      ['x'.repeat(257), 'longer than 256'],
+      [5, 'setupKey.0']
+    ]
+    for (const [file, why] of cases) {
+      await writeConfig({ test: 'npm test', setup: 'npm ci', setupKey: [file] })
+      const err = await failure()
+      expect(err.name, JSON.stringify(file)).toBe('InvalidProjectConfigError')
+      expect(err.message, JSON.stringify(file)).toContain(`${PROJECT_CONFIG_FILE}: setupKey`)
+      expect(err.message, JSON.stringify(file)).toContain(why)
+    }
+    await writeConfig({ test: 'npm test', setup: 'npm ci', setupKey: [] })
+    expect((await failure()).message).toContain('must name at least one file')
+    await writeConfig({ test: 'npm test', setup: '' })
+    expect((await failure()).message).toContain('setup: must be a command such as "npm ci"')
+  })
+})
+
 describe('loadJobSettings: the file', () => {
   it('reads test, attempts and both timeouts', async () => {
     await writeConfig({ test: 'npm test', attempts: 5, timeouts: { generate: '10m', test: '90s' } })
-    expect(await loadJobSettings(repo)).toEqual({ test: 'npm test', attempts: 5, generateTimeoutMs: 600_000, testTimeoutMs: 90_000 })
+    // projectTimeouts: what the file itself says, which wins over a builder's own defaults
+    expect(await loadJobSettings(repo)).toEqual({ test: 'npm test', attempts: 5, generateTimeoutMs: 600_000, testTimeoutMs: 90_000, projectTimeouts: { generate: 600_000 } })
   })
 
   it('fills what the file leaves out with the defaults', async () => {
@@ -113,7 +161,7 @@ describe('loadJobSettings: the file', () => {
 describe('loadJobSettings: command-line overrides', () => {
   it('--test and --attempts win over the file; the file still gives the timeouts', async () => {
     await writeConfig({ test: 'npm test', attempts: 2, timeouts: { generate: '1m', test: '2m' } })
-    expect(await loadJobSettings(repo, { test: 'npm run test:unit', attempts: 7 })).toEqual({ test: 'npm run test:unit', attempts: 7, generateTimeoutMs: 60_000, testTimeoutMs: 120_000 })
+    expect(await loadJobSettings(repo, { test: 'npm run test:unit', attempts: 7 })).toEqual({ test: 'npm run test:unit', attempts: 7, generateTimeoutMs: 60_000, testTimeoutMs: 120_000, projectTimeouts: { generate: 60_000 } })
     expect(await loadJobSettings(repo, { attempts: 1 })).toMatchObject({ test: 'npm test', attempts: 1 })
     expect(await loadJobSettings(repo, { test: 'true' })).toMatchObject({ test: 'true', attempts: 2 })
   })

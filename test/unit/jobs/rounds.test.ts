@@ -29,6 +29,8 @@ describe('nextRound', () => {
       attemptsBudget: 4,
       generateTimeoutMs: 45_000,
       testTimeoutMs: 90_000,
+      setup: null,
+      projectTimeouts: null,
       builder: undefined,
       extraBuilders: [],
       attempt: 0,

@@ -10,7 +10,7 @@ import { IllegalTransitionError, JobChangedError, JobStateError } from '../../..
 
 // The state machine as docs/architecture.md ("Job states") draws it, written out here apart from
 // src/jobs/transitions.ts so that a change to the table has to change this list too.
-const RUNNING = ['offered', 'fetching', 'generating', 'testing'] as const
+const RUNNING = ['offered', 'fetching', 'setup', 'generating', 'testing'] as const
 const ALLOWED: ReadonlyArray<[JobState, JobState]> = [
   ['queued', 'offered'], ['queued', 'failed'], ['queued', 'cancelled'], ['queued', 'returned'],
   ...RUNNING.flatMap(from => [
@@ -54,6 +54,7 @@ const PATH: Record<JobState, JobState[]> = {
   queued: [],
   offered: ['offered'],
   fetching: ['offered', 'fetching'],
+  setup: ['offered', 'setup'],
   generating: ['offered', 'generating'],
   testing: ['offered', 'testing'],
   lost: ['offered', 'lost'],

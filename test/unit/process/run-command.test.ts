@@ -125,6 +125,27 @@ describe('runCommand', () => {
     expect(await eventually(() => errnoOf(() => process.kill(-(pgid ?? 0), 0)) === 'ESRCH')).toBe(true)
   })
 
+  it('kills the group when the command goes quiet for idleTimeoutMs, however much total time is left', async () => {
+    // Prints for a while (each line well inside the idle bound), then goes quiet.
+    const outcome = await run('echo "leader $$"; for i in 1 2 3 4; do echo "tick $i"; sleep 0.1; done; exec sleep 30', { timeoutMs: 20_000, idleTimeoutMs: 1_000 })
+    expect(outcome).toMatchObject({ exitCode: null, signal: 'SIGTERM', timedOut: false, idleTimedOut: true, cancelled: false })
+    expect(outcome.output).toContain('tick 4')
+    // the ticks took about 400 ms and did not count as silence; the quiet second after them did
+    expect(outcome.ms).toBeGreaterThanOrEqual(1_300)
+    expect(outcome.ms).toBeLessThan(5_000)
+    const pgid = pidsIn(outcome.output).get('leader')
+    expect(await eventually(() => groupGone(pgid ?? 0))).toBe(true)
+  })
+
+  it('lets a command that keeps writing run past idleTimeoutMs, and one that ends in time is not idle', async () => {
+    // 1.5 s of ticks against a 1 s idle bound (wide gaps: a loaded machine may delay a tick)
+    const chatty = await run('for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do echo "tick $i"; sleep 0.1; done', { idleTimeoutMs: 1_000 })
+    expect(chatty).toMatchObject({ exitCode: 0, timedOut: false, idleTimedOut: false })
+    expect(chatty.ms).toBeGreaterThanOrEqual(1_400)
+    const total = await run('echo start; exec sleep 30', { timeoutMs: 300, idleTimeoutMs: 10_000 })
+    expect(total).toMatchObject({ timedOut: true, idleTimedOut: false })
+  })
+
   it('kills background children and nested shells on timeout', async () => {
     const outcome = await run(FAMILY, { timeoutMs: 1_000 })
     expect(outcome.timedOut).toBe(true)
