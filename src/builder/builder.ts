@@ -21,6 +21,8 @@ import { Outbox } from './outbox.js'
 import { Prefetcher } from './prefetcher.js'
 import { renewLeases } from './lease-renewal.js'
 import { reapOrphanedCommands } from './orphans.js'
+import { LogShipper } from '../logs/shipper.js'
+import type { LogSpool } from '../logs/spool.js'
 
 export interface BuilderInit {
   /** How job messages reach authors, and news of them connecting. */
@@ -41,6 +43,8 @@ export interface BuilderInit {
   generate: string
   /** Labels authors can ask for (`builders: [gpu]`). */
   tags?: string[]
+  /** Where live output waits for its author (src/logs/); without it no live log is sent. */
+  logSpool?: LogSpool
 }
 
 /** Default slots: half the cores, at least one. */
@@ -70,6 +74,7 @@ export class Builder {
   private readonly worktrees: WorktreePool
   private readonly outbox: Outbox
   private readonly prefetcher: Prefetcher
+  private readonly logs?: LogShipper
   /** Jobs given a slot whose generator has not started yet. */
   private readonly starting = new Set<string>()
   private readonly startWatchers = new Set<() => void>()
@@ -80,7 +85,15 @@ export class Builder {
     // committing its result overlaps with the next one's start).
     this.worktrees = new WorktreePool(path.join(init.workDir, 'worktrees'), WORKTREES_PER_SLOT * this.slots)
     this.send = init.network.send
-    this.outbox = new Outbox({ store: init.store, send: this.send, log: init.log, working: (author, id) => this.controllers.has(this.key(author, id)) })
+    this.logs = init.logSpool === undefined ? undefined : new LogShipper({ spool: init.logSpool, send: this.send, log: init.log })
+    this.outbox = new Outbox({
+      store: init.store,
+      send: this.send,
+      log: init.log,
+      working: (author, id) => this.controllers.has(this.key(author, id)),
+      // A result ends the author's view of the job's log: the log goes first.
+      beforeAnnounce: async (author, result) => { await this.logs?.drained({ author, job: result.job, round: result.round }) }
+    })
     this.prefetcher = new Prefetcher({
       workDir: init.workDir,
       fetch: async (author, snapshot, repo, options) => { await init.exchange.fetch(peerIdFromString(author), [snapshot], repo, options) },
@@ -114,6 +127,7 @@ export class Builder {
     this.leaser = setInterval(() => { void renewLeases(this.init.store, this.send, this.init.log) }, LEASE_RENEW_MS)
     this.leaser.unref()
     this.init.network.on('peer:connect', this.onConnect)
+    this.logs?.resume()
     void this.announceAll()
   }
 
@@ -133,6 +147,7 @@ export class Builder {
     clearInterval(this.announcer)
     clearInterval(this.leaser)
     this.init.network.off('peer:connect', this.onConnect)
+    this.logs?.stop()
     for (const controller of this.controllers.values()) controller.abort(new Error('the builder is stopping'))
     const held = this.init.store.inStates(['queued', 'fetching', 'generating', 'testing'])
     await Promise.all(held.map(async job => {
@@ -155,7 +170,10 @@ export class Builder {
     this.prefetcher.prepare(this.startOrder(), this.slots)
   }
 
-  private readonly onConnect = (): void => { void this.announceAll() }
+  private readonly onConnect = (peer: string): void => {
+    this.logs?.resume(peer)
+    void this.announceAll()
+  }
 
   private async announceAll (): Promise<void> {
     if (!this.stopped) await this.outbox.announceAll()
@@ -281,6 +299,7 @@ export class Builder {
       if (state === 'fetching') deferred = setTimeout(() => { send(state, attempt, line) }, STATUS_DEFER_MS)
       else send(state, attempt, line)
     }
+    const logKey = { author, job: id, round }
     try {
       const result = await runJob(job, {
         exchange: this.init.exchange,
@@ -292,8 +311,10 @@ export class Builder {
         onSlotFree: freeSlot,
         onProcessGroup: pgid => { this.init.store.setProcessGroup(author, id, pgid) },
         onState,
+        onOutput: this.logs?.writer(logKey),
         signal: controller.signal
       })
+      await this.logs?.end(logKey)
       if (controller.signal.aborted) return
       if (result.commit !== undefined) {
         // The author fetches B from us: grant it, from the cache repository it lives in, and S
@@ -307,6 +328,8 @@ export class Builder {
       void freeSlot()
       await this.outbox.announce(author, result)
     } catch (err) {
+      // A cancelled job's output so far still goes out; nothing waits for it.
+      void this.logs?.end(logKey)
       if (!controller.signal.aborted) this.init.log.error('job %s failed - %e', id, err)
     }
   }

@@ -6,6 +6,7 @@ import { registerTrustCommands } from './commands/trust.js'
 import { registerObjectCommands } from './commands/objects.js'
 import { registerJobCommands } from './commands/jobs.js'
 import { registerWatchCommand } from './commands/watch.js'
+import { registerLogsCommand } from './commands/logs.js'
 import { EXIT, exitCodeFor } from './exit-codes.js'
 import { printError } from './output.js'
 
@@ -31,6 +32,7 @@ registerTrustCommands(program)
 registerObjectCommands(program)
 registerJobCommands(program)
 registerWatchCommand(program)
+registerLogsCommand(program)
 
 try {
   await program.parseAsync(process.argv)

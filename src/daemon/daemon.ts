@@ -18,9 +18,12 @@ import { JobStore } from '../jobs/job-store.js'
 import { JobsService } from './jobs-service.js'
 import { JobsNetwork } from '../jobs/network.js'
 import { jobMethods } from './job-methods.js'
+import { logMethods } from './log-methods.js'
 import { ControlServer } from './control-server.js'
 import { controlMethods } from './methods.js'
 import { keepBuildersConnected } from '../net/keep-alive.js'
+import { LogSpool } from '../logs/spool.js'
+import { LogStore } from '../logs/log-store.js'
 
 export interface DaemonOptions {
   /** Overrides the config's listen addresses. */
@@ -83,7 +86,7 @@ export class Daemon {
       const traffic = logger.forComponent('gitmesh:jobs:traffic')
       network.on('message', m => { traffic('%s %s %s: %s in %d ms', m.direction === 'in' ? 'from' : 'to', m.peer, m.type, m.outcome, m.ms) })
       const exchange = node.services.exchange
-      const author = new Author({ network, exchange, trust, grants, jobs: new JobStore(db), log: logger.forComponent('gitmesh:author'), namer: config.namer })
+      const author = new Author({ network, exchange, trust, grants, jobs: new JobStore(db), logs: new LogStore(db), log: logger.forComponent('gitmesh:author'), namer: config.namer })
       const builder = options.builder === undefined
         ? undefined
         : new Builder({
@@ -93,6 +96,7 @@ export class Daemon {
           trust,
           grants,
           store: new BuilderStore(db),
+          logSpool: new LogSpool(db),
           privateKey,
           workDir: path.join(home.dir, 'builder'),
           log: logger.forComponent('gitmesh:builder'),
@@ -102,7 +106,7 @@ export class Daemon {
         })
       const jobs = new JobsService(network, author, builder)
       await jobs.start()
-      const methods = { ...controlMethods({ node, trust, grants, builder, author, log: logger.forComponent('gitmesh:peers') }), ...jobMethods(author) }
+      const methods = { ...controlMethods({ node, trust, grants, builder, author, log: logger.forComponent('gitmesh:peers') }), ...jobMethods(author), ...logMethods(author) }
       control = new ControlServer(home.socketPath, methods, logger.forComponent('gitmesh:control'))
       await control.start()
       const daemon = new Daemon(home, node, db, control, trust, jobs, author)

@@ -4,7 +4,8 @@ import type { Author } from '../author/author.js'
 import type { Job } from '../jobs/job.js'
 import { MAX_JOB_QUERY_CHARS, MAX_PROMPT_CHARS } from '../jobs/constants.js'
 import { describeIssue, jobName, promptText, taskOptionFields, taskOptionsObject } from '../jobs/task-options.js'
-import { jobView, RUNNING, type BuilderView, type JobView, type SubmittedTaskView } from './views.js'
+import { jobView, RUNNING, type BuilderView, type JobView, type SubmittedTaskView, type WatchEvent } from './views.js'
+import type { LogChunk } from '../logs/log-store.js'
 import { parseMessage } from '../wire/channel.js'
 import { InvalidRequestError } from './errors.js'
 import type { ControlMethod } from './control-server.js'
@@ -89,10 +90,14 @@ export function jobMethods (author: Author): Record<string, ControlMethod> {
       return jobView(author, await author.cancel(author.jobs.find(p.job)))
     },
 
-    /** Streams every job change as an event until the caller hangs up. */
+    /** Streams every job change, and every chunk of live output, as an event until the caller hangs up. */
     watch: async (_raw, emit, signal) => {
-      const onJob = (job: Job): void => { emit({ type: 'job', job: jobView(author, job) }) }
+      const onJob = (job: Job): void => { emit({ type: 'job', job: jobView(author, job) } satisfies WatchEvent) }
+      const onLog = (job: string, chunk: LogChunk): void => { emit({ type: 'log', job, chunk } satisfies WatchEvent) }
       author.on('job', onJob)
+      author.on('log', onLog)
+      // Subscribed: a follower reads what came before from here on without missing or repeating.
+      emit({ type: 'watching' } satisfies WatchEvent)
       try {
         await new Promise<void>(resolve => {
           if (signal.aborted) resolve()
@@ -100,6 +105,7 @@ export function jobMethods (author: Author): Record<string, ControlMethod> {
         })
       } finally {
         author.off('job', onJob)
+        author.off('log', onLog)
       }
       return null
     }

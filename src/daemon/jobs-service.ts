@@ -5,8 +5,8 @@ import type { JobsNetwork } from '../jobs/network.js'
 
 /**
  * The jobs protocol on one node, composed: the network moves the messages; offers, cancels and
- * load questions go to its builder part (if it is a builder), status updates, leases, handbacks
- * and results to its author part.
+ * load questions go to its builder part (if it is a builder), status updates, live logs, leases,
+ * handbacks and results to its author part.
  */
 export class JobsService {
   constructor (private readonly network: JobsNetwork, private readonly author: Author, private readonly builder: Builder | undefined) {
@@ -33,6 +33,8 @@ export class JobsService {
         return this.builder?.handleCancel(message, from) ?? { type: 'decline', code: 'not-builder', message: 'this node does not run jobs' }
       case 'status':
         return this.author.handleStatus(message, from)
+      case 'log':
+        return this.author.handleLog(message, from)
       case 'result':
         return await this.author.handleResult(message, from)
       case 'load':

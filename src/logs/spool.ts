@@ -1,0 +1,120 @@
+import { transaction, type Db } from '../store/database.js'
+import type { LogStep } from '../jobs/messages.js'
+import { MAX_SPOOL_BYTES } from './constants.js'
+
+/** One job round's log stream on a builder: to whom, which job, which round. */
+export interface StreamKey {
+  author: string
+  job: string
+  round: number
+}
+
+/** A stored batch, at its offset in the stream. */
+export interface SpooledChunk {
+  offset: number
+  bytes: number
+  attempt: number
+  step: LogStep
+  text: string
+}
+
+/**
+ * A builder's live output that its author has not taken yet, per job round, in the node's
+ * database: what an author that was away (asleep, restarting) gets when it is back. Offsets count
+ * bytes of UTF-8 from the round's start and keep counting across a builder restart (the round then
+ * runs again and its output continues the same stream). Bounded per round: past `maxBytes` the
+ * oldest chunks go, and the author is told of the gap.
+ */
+export class LogSpool {
+  constructor (private readonly db: Db, private readonly maxBytes = MAX_SPOOL_BYTES) {}
+
+  /** Stores a batch at the end of its stream; returns its offset. */
+  append (key: StreamKey, attempt: number, step: LogStep, text: string): number {
+    const bytes = Buffer.byteLength(text, 'utf8')
+    return transaction(this.db, () => {
+      this.db.prepare('INSERT INTO spool_streams (author, job_id, round, next_offset, acked, ended) VALUES (?, ?, ?, 0, 0, 0) ON CONFLICT DO NOTHING')
+        .run(key.author, key.job, key.round)
+      const { next_offset: offset } = this.db.prepare('SELECT next_offset FROM spool_streams WHERE author = ? AND job_id = ? AND round = ?')
+        .get(key.author, key.job, key.round) as { next_offset: number }
+      this.db.prepare('INSERT INTO spool_chunks (author, job_id, round, offset, bytes, attempt, step, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(key.author, key.job, key.round, offset, bytes, attempt, step, text)
+      this.db.prepare('UPDATE spool_streams SET next_offset = ?, ended = 0 WHERE author = ? AND job_id = ? AND round = ?')
+        .run(offset + bytes, key.author, key.job, key.round)
+      this.trim(key, offset + bytes)
+      return offset
+    })
+  }
+
+  /** Keeps at most `maxBytes` of a stream: the oldest chunks go first. */
+  private trim (key: StreamKey, end: number): void {
+    const { held } = this.db.prepare('SELECT COALESCE(SUM(bytes), 0) AS held FROM spool_chunks WHERE author = ? AND job_id = ? AND round = ?')
+      .get(key.author, key.job, key.round) as { held: number }
+    if (held <= this.maxBytes) return
+    // Every chunk that starts before the cut point goes (chunks are at most a batch).
+    this.db.prepare('DELETE FROM spool_chunks WHERE author = ? AND job_id = ? AND round = ? AND offset + bytes <= ?')
+      .run(key.author, key.job, key.round, end - this.maxBytes)
+  }
+
+  /**
+   * What to send to an author that holds the stream up to `from`: the chunk holding that offset
+   * (cut to start there) or, when the builder no longer has it, the first one after it, with `gap`.
+   */
+  next (key: StreamKey, from: number): (SpooledChunk & { gap: boolean }) | undefined {
+    const row = this.db.prepare(`SELECT offset, bytes, attempt, step, text FROM spool_chunks
+      WHERE author = ? AND job_id = ? AND round = ? AND offset + bytes > ? ORDER BY offset LIMIT 1`)
+      .get(key.author, key.job, key.round, from) as SpooledChunk | undefined
+    if (row === undefined) return undefined
+    if (row.offset >= from) return { ...row, gap: row.offset > from }
+    // The author holds part of this chunk (it lost its tail, or another cut): send the rest.
+    const rest = Buffer.from(row.text, 'utf8').subarray(from - row.offset)
+    return { offset: from, bytes: rest.length, attempt: row.attempt, step: row.step, text: rest.toString('utf8'), gap: false }
+  }
+
+  /** The author holds the stream up to `offset`: what lies before it is no longer kept here. */
+  acked (key: StreamKey, offset: number): void {
+    transaction(this.db, () => {
+      this.db.prepare('UPDATE spool_streams SET acked = ? WHERE author = ? AND job_id = ? AND round = ?').run(offset, key.author, key.job, key.round)
+      this.db.prepare('DELETE FROM spool_chunks WHERE author = ? AND job_id = ? AND round = ? AND offset + bytes <= ?').run(key.author, key.job, key.round, offset)
+      this.forgetDelivered(key)
+    })
+  }
+
+  /** The round's commands are over: once the author has it all, the stream is forgotten. */
+  end (key: StreamKey): void {
+    transaction(this.db, () => {
+      this.db.prepare('UPDATE spool_streams SET ended = 1 WHERE author = ? AND job_id = ? AND round = ?').run(key.author, key.job, key.round)
+      this.forgetDelivered(key)
+    })
+  }
+
+  private forgetDelivered (key: StreamKey): void {
+    this.db.prepare('DELETE FROM spool_streams WHERE author = ? AND job_id = ? AND round = ? AND ended = 1 AND acked >= next_offset')
+      .run(key.author, key.job, key.round)
+  }
+
+  /** Where the author was last known to stand (0 for a new stream). */
+  acknowledged (key: StreamKey): number {
+    const row = this.db.prepare('SELECT acked FROM spool_streams WHERE author = ? AND job_id = ? AND round = ?').get(key.author, key.job, key.round) as { acked: number } | undefined
+    return row?.acked ?? 0
+  }
+
+  /** True when the author has everything stored so far. */
+  delivered (key: StreamKey): boolean {
+    const row = this.db.prepare('SELECT acked, next_offset FROM spool_streams WHERE author = ? AND job_id = ? AND round = ?').get(key.author, key.job, key.round) as { acked: number, next_offset: number } | undefined
+    return row === undefined || row.acked >= row.next_offset
+  }
+
+  /** Streams with output their author has not taken yet. */
+  undelivered (): StreamKey[] {
+    const rows = this.db.prepare('SELECT author, job_id, round FROM spool_streams WHERE acked < next_offset').all() as Array<{ author: string, job_id: string, round: number }>
+    return rows.map(row => ({ author: row.author, job: row.job_id, round: row.round }))
+  }
+
+  /** Forgets a stream (its author does not take logs, or no longer has the job). */
+  drop (key: StreamKey): void {
+    transaction(this.db, () => {
+      this.db.prepare('DELETE FROM spool_chunks WHERE author = ? AND job_id = ? AND round = ?').run(key.author, key.job, key.round)
+      this.db.prepare('DELETE FROM spool_streams WHERE author = ? AND job_id = ? AND round = ?').run(key.author, key.job, key.round)
+    })
+  }
+}
