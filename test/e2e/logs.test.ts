@@ -83,7 +83,6 @@ describe('live logs: builder → author, gitmesh logs [-f]', () => {
     await generator.go(2)
     await waitUntil(async () => generated(await authorLog(rig!, 'greeting')) === expected(2), 15_000, 'lines 1-2 at the author')
 
-    const t0 = Date.now()
     const follower = follow(rig.authorHome, 'greeting')
     children.push(follower.child)
     // What came before it started, then each line live, as it is printed.
@@ -96,7 +95,6 @@ describe('live logs: builder → author, gitmesh logs [-f]', () => {
     await rig.waitFor(job.id, ['returned'], 30_000)
     expect(await follower.exited, follower.stderr()).toBe(0)
     const all = await logsJson(rig, 'greeting')
-    console.log('follow phase', Date.now() - t0)
     expect(follower.chunks).toEqual(all)
     expect(generated(all).startsWith(expected(LINES))).toBe(true)
     expect(all.some(c => c.step === 'test')).toBe(false) // the tests print nothing when they pass
@@ -117,7 +115,6 @@ describe('live logs: builder → author, gitmesh logs [-f]', () => {
     await rig.waitFor(job.id, ['generating'])
     await generator.go(1)
     await waitUntil(async () => generated(await authorLog(rig!, 'greeting')) === expected(1), 15_000, 'line 1 at the author')
-    const t0 = Date.now()
     const follower = follow(rig.authorHome, 'greeting')
     children.push(follower.child)
     await waitUntil(() => generated(follower.chunks) === expected(1), 15_000, 'the follower to print line 1')
