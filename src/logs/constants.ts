@@ -1,7 +1,7 @@
 /** Defaults and limits of live logs (builder → author). Every figure is listed in docs/limits.md. */
 
 /** A builder sends a batch once this much output waits, without waiting for the timer. */
-export const LOG_BATCH_BYTES = 32 * 1024
+export const LOG_BATCH_BYTES = 64 * 1024
 
 /**
  * A builder sends what waits this long after its first unsent byte: a line shows at the author
@@ -9,8 +9,11 @@ export const LOG_BATCH_BYTES = 32 * 1024
  */
 export const LOG_FLUSH_MS = 20
 
-/** Largest `text` of one `log` message (bytes of UTF-8): twice a batch, and well under a frame. */
-export const MAX_LOG_TEXT_BYTES = 2 * LOG_BATCH_BYTES
+/**
+ * Largest `text` of one `log` message (bytes of UTF-8): the batches stored while one was in flight
+ * go out together up to this, so a fast command costs few messages; far under the frame cap.
+ */
+export const MAX_LOG_TEXT_BYTES = 4 * LOG_BATCH_BYTES
 
 /** Output an author keeps per attempt; past it the oldest chunks of that attempt are dropped. */
 export const MAX_ATTEMPT_LIVE_LOG_BYTES = 4 * 1024 * 1024

@@ -1,4 +1,5 @@
 import { transaction, type Db } from '../store/database.js'
+import { Statements } from './statements.js'
 import type { LogBatch, LogStep } from '../jobs/messages.js'
 import { MAX_ATTEMPT_LIVE_LOG_BYTES } from './constants.js'
 
@@ -58,11 +59,15 @@ const READ_ROWS = 1000
  * what is missing. Old rounds stay until the job is removed (`deleteJobLogs`).
  */
 export class LogStore {
-  constructor (private readonly db: Db, private readonly maxAttemptBytes = MAX_ATTEMPT_LIVE_LOG_BYTES) {}
+  constructor (private readonly db: Db, private readonly maxAttemptBytes = MAX_ATTEMPT_LIVE_LOG_BYTES) {
+    this.sql = new Statements(db)
+  }
+
+  private readonly sql: Statements
 
   /** Where a builder's stream of a job round stands: the bytes the author holds (or dropped). */
   held (job: string, round: number, builder: string): number {
-    const row = this.db.prepare('SELECT held FROM log_streams WHERE job_id = ? AND round = ? AND builder = ?').get(job, round, builder) as { held: number } | undefined
+    const row = this.sql.get('SELECT held FROM log_streams WHERE job_id = ? AND round = ? AND builder = ?').get(job, round, builder) as { held: number } | undefined
     return row?.held ?? 0
   }
 
@@ -76,11 +81,11 @@ export class LogStore {
       const text = placed.skip === 0 ? batch.text : Buffer.from(batch.text, 'utf8').subarray(placed.skip).toString('utf8')
       const taken = bytes - placed.skip
       const at = Date.now()
-      const { lastInsertRowid } = this.db.prepare('INSERT INTO log_chunks (job_id, round, builder, attempt, step, offset, bytes, text, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      const { lastInsertRowid } = this.sql.get('INSERT INTO log_chunks (job_id, round, builder, attempt, step, offset, bytes, text, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
         .run(batch.job, batch.round, builder, batch.attempt, batch.step, batch.offset + placed.skip, taken, text, at)
-      this.db.prepare('INSERT INTO log_streams (job_id, round, builder, held) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET held = excluded.held')
+      this.sql.get('INSERT INTO log_streams (job_id, round, builder, held) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET held = excluded.held')
         .run(batch.job, batch.round, builder, placed.held)
-      this.db.prepare(`INSERT INTO log_attempts (job_id, round, attempt, bytes, dropped) VALUES (?, ?, ?, ?, ?)
+      this.sql.get(`INSERT INTO log_attempts (job_id, round, attempt, bytes, dropped) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT DO UPDATE SET bytes = bytes + excluded.bytes, dropped = dropped + excluded.dropped`)
         .run(batch.job, batch.round, batch.attempt, taken, placed.lost)
       this.bound(batch.job, batch.round, batch.attempt)
@@ -90,10 +95,10 @@ export class LogStore {
 
   /** Drops an attempt's oldest chunks while it holds more than `maxAttemptBytes`. */
   private bound (job: string, round: number, attempt: number): void {
-    const { bytes } = this.db.prepare('SELECT bytes FROM log_attempts WHERE job_id = ? AND round = ? AND attempt = ?').get(job, round, attempt) as { bytes: number }
+    const { bytes } = this.sql.get('SELECT bytes FROM log_attempts WHERE job_id = ? AND round = ? AND attempt = ?').get(job, round, attempt) as { bytes: number }
     let over = bytes - this.maxAttemptBytes
     if (over <= 0) return
-    const oldest = this.db.prepare('SELECT seq, bytes FROM log_chunks WHERE job_id = ? AND round = ? AND attempt = ? ORDER BY seq LIMIT 256').all(job, round, attempt) as Array<{ seq: number, bytes: number }>
+    const oldest = this.sql.get('SELECT seq, bytes FROM log_chunks WHERE job_id = ? AND round = ? AND attempt = ? ORDER BY seq LIMIT 256').all(job, round, attempt) as Array<{ seq: number, bytes: number }>
     let dropped = 0
     let last = -1
     for (const chunk of oldest) {
@@ -103,16 +108,16 @@ export class LogStore {
       last = chunk.seq
     }
     if (last < 0) return
-    this.db.prepare('DELETE FROM log_chunks WHERE job_id = ? AND round = ? AND attempt = ? AND seq <= ?').run(job, round, attempt, last)
-    this.db.prepare('UPDATE log_attempts SET bytes = bytes - ?, dropped = dropped + ? WHERE job_id = ? AND round = ? AND attempt = ?').run(dropped, dropped, job, round, attempt)
+    this.sql.get('DELETE FROM log_chunks WHERE job_id = ? AND round = ? AND attempt = ? AND seq <= ?').run(job, round, attempt, last)
+    this.sql.get('UPDATE log_attempts SET bytes = bytes - ?, dropped = dropped + ? WHERE job_id = ? AND round = ? AND attempt = ?').run(dropped, dropped, job, round, attempt)
   }
 
   /** Chunks of a job round in arrival order, from a cursor, up to about `maxBytes`; `next` is the cursor to go on from. */
   read (job: string, options: ReadOptions): { chunks: LogChunk[], next: number, more: boolean } {
     const from = options.from ?? 0
     const rows = (options.attempt === undefined
-      ? this.db.prepare('SELECT * FROM log_chunks WHERE job_id = ? AND round = ? AND seq > ? ORDER BY seq LIMIT ?').all(job, options.round, from, READ_ROWS)
-      : this.db.prepare('SELECT * FROM log_chunks WHERE job_id = ? AND round = ? AND attempt = ? AND seq > ? ORDER BY seq LIMIT ?').all(job, options.round, options.attempt, from, READ_ROWS)) as ChunkRow[]
+      ? this.sql.get('SELECT * FROM log_chunks WHERE job_id = ? AND round = ? AND seq > ? ORDER BY seq LIMIT ?').all(job, options.round, from, READ_ROWS)
+      : this.sql.get('SELECT * FROM log_chunks WHERE job_id = ? AND round = ? AND attempt = ? AND seq > ? ORDER BY seq LIMIT ?').all(job, options.round, options.attempt, from, READ_ROWS)) as ChunkRow[]
     const chunks: LogChunk[] = []
     let size = 0
     for (const row of rows) {
@@ -125,17 +130,17 @@ export class LogStore {
 
   /** The latest `seq` of any chunk (0 when there is none): where a follower starting now stands. */
   lastSeq (): number {
-    const row = this.db.prepare('SELECT MAX(seq) AS seq FROM log_chunks').get() as { seq: number | null }
+    const row = this.sql.get('SELECT MAX(seq) AS seq FROM log_chunks').get() as { seq: number | null }
     return row.seq ?? 0
   }
 
   /** The last `lines` lines of a round's latest attempt that has output (of `attempt`, if given). */
   tail (job: string, round: number, lines: number, attempt?: number): { attempt: number, lines: string[] } | undefined {
-    const latest = attempt ?? (this.db.prepare('SELECT attempt FROM log_chunks WHERE job_id = ? AND round = ? ORDER BY seq DESC LIMIT 1').get(job, round) as { attempt: number } | undefined)?.attempt
+    const latest = attempt ?? (this.sql.get('SELECT attempt FROM log_chunks WHERE job_id = ? AND round = ? ORDER BY seq DESC LIMIT 1').get(job, round) as { attempt: number } | undefined)?.attempt
     if (latest === undefined) return undefined
     const texts: string[] = []
     let newlines = 0
-    for (const row of this.db.prepare('SELECT text FROM log_chunks WHERE job_id = ? AND round = ? AND attempt = ? ORDER BY seq DESC').iterate(job, round, latest) as IterableIterator<{ text: string }>) {
+    for (const row of this.sql.get('SELECT text FROM log_chunks WHERE job_id = ? AND round = ? AND attempt = ? ORDER BY seq DESC').iterate(job, round, latest) as IterableIterator<{ text: string }>) {
       texts.unshift(row.text)
       newlines += row.text.split('\n').length - 1
       if (newlines > lines) break
@@ -146,7 +151,7 @@ export class LogStore {
 
   /** Bytes each attempt of a round lost: dropped past the bound, or gone on the builder before they arrived. */
   dropped (job: string, round: number): Array<{ attempt: number, bytes: number }> {
-    return this.db.prepare('SELECT attempt, dropped AS bytes FROM log_attempts WHERE job_id = ? AND round = ? AND dropped > 0 ORDER BY attempt').all(job, round) as Array<{ attempt: number, bytes: number }>
+    return this.sql.get('SELECT attempt, dropped AS bytes FROM log_attempts WHERE job_id = ? AND round = ? AND dropped > 0 ORDER BY attempt').all(job, round) as Array<{ attempt: number, bytes: number }>
   }
 }
 

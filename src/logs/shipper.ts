@@ -2,7 +2,7 @@ import type { Logger } from '@libp2p/interface'
 import type { LogStep } from '../jobs/messages.js'
 import type { SendJobMessage } from '../jobs/wire.js'
 import { LogBatcher } from './batcher.js'
-import { LOG_DRAIN_TIMEOUT_MS, LOG_RETRY_MS, LOG_SEND_TIMEOUT_MS } from './constants.js'
+import { LOG_DRAIN_TIMEOUT_MS, LOG_RETRY_MS, LOG_SEND_TIMEOUT_MS, MAX_LOG_TEXT_BYTES } from './constants.js'
 import type { LogSpool, StreamKey } from './spool.js'
 
 export interface LogShipperInit {
@@ -18,7 +18,7 @@ const streamId = (key: StreamKey): string => `${key.author}/${key.job}/${key.rou
 /**
  * Sends each job round's live output to its author: batches (batcher.ts) are stored in the spool
  * first, then sent in order, one `log` in flight per stream, each starting where the author's last
- * reply said it stands. A failed send is tried again after `retryMs` and whenever the author
+ * reply said it stands; the batches stored while one was in flight go out together. A failed send is tried again after `retryMs` and whenever the author
  * connects (`resume`); a decline means the author does not take logs for that job (an older
  * author declines the unknown type): that stream stops.
  */
@@ -119,7 +119,7 @@ export class LogShipper {
     let from = this.init.spool.acknowledged(key)
     let stalled = 0
     while (!this.stopped) {
-      const chunk = this.init.spool.next(key, from)
+      const chunk = this.init.spool.next(key, from, MAX_LOG_TEXT_BYTES)
       if (chunk === undefined) return
       let reply
       try {

@@ -1,4 +1,5 @@
 import { transaction, type Db } from '../store/database.js'
+import { Statements } from './statements.js'
 import type { LogStep } from '../jobs/messages.js'
 import { MAX_SPOOL_BYTES } from './constants.js'
 
@@ -26,19 +27,23 @@ export interface SpooledChunk {
  * oldest chunks go, and the author is told of the gap.
  */
 export class LogSpool {
-  constructor (private readonly db: Db, private readonly maxBytes = MAX_SPOOL_BYTES) {}
+  constructor (private readonly db: Db, private readonly maxBytes = MAX_SPOOL_BYTES) {
+    this.sql = new Statements(db)
+  }
+
+  private readonly sql: Statements
 
   /** Stores a batch at the end of its stream; returns its offset. */
   append (key: StreamKey, attempt: number, step: LogStep, text: string): number {
     const bytes = Buffer.byteLength(text, 'utf8')
     return transaction(this.db, () => {
-      this.db.prepare('INSERT INTO spool_streams (author, job_id, round, next_offset, acked, ended) VALUES (?, ?, ?, 0, 0, 0) ON CONFLICT DO NOTHING')
+      this.sql.get('INSERT INTO spool_streams (author, job_id, round, next_offset, acked, ended) VALUES (?, ?, ?, 0, 0, 0) ON CONFLICT DO NOTHING')
         .run(key.author, key.job, key.round)
-      const { next_offset: offset } = this.db.prepare('SELECT next_offset FROM spool_streams WHERE author = ? AND job_id = ? AND round = ?')
+      const { next_offset: offset } = this.sql.get('SELECT next_offset FROM spool_streams WHERE author = ? AND job_id = ? AND round = ?')
         .get(key.author, key.job, key.round) as { next_offset: number }
-      this.db.prepare('INSERT INTO spool_chunks (author, job_id, round, offset, bytes, attempt, step, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      this.sql.get('INSERT INTO spool_chunks (author, job_id, round, offset, bytes, attempt, step, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
         .run(key.author, key.job, key.round, offset, bytes, attempt, step, text)
-      this.db.prepare('UPDATE spool_streams SET next_offset = ?, ended = 0 WHERE author = ? AND job_id = ? AND round = ?')
+      this.sql.get('UPDATE spool_streams SET next_offset = ?, ended = 0 WHERE author = ? AND job_id = ? AND round = ?')
         .run(offset + bytes, key.author, key.job, key.round)
       this.trim(key, offset + bytes)
       return offset
@@ -47,34 +52,50 @@ export class LogSpool {
 
   /** Keeps at most `maxBytes` of a stream: the oldest chunks go first. */
   private trim (key: StreamKey, end: number): void {
-    const { held } = this.db.prepare('SELECT COALESCE(SUM(bytes), 0) AS held FROM spool_chunks WHERE author = ? AND job_id = ? AND round = ?')
+    const { held } = this.sql.get('SELECT COALESCE(SUM(bytes), 0) AS held FROM spool_chunks WHERE author = ? AND job_id = ? AND round = ?')
       .get(key.author, key.job, key.round) as { held: number }
     if (held <= this.maxBytes) return
     // Every chunk that starts before the cut point goes (chunks are at most a batch).
-    this.db.prepare('DELETE FROM spool_chunks WHERE author = ? AND job_id = ? AND round = ? AND offset + bytes <= ?')
+    this.sql.get('DELETE FROM spool_chunks WHERE author = ? AND job_id = ? AND round = ? AND offset + bytes <= ?')
       .run(key.author, key.job, key.round, end - this.maxBytes)
   }
 
   /**
-   * What to send to an author that holds the stream up to `from`: the chunk holding that offset
-   * (cut to start there) or, when the builder no longer has it, the first one after it, with `gap`.
+   * What to send to an author that holds the stream up to `from`: the stored batches from that
+   * offset on (the first cut to start there), joined while they follow each other and belong to
+   * the same step of the same attempt, up to `maxBytes` — a backlog goes out in few messages.
+   * When the builder no longer has the bytes at `from`, it starts at the first it has, with `gap`.
    */
-  next (key: StreamKey, from: number): (SpooledChunk & { gap: boolean }) | undefined {
-    const row = this.db.prepare(`SELECT offset, bytes, attempt, step, text FROM spool_chunks
+  next (key: StreamKey, from: number, maxBytes = Number.POSITIVE_INFINITY): (SpooledChunk & { gap: boolean }) | undefined {
+    const first = this.sql.get(`SELECT offset, bytes, attempt, step, text FROM spool_chunks
       WHERE author = ? AND job_id = ? AND round = ? AND offset + bytes > ? ORDER BY offset LIMIT 1`)
       .get(key.author, key.job, key.round, from) as SpooledChunk | undefined
-    if (row === undefined) return undefined
-    if (row.offset >= from) return { ...row, gap: row.offset > from }
-    // The author holds part of this chunk (it lost its tail, or another cut): send the rest.
-    const rest = Buffer.from(row.text, 'utf8').subarray(from - row.offset)
-    return { offset: from, bytes: rest.length, attempt: row.attempt, step: row.step, text: rest.toString('utf8'), gap: false }
+    if (first === undefined) return undefined
+    // Only the batches that can join it are read: those starting within `maxBytes` of it.
+    const rows = [first, ...this.sql.get(`SELECT offset, bytes, attempt, step, text FROM spool_chunks
+      WHERE author = ? AND job_id = ? AND round = ? AND offset > ? AND offset < ? ORDER BY offset`)
+      .all(key.author, key.job, key.round, first.offset, first.offset + Math.min(maxBytes, Number.MAX_SAFE_INTEGER / 2)) as SpooledChunk[]]
+    let head = first
+    if (first.offset < from) {
+      // The author holds part of this batch (it lost its tail, or another cut): the rest goes.
+      const rest = Buffer.from(first.text, 'utf8').subarray(from - first.offset)
+      head = { ...first, offset: from, bytes: rest.length, text: rest.toString('utf8') }
+    }
+    const texts = [head.text]
+    let bytes = head.bytes
+    for (const row of rows.slice(1)) {
+      if (row.offset !== head.offset + bytes || row.attempt !== head.attempt || row.step !== head.step || bytes + row.bytes > maxBytes) break
+      texts.push(row.text)
+      bytes += row.bytes
+    }
+    return { offset: head.offset, bytes, attempt: head.attempt, step: head.step, text: texts.join(''), gap: head.offset > from }
   }
 
   /** The author holds the stream up to `offset`: what lies before it is no longer kept here. */
   acked (key: StreamKey, offset: number): void {
     transaction(this.db, () => {
-      this.db.prepare('UPDATE spool_streams SET acked = ? WHERE author = ? AND job_id = ? AND round = ?').run(offset, key.author, key.job, key.round)
-      this.db.prepare('DELETE FROM spool_chunks WHERE author = ? AND job_id = ? AND round = ? AND offset + bytes <= ?').run(key.author, key.job, key.round, offset)
+      this.sql.get('UPDATE spool_streams SET acked = ? WHERE author = ? AND job_id = ? AND round = ?').run(offset, key.author, key.job, key.round)
+      this.sql.get('DELETE FROM spool_chunks WHERE author = ? AND job_id = ? AND round = ? AND offset + bytes <= ?').run(key.author, key.job, key.round, offset)
       this.forgetDelivered(key)
     })
   }
@@ -82,39 +103,39 @@ export class LogSpool {
   /** The round's commands are over: once the author has it all, the stream is forgotten. */
   end (key: StreamKey): void {
     transaction(this.db, () => {
-      this.db.prepare('UPDATE spool_streams SET ended = 1 WHERE author = ? AND job_id = ? AND round = ?').run(key.author, key.job, key.round)
+      this.sql.get('UPDATE spool_streams SET ended = 1 WHERE author = ? AND job_id = ? AND round = ?').run(key.author, key.job, key.round)
       this.forgetDelivered(key)
     })
   }
 
   private forgetDelivered (key: StreamKey): void {
-    this.db.prepare('DELETE FROM spool_streams WHERE author = ? AND job_id = ? AND round = ? AND ended = 1 AND acked >= next_offset')
+    this.sql.get('DELETE FROM spool_streams WHERE author = ? AND job_id = ? AND round = ? AND ended = 1 AND acked >= next_offset')
       .run(key.author, key.job, key.round)
   }
 
   /** Where the author was last known to stand (0 for a new stream). */
   acknowledged (key: StreamKey): number {
-    const row = this.db.prepare('SELECT acked FROM spool_streams WHERE author = ? AND job_id = ? AND round = ?').get(key.author, key.job, key.round) as { acked: number } | undefined
+    const row = this.sql.get('SELECT acked FROM spool_streams WHERE author = ? AND job_id = ? AND round = ?').get(key.author, key.job, key.round) as { acked: number } | undefined
     return row?.acked ?? 0
   }
 
   /** True when the author has everything stored so far. */
   delivered (key: StreamKey): boolean {
-    const row = this.db.prepare('SELECT acked, next_offset FROM spool_streams WHERE author = ? AND job_id = ? AND round = ?').get(key.author, key.job, key.round) as { acked: number, next_offset: number } | undefined
+    const row = this.sql.get('SELECT acked, next_offset FROM spool_streams WHERE author = ? AND job_id = ? AND round = ?').get(key.author, key.job, key.round) as { acked: number, next_offset: number } | undefined
     return row === undefined || row.acked >= row.next_offset
   }
 
   /** Streams with output their author has not taken yet. */
   undelivered (): StreamKey[] {
-    const rows = this.db.prepare('SELECT author, job_id, round FROM spool_streams WHERE acked < next_offset').all() as Array<{ author: string, job_id: string, round: number }>
+    const rows = this.sql.get('SELECT author, job_id, round FROM spool_streams WHERE acked < next_offset').all() as Array<{ author: string, job_id: string, round: number }>
     return rows.map(row => ({ author: row.author, job: row.job_id, round: row.round }))
   }
 
   /** Forgets a stream (its author does not take logs, or no longer has the job). */
   drop (key: StreamKey): void {
     transaction(this.db, () => {
-      this.db.prepare('DELETE FROM spool_chunks WHERE author = ? AND job_id = ? AND round = ?').run(key.author, key.job, key.round)
-      this.db.prepare('DELETE FROM spool_streams WHERE author = ? AND job_id = ? AND round = ?').run(key.author, key.job, key.round)
+      this.sql.get('DELETE FROM spool_chunks WHERE author = ? AND job_id = ? AND round = ?').run(key.author, key.job, key.round)
+      this.sql.get('DELETE FROM spool_streams WHERE author = ? AND job_id = ? AND round = ?').run(key.author, key.job, key.round)
     })
   }
 }

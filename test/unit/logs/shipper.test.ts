@@ -106,7 +106,14 @@ describe('LogShipper and LogSpool', () => {
   it('keeps at most its bound per round, telling the author of the gap', async () => {
     const spool = new LogSpool(builderDb, 10)
     for (let i = 0; i < 5; i++) spool.append(KEY, 1, 'generate', `abcd${i}\n`)
-    expect(spool.next(KEY, 0)).toMatchObject({ offset: 18, text: 'abcd3\n', gap: true })
-    expect(spool.next(KEY, 20)).toMatchObject({ offset: 20, text: 'cd3\n', gap: false })
+    expect(spool.next(KEY, 0)).toMatchObject({ offset: 18, text: 'abcd3\nabcd4\n', gap: true })
+    expect(spool.next(KEY, 20)).toMatchObject({ offset: 20, text: 'cd3\nabcd4\n', gap: false })
+    // A message joins stored batches up to its bound, and only batches of one step of one attempt.
+    expect(spool.next(KEY, 18, 10)).toMatchObject({ offset: 18, text: 'abcd3\n' })
+    const roomy = new LogSpool(builderDb, 1000)
+    const other = { ...KEY, job: 'b1b2c3d4e5f6' }
+    roomy.append(other, 1, 'generate', 'one\n')
+    roomy.append(other, 1, 'test', 'two\n')
+    expect(roomy.next(other, 0)).toMatchObject({ offset: 0, text: 'one\n' })
   })
 })
