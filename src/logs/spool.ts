@@ -33,31 +33,23 @@ export class LogSpool {
 
   private readonly sql: Statements
 
-  /** Stores a batch at the end of its stream; returns its offset. */
+  /** Stores a batch at the end of its stream; returns its offset. Three statements, one commit. */
   append (key: StreamKey, attempt: number, step: LogStep, text: string): number {
     const bytes = Buffer.byteLength(text, 'utf8')
     return transaction(this.db, () => {
-      this.sql.get('INSERT INTO spool_streams (author, job_id, round, next_offset, acked, ended) VALUES (?, ?, ?, 0, 0, 0) ON CONFLICT DO NOTHING')
-        .run(key.author, key.job, key.round)
-      const { next_offset: offset } = this.sql.get('SELECT next_offset FROM spool_streams WHERE author = ? AND job_id = ? AND round = ?')
-        .get(key.author, key.job, key.round) as { next_offset: number }
+      const { next_offset: end } = this.sql.get(`INSERT INTO spool_streams (author, job_id, round, next_offset, acked, ended) VALUES (?, ?, ?, ?, 0, 0)
+        ON CONFLICT DO UPDATE SET next_offset = next_offset + excluded.next_offset, ended = 0 RETURNING next_offset`)
+        .get(key.author, key.job, key.round, bytes) as { next_offset: number }
+      const offset = end - bytes
       this.sql.get('INSERT INTO spool_chunks (author, job_id, round, offset, bytes, attempt, step, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
         .run(key.author, key.job, key.round, offset, bytes, attempt, step, text)
-      this.sql.get('UPDATE spool_streams SET next_offset = ?, ended = 0 WHERE author = ? AND job_id = ? AND round = ?')
-        .run(offset + bytes, key.author, key.job, key.round)
-      this.trim(key, offset + bytes)
+      // At most `maxBytes` of a stream stay: every batch that ends before the cut point goes.
+      if (end > this.maxBytes) {
+        this.sql.get('DELETE FROM spool_chunks WHERE author = ? AND job_id = ? AND round = ? AND offset + bytes <= ?')
+          .run(key.author, key.job, key.round, end - this.maxBytes)
+      }
       return offset
     })
-  }
-
-  /** Keeps at most `maxBytes` of a stream: the oldest chunks go first. */
-  private trim (key: StreamKey, end: number): void {
-    const { held } = this.sql.get('SELECT COALESCE(SUM(bytes), 0) AS held FROM spool_chunks WHERE author = ? AND job_id = ? AND round = ?')
-      .get(key.author, key.job, key.round) as { held: number }
-    if (held <= this.maxBytes) return
-    // Every chunk that starts before the cut point goes (chunks are at most a batch).
-    this.sql.get('DELETE FROM spool_chunks WHERE author = ? AND job_id = ? AND round = ? AND offset + bytes <= ?')
-      .run(key.author, key.job, key.round, end - this.maxBytes)
   }
 
   /**
