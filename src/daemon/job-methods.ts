@@ -90,14 +90,20 @@ export function jobMethods (author: Author): Record<string, ControlMethod> {
       return jobView(author, await author.cancel(author.jobs.find(p.job)))
     },
 
-    /** Streams every job change, and every chunk of live output, as an event until the caller hangs up. */
-    watch: async (_raw, emit, signal) => {
+    /**
+     * Streams every job change as an event until the caller hangs up. With `logs: true`, also
+     * every chunk of live output, after a first `watching` event that says the subscription is in
+     * place (a follower then reads what came before without missing or repeating a chunk).
+     */
+    watch: async (raw, emit, signal) => {
+      const p = params(z.object({ logs: z.boolean().optional() }), raw)
       const onJob = (job: Job): void => { emit({ type: 'job', job: jobView(author, job) } satisfies WatchEvent) }
       const onLog = (job: string, chunk: LogChunk): void => { emit({ type: 'log', job, chunk } satisfies WatchEvent) }
       author.on('job', onJob)
-      author.on('log', onLog)
-      // Subscribed: a follower reads what came before from here on without missing or repeating.
-      emit({ type: 'watching' } satisfies WatchEvent)
+      if (p.logs === true) {
+        author.on('log', onLog)
+        emit({ type: 'watching' } satisfies WatchEvent)
+      }
       try {
         await new Promise<void>(resolve => {
           if (signal.aborted) resolve()

@@ -138,8 +138,8 @@ export interface LogsView {
 }
 
 /**
- * A `watch` event: the stream is subscribed (first, once), a job changed, or a chunk of live
- * output arrived.
+ * A `watch` event: a job changed; with `logs: true`, also the stream is subscribed (first, once)
+ * and a chunk of live output arrived.
  */
 export type WatchEvent = { type: 'watching' } | { type: 'job', job: JobView } | { type: 'log', job: string, chunk: LogChunkView }
 

@@ -293,6 +293,7 @@ Examples:
           redraw()
         }, {
           signal: watching.signal,
+          logs: true,
           onDown: () => {
             away = true
             process.stderr.write(`${pc.yellow('the daemon went away')}: reconnecting when it is back (ctrl-c to stop)…\n`)

@@ -94,6 +94,7 @@ async function follow (ctx: CommandContext, first: LogsView, printer: LogPrinter
   }
   await followDaemonEvents(ctx, onEvent, {
     signal: stop.signal,
+    logs: true,
     onDown: () => { process.stderr.write(`${pc.yellow('the daemon went away')}: following again when it is back…\n`) },
     onUp: () => { process.stderr.write('the daemon is back\n') }
   })
