@@ -104,6 +104,13 @@ describe('live logs: builder → author, gitmesh logs [-f]', () => {
     expect(shown.stdout).toContain('live log, attempt 1')
     const text = await runCli(rig.authorHome, ['logs', 'greeting'])
     expect(text.stdout).toContain(`attempt 1 · generate ──\n${expected(LINES)}`)
+    const second = await runCli(rig.authorHome, ['logs', 'greeting', '--attempt', '2', '--json'])
+    expect(second.stdout).toBe('') // one attempt was enough
+    const unknown = await runCli(rig.authorHome, ['logs', 'no-such-job'])
+    expect(unknown.code).toBe(2)
+    expect(unknown.stderr).toContain('no-such-job')
+    const help = await runCli(rig.authorHome, ['logs', '--help'])
+    expect(help.stdout).toContain('Examples:')
   }, 90_000)
 
   it('an author stopped mid-job gets the rest when it is back: every line once, in order, and a follower survives the restart', async () => {
