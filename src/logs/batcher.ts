@@ -1,5 +1,5 @@
 import type { LogStep } from '../jobs/messages.js'
-import { LOG_BATCH_BYTES, LOG_FLUSH_MS } from './constants.js'
+import { LOG_BATCH_BYTES, LOG_BULK_BYTES, LOG_BULK_FLUSH_MS, LOG_FLUSH_MS } from './constants.js'
 
 /** A piece of one step's output, ready to be numbered and sent. */
 export interface LogPiece {
@@ -15,12 +15,18 @@ export interface LogBatcherInit {
   batchBytes?: number
   /** @default LOG_FLUSH_MS */
   flushMs?: number
+  /** @default LOG_BULK_BYTES */
+  bulkBytes?: number
+  /** @default LOG_BULK_FLUSH_MS */
+  bulkFlushMs?: number
 }
 
 /**
  * Gathers a job's output into batches: one goes out when `batchBytes` wait, or `flushMs` after the
- * first unsent byte, or when the step changes (a batch belongs to one step of one attempt). A
- * batch is never larger than `batchBytes` and is cut on a character boundary.
+ * first unsent byte — `bulkFlushMs` when more than `bulkBytes` came meanwhile (a flood: nobody
+ * reads it line by line, and each batch costs the builder a commit and a message) — or when the
+ * step changes (a batch belongs to one step of one attempt). A batch is never larger than
+ * `batchBytes` and is cut on a character boundary.
  */
 export class LogBatcher {
   private pending: string[] = []
@@ -29,10 +35,14 @@ export class LogBatcher {
   private timer?: NodeJS.Timeout
   private readonly batchBytes: number
   private readonly flushMs: number
+  private readonly bulkBytes: number
+  private readonly bulkFlushMs: number
 
   constructor (private readonly init: LogBatcherInit) {
     this.batchBytes = init.batchBytes ?? LOG_BATCH_BYTES
     this.flushMs = init.flushMs ?? LOG_FLUSH_MS
+    this.bulkBytes = init.bulkBytes ?? LOG_BULK_BYTES
+    this.bulkFlushMs = init.bulkFlushMs ?? LOG_BULK_FLUSH_MS
   }
 
   write (step: LogStep, attempt: number, text: string): void {
@@ -45,7 +55,13 @@ export class LogBatcher {
       this.flush()
       return
     }
-    this.timer ??= setTimeout(() => { this.flush() }, this.flushMs)
+    this.timer ??= setTimeout(() => {
+      if (this.pendingBytes <= this.bulkBytes || this.bulkFlushMs <= this.flushMs) {
+        this.flush()
+        return
+      }
+      this.timer = setTimeout(() => { this.flush() }, this.bulkFlushMs - this.flushMs)
+    }, this.flushMs)
   }
 
   /** Sends whatever waits now. */

@@ -10,6 +10,16 @@ export const LOG_BATCH_BYTES = 64 * 1024
 export const LOG_FLUSH_MS = 20
 
 /**
+ * Output arriving faster than this within `LOG_FLUSH_MS` is a flood, not lines for a person: its
+ * batch waits up to `LOG_BULK_FLUSH_MS` (or `LOG_BATCH_BYTES`), so a chatty command costs the
+ * builder a few batches a second rather than fifty.
+ */
+export const LOG_BULK_BYTES = 8 * 1024
+
+/** How long a flood's batch may wait after its first unsent byte. */
+export const LOG_BULK_FLUSH_MS = 100
+
+/**
  * Largest `text` of one `log` message (bytes of UTF-8): the batches stored while one was in flight
  * go out together up to this, so a fast command costs few messages; far under the frame cap.
  */

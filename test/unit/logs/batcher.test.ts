@@ -17,6 +17,17 @@ describe('LogBatcher', () => {
     expect(batches).toEqual([{ attempt: 1, step: 'generate', text: 'first line\nsecond line\n' }])
   })
 
+  it('lets a flood\'s batch wait longer, up to the bulk delay', () => {
+    vi.useFakeTimers()
+    const batches: LogPiece[] = []
+    const batcher = new LogBatcher({ onBatch: piece => batches.push(piece), flushMs: 20, bulkBytes: 10, bulkFlushMs: 100, batchBytes: 1024 })
+    batcher.write('generate', 1, 'a flood of output\n')
+    vi.advanceTimersByTime(99)
+    expect(batches).toEqual([])
+    vi.advanceTimersByTime(1)
+    expect(batches.map(b => b.text)).toEqual(['a flood of output\n'])
+  })
+
   it('sends at once when a batch is full, in pieces no larger than a batch', () => {
     const batches: LogPiece[] = []
     const batcher = new LogBatcher({ onBatch: piece => batches.push(piece), flushMs: 60_000, batchBytes: 10 })
