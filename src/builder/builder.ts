@@ -329,7 +329,7 @@ export class Builder {
       await this.outbox.announce(author, result)
     } catch (err) {
       // A cancelled job's output so far still goes out; nothing waits for it.
-      void this.logs?.end(logKey)
+      this.logs?.end(logKey).catch(failure => { this.init.log('live log of %s not ended - %e', id, failure) })
       if (!controller.signal.aborted) this.init.log.error('job %s failed - %e', id, err)
     }
   }

@@ -30,6 +30,8 @@ export class LogShipper {
   private readonly declined = new Set<string>()
   private readonly waiters = new Map<string, Set<() => void>>()
   private stopped = false
+  /** Set while stopping: batches are still stored, but no more are sent. */
+  private stopping = false
 
   constructor (private readonly init: LogShipperInit) {}
 
@@ -41,7 +43,7 @@ export class LogShipper {
       onBatch: piece => {
         if (this.declined.has(id) || this.stopped) return
         this.init.spool.append(key, piece.attempt, piece.step, piece.text)
-        this.kick(key)
+        if (!this.stopping) this.kick(key)
       }
     })
     this.batchers.set(id, batcher)
@@ -56,6 +58,8 @@ export class LogShipper {
     const id = streamId(key)
     this.batchers.get(id)?.flush()
     this.batchers.delete(id)
+    // A stopped shipper's streams are resumed after the next start; the database may be closing.
+    if (this.stopped) return
     this.init.spool.end(key)
     await this.drained(key)
   }
@@ -88,10 +92,13 @@ export class LogShipper {
 
   /** Stops sending; safe to call twice. What is stored goes out after the next start. */
   stop (): void {
+    if (this.stopped) return
+    // What waits in the batchers is stored first, and sent after the next start.
+    this.stopping = true
+    for (const batcher of this.batchers.values()) batcher.flush()
     this.stopped = true
     for (const timer of this.retries.values()) clearTimeout(timer)
     this.retries.clear()
-    for (const batcher of this.batchers.values()) batcher.flush()
     for (const waiters of this.waiters.values()) for (const check of [...waiters]) check()
   }
 

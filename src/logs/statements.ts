@@ -1,6 +1,6 @@
 import type { Db } from '../store/database.js'
 
-function prepare (db: Db, sql: string) { // eslint-disable-line @typescript-eslint/explicit-function-return-type
+function prepare (db: Db, sql: string) {
   return db.prepare<unknown[]>(sql)
 }
 
