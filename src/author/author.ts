@@ -22,6 +22,9 @@ import { nextRound, type SchedulingOptions } from '../jobs/rounds.js'
 import { askNamer, deriveName, uniqueName } from '../jobs/naming.js'
 import type { JobLink } from '../jobs/network.js'
 import { Review } from './review.js'
+import { LogIntake } from './log-intake.js'
+import type { LogChunk, LogStore } from '../logs/log-store.js'
+import type { LogBatch } from '../jobs/messages.js'
 
 export interface AuthorInit {
   /** How job messages reach builders, and news of them coming and going. */
@@ -34,6 +37,8 @@ export interface AuthorInit {
   log: Logger
   /** A command that names jobs (prompt on stdin, name on stdout); the derived name is the fallback. */
   namer?: string
+  /** Where builders' live output is kept (src/logs/); without it `log` messages are declined. */
+  logs?: LogStore
 }
 
 /**
@@ -93,15 +98,16 @@ export { repoKey } from './repo-key.js'
 /**
  * The author side of jobs: snapshot and queue a prompt, place queued jobs on trusted builders,
  * follow their status, and take in their signed results (fetching only B's new objects).
- * Emits 'job' with the updated Job on every change.
+ * Emits 'job' with the updated Job on every change, and 'log' with each chunk of live output kept.
  */
-export class Author extends EventEmitter<{ job: [Job] }> {
+export class Author extends EventEmitter<{ job: [Job], log: [job: string, chunk: LogChunk] }> {
   private ticker?: NodeJS.Timeout
   private started = false
   private readonly snapshots = new Map<string, { running?: Promise<Snapshot>, next?: Waiting<Snapshot> }>()
   private readonly scheduler: Scheduler
   private readonly leases: Leases
   private readonly results: ResultIntake
+  private readonly logIntake?: LogIntake
   readonly review: Review
 
   constructor (private readonly init: AuthorInit) {
@@ -109,6 +115,7 @@ export class Author extends EventEmitter<{ job: [Job] }> {
     this.review = new Review(init.jobs, init.log, job => this.changed(job))
     this.leases = new Leases(init.jobs, (job, builder, reason) => { this.lost(job, builder, reason) })
     this.results = new ResultIntake({ ...init, send: init.network.send, changed: job => this.changed(job) })
+    this.logIntake = init.logs === undefined ? undefined : new LogIntake({ ...init, store: init.logs, onChunk: (job, chunk) => { this.emit('log', job, chunk) } })
     this.scheduler = new Scheduler({
       ...init,
       send: init.network.send,
@@ -120,6 +127,11 @@ export class Author extends EventEmitter<{ job: [Job] }> {
 
   get jobs (): JobStore {
     return this.init.jobs
+  }
+
+  /** The live logs kept here, if any. */
+  get logs (): LogStore | undefined {
+    return this.init.logs
   }
 
   /** Starts following jobs and placing them; calling it again does nothing. */
@@ -338,6 +350,11 @@ export class Author extends EventEmitter<{ job: [Job] }> {
     const progress = { attempt: message.attempt, progress: message.line }
     this.changed(state === job.state ? this.init.jobs.update(job.id, progress) : this.init.jobs.transition(job.id, state, progress, { from: job.state, atRound: job.round }))
     return { type: 'ok' }
+  }
+
+  /** A piece of a job's live output from its builder (see log-intake.ts). */
+  handleLog (message: LogBatch, from: string): JobReplyMessage {
+    return this.logIntake?.take(message, from) ?? { type: 'decline', code: 'bad-request', message: 'this node keeps no live logs' }
   }
 
   async handleResult (result: ResultAnnouncement, from: string): Promise<JobReplyMessage> {

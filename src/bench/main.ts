@@ -13,6 +13,7 @@ import { startCountingProxy, type CountingProxy } from './counting-proxy.js'
 import { startGitDaemonNoDelay } from './git-daemon-nodelay.js'
 import { measureJobLatency, measureWorktree } from './jobs.js'
 import { measureSetupCache, type SetupCacheFigures } from './setup-cache.js'
+import { measureLogs } from './logs.js'
 import { measureParallel, measurePlacement, type ParallelFigures } from './parallel.js'
 import { formatBytes, formatMs, formatRatio, median, timed } from './stats.js'
 import { peakRssDuring, rssMb } from './memory.js'
@@ -274,6 +275,9 @@ async function main (): Promise<void> {
     const parallel = { ...parallelRuns.sort((a, b) => a.ms - b.ms)[Math.floor(parallelRuns.length / 2)]!, runs: parallelRuns.map(run => run.efficiency) }
     const percent = (value: number): string => `${(value * 100).toFixed(1)} %`
     process.stdout.write(`parallel efficiency: ${parallel.jobs} jobs sleeping ${parallel.sleepMs / 1000} s on ${parallel.builders} builders × ${parallel.slotsEach} slots took ${formatMs(parallel.ms)} against an ideal ${formatMs(parallel.idealMs)}: ${percent(parallel.efficiency)}, median of ${parallelRuns.length} (${percent(Math.min(...parallel.runs))}–${percent(Math.max(...parallel.runs))}) (target ≥ 90 %)\n`)
+    const logs = await measureLogs()
+    process.stdout.write(`live log: a line the generator prints → printed by \`gitmesh logs -f\` at the author: median ${formatMs(logs.medianMs)}, p95 ${formatMs(logs.p95Ms)} over ${logs.lines} lines (target ≤ 100 ms median)\n`)
+    process.stdout.write(`live log: ${(logs.floodBytes / 1024 / 1024).toFixed(0)} MB of output streamed in ${formatMs(logs.floodMs)}: builder daemon ${logs.builderCpuPercent.toFixed(1)} % of a core, against ${logs.idleCpuPercent.toFixed(1)} % idle (target ≤ 5 %)\n`)
     const placement = await measurePlacement()
     process.stdout.write(`placement cost: an offer takes ${formatMs(placement.emptyQueueMs)} with no queue, ${formatMs(placement.fullQueueMs)} with ${placement.queued} jobs queued (${formatRatio(placement.fullQueueMs, placement.emptyQueueMs)})\n`)
     const memory = { idleRssMb, authorRssMb: await rssMb(author.child.pid!), builderRssMb: await rssMb(builder.child.pid!), largeSync: await measureLargeSync(rig, Number(args['large-mb'])) }
@@ -283,7 +287,7 @@ async function main (): Promise<void> {
       process.stdout.write(`syncing a ${large.corpusMb.toFixed(0)} MB corpus (${large.files} files, cold, ${formatMs(large.ms)}): peak RSS author ${large.authorPeakMb.toFixed(0)} MB, builder ${large.builderPeakMb.toFixed(0)} MB (${large.method}; target ≤ 300 MB)\n`)
     }
 
-    const report = { date: new Date().toISOString(), node: process.version, runs: runsCount, results, worktree, jobs: latency, setup, parallel, placement, memory }
+    const report = { date: new Date().toISOString(), node: process.version, runs: runsCount, results, worktree, jobs: latency, setup, parallel, logs, placement, memory }
     await mkdir(path.dirname(path.resolve(args.out!)), { recursive: true })
     await writeFile(path.resolve(args.out!), JSON.stringify(report, null, 2) + '\n')
     process.stdout.write(`figures written to ${args.out}\n`)

@@ -25,6 +25,8 @@ import { Prefetcher } from './prefetcher.js'
 import { renewLeases } from './lease-renewal.js'
 import { reapOrphanedCommands } from './orphans.js'
 import type { CommandEnvironment } from './command-env.js'
+import { LogShipper } from '../logs/shipper.js'
+import type { LogSpool } from '../logs/spool.js'
 
 export interface BuilderInit {
   /** How job messages reach authors, and news of them connecting. */
@@ -56,6 +58,8 @@ export interface BuilderInit {
    * @default the author's generate timeout (60 min) and DEFAULT_IDLE_TIMEOUT_MS
    */
   timeouts?: BuilderTimeouts
+  /** Where live output waits for its author (src/logs/); without it no live log is sent. */
+  logSpool?: LogSpool
 }
 
 /** Default slots: half the cores, at least one. */
@@ -86,6 +90,7 @@ export class Builder {
   private readonly setupCache: SetupCache
   private readonly outbox: Outbox
   private readonly prefetcher: Prefetcher
+  private readonly logs?: LogShipper
   /** Jobs given a slot whose generator has not started yet. */
   private readonly starting = new Set<string>()
   private readonly startWatchers = new Set<() => void>()
@@ -97,7 +102,15 @@ export class Builder {
     this.worktrees = new WorktreePool(path.join(init.workDir, 'worktrees'), WORKTREES_PER_SLOT * this.slots)
     this.setupCache = new SetupCache(path.join(init.workDir, 'setup-cache'))
     this.send = init.network.send
-    this.outbox = new Outbox({ store: init.store, send: this.send, log: init.log, working: (author, id) => this.controllers.has(this.key(author, id)) })
+    this.logs = init.logSpool === undefined ? undefined : new LogShipper({ spool: init.logSpool, send: this.send, log: init.log })
+    this.outbox = new Outbox({
+      store: init.store,
+      send: this.send,
+      log: init.log,
+      working: (author, id) => this.controllers.has(this.key(author, id)),
+      // A result ends the author's view of the job's log: the log goes first.
+      beforeAnnounce: async (author, result) => { await this.logs?.drained({ author, job: result.job, round: result.round }) }
+    })
     this.prefetcher = new Prefetcher({
       workDir: init.workDir,
       fetch: async (author, snapshot, repo, options) => { await init.exchange.fetch(peerIdFromString(author), [snapshot], repo, options) },
@@ -141,6 +154,7 @@ export class Builder {
     this.leaser = setInterval(() => { void renewLeases(this.init.store, this.send, this.init.log) }, LEASE_RENEW_MS)
     this.leaser.unref()
     this.init.network.on('peer:connect', this.onConnect)
+    this.logs?.resume()
     void this.announceAll()
   }
 
@@ -160,6 +174,7 @@ export class Builder {
     clearInterval(this.announcer)
     clearInterval(this.leaser)
     this.init.network.off('peer:connect', this.onConnect)
+    this.logs?.stop()
     for (const controller of this.controllers.values()) controller.abort(new Error('the builder is stopping'))
     const held = this.init.store.inStates(['queued', 'fetching', 'setup', 'generating', 'testing'])
     await Promise.all(held.map(async job => {
@@ -182,7 +197,10 @@ export class Builder {
     this.prefetcher.prepare(this.startOrder(), this.slots)
   }
 
-  private readonly onConnect = (): void => { void this.announceAll() }
+  private readonly onConnect = (peer: string): void => {
+    this.logs?.resume(peer)
+    void this.announceAll()
+  }
 
   private async announceAll (): Promise<void> {
     if (!this.stopped) await this.outbox.announceAll()
@@ -324,6 +342,7 @@ export class Builder {
       if (state === 'fetching') deferred = setTimeout(() => { send(state, attempt, line) }, STATUS_DEFER_MS)
       else send(state, attempt, line)
     }
+    const logKey = { author, job: id, round }
     try {
       const result = await runJob(job, {
         exchange: this.init.exchange,
@@ -338,8 +357,10 @@ export class Builder {
         onProcessGroup: pgid => { this.init.store.setProcessGroup(author, id, pgid) },
         onState,
         ...this.masking(),
+        onOutput: this.logs?.writer(logKey),
         signal: controller.signal
       })
+      await this.logs?.end(logKey)
       if (controller.signal.aborted) return
       if (result.commit !== undefined) {
         // The author fetches B from us: grant it, from the cache repository it lives in, and S
@@ -353,6 +374,8 @@ export class Builder {
       void freeSlot()
       await this.outbox.announce(author, result)
     } catch (err) {
+      // A cancelled job's output so far still goes out; nothing waits for it.
+      this.logs?.end(logKey).catch(failure => { this.init.log('live log of %s not ended - %e', id, failure) })
       if (!controller.signal.aborted) this.init.log.error('job %s failed - %e', id, err)
     }
   }

@@ -10,6 +10,8 @@ export interface OutboxInit {
   log: Logger
   /** True while the job is still being worked on here: its result is not final yet. */
   working: (author: string, id: string) => boolean
+  /** Runs before each announcement (the job's live log goes out first). @default nothing */
+  beforeAnnounce?: (author: string, result: ResultAnnouncement) => Promise<void>
 }
 
 /**
@@ -25,6 +27,7 @@ export class Outbox {
   /** Sends one result; true when the author acknowledged it. */
   async announce (author: string, result: ResultAnnouncement): Promise<boolean> {
     try {
+      await this.init.beforeAnnounce?.(author, result)
       const reply = await this.init.send(author, result, { signal: AbortSignal.timeout(RESULT_DELIVERY_TIMEOUT_MS) })
       if (reply.type === 'ok' || (reply.type === 'decline' && reply.code === 'unknown-job')) {
         this.init.store.markAcked(author, result.job, result.round)

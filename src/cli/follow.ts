@@ -12,6 +12,8 @@ export interface FollowOptions {
   onUp?: () => void
   /** Ends the following; the call then resolves. */
   signal: AbortSignal
+  /** Also each chunk of live output (`log` events, after a `watching` event on each subscription). */
+  logs?: boolean
 }
 
 /**
@@ -23,7 +25,7 @@ export async function followDaemonEvents (ctx: CommandContext, onEvent: (event: 
   const { signal } = options
   while (!signal.aborted) {
     try {
-      await ctx.call('watch', {}, { onEvent, signal })
+      await ctx.call('watch', options.logs === true ? { logs: true } : {}, { onEvent, signal })
     } catch (err) {
       if (signal.aborted) return
       if (!isDaemonAway(err)) throw err

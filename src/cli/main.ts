@@ -9,6 +9,7 @@ import { registerWatchCommand } from './commands/watch.js'
 import { registerHousekeepingCommands } from './commands/housekeeping.js'
 import { registerServiceCommands } from './commands/service.js'
 import { registerDoctorCommand } from './commands/doctor.js'
+import { registerLogsCommand } from './commands/logs.js'
 import { EXIT, exitCodeFor } from './exit-codes.js'
 import { printError } from './output.js'
 
@@ -37,6 +38,7 @@ registerWatchCommand(program)
 registerHousekeepingCommands(program)
 registerServiceCommands(program)
 registerDoctorCommand(program)
+registerLogsCommand(program)
 
 try {
   await program.parseAsync(process.argv)

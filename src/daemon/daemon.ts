@@ -27,6 +27,9 @@ import { Notifier, type Hook, type HookProblem } from '../notify/notifier.js'
 import { jobView } from './views.js'
 import { diagnose } from './doctor.js'
 import { agentPreset, commandGenerator, presetGenerator } from '../agents/index.js'
+import { logMethods } from './log-methods.js'
+import { LogSpool } from '../logs/spool.js'
+import { LogStore } from '../logs/log-store.js'
 
 export interface DaemonOptions {
   /** Overrides the config's listen addresses. */
@@ -112,7 +115,7 @@ export class Daemon {
       const traffic = logger.forComponent('gitmesh:jobs:traffic')
       network.on('message', m => { traffic('%s %s %s: %s in %d ms', m.direction === 'in' ? 'from' : 'to', m.peer, m.type, m.outcome, m.ms) })
       const exchange = node.services.exchange
-      const author = new Author({ network, exchange, trust, grants, jobs: new JobStore(db), log: logger.forComponent('gitmesh:author'), namer: config.namer })
+      const author = new Author({ network, exchange, trust, grants, jobs: new JobStore(db), logs: new LogStore(db), log: logger.forComponent('gitmesh:author'), namer: config.namer })
       const builderJobs = new BuilderStore(db)
       const builder = options.builder === undefined
         ? undefined
@@ -123,6 +126,7 @@ export class Daemon {
           trust,
           grants,
           store: builderJobs,
+          logSpool: new LogSpool(db),
           privateKey,
           workDir: path.join(home.dir, 'builder'),
           log: logger.forComponent('gitmesh:builder'),
@@ -147,6 +151,7 @@ export class Daemon {
       const methods = {
         ...controlMethods({ node, trust, grants, builder, author, log: logger.forComponent('gitmesh:peers') }),
         ...jobMethods(author),
+        ...logMethods(author),
         ...housekeepingMethods(author, builderJobs, exchange),
         doctor: async () => await diagnose({ node: node!, trust, send: network.send, builder })
       }

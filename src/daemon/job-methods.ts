@@ -5,7 +5,8 @@ import { JOB_STATES, type Job } from '../jobs/job.js'
 import { locateRepository } from '../git/repository.js'
 import { MAX_JOB_QUERY_CHARS, MAX_PROMPT_CHARS } from '../jobs/constants.js'
 import { describeIssue, jobName, promptText, taskOptionFields, taskOptionsObject } from '../jobs/task-options.js'
-import { jobView, RUNNING, type BuilderView, type JobView, type SubmittedTaskView } from './views.js'
+import { jobView, RUNNING, type BuilderView, type JobView, type SubmittedTaskView, type WatchEvent } from './views.js'
+import type { LogChunk } from '../logs/log-store.js'
 import { parseMessage } from '../wire/channel.js'
 import { InvalidRequestError } from './errors.js'
 import type { ControlMethod } from './control-server.js'
@@ -104,10 +105,20 @@ export function jobMethods (author: Author): Record<string, ControlMethod> {
       return jobView(author, await author.cancel(author.jobs.find(p.job)))
     },
 
-    /** Streams every job change as an event until the caller hangs up. */
-    watch: async (_raw, emit, signal) => {
-      const onJob = (job: Job): void => { emit({ type: 'job', job: jobView(author, job) }) }
+    /**
+     * Streams every job change as an event until the caller hangs up. With `logs: true`, also
+     * every chunk of live output, after a first `watching` event that says the subscription is in
+     * place (a follower then reads what came before without missing or repeating a chunk).
+     */
+    watch: async (raw, emit, signal) => {
+      const p = params(z.object({ logs: z.boolean().optional() }), raw)
+      const onJob = (job: Job): void => { emit({ type: 'job', job: jobView(author, job) } satisfies WatchEvent) }
+      const onLog = (job: string, chunk: LogChunk): void => { emit({ type: 'log', job, chunk } satisfies WatchEvent) }
       author.on('job', onJob)
+      if (p.logs === true) {
+        author.on('log', onLog)
+        emit({ type: 'watching' } satisfies WatchEvent)
+      }
       try {
         await new Promise<void>(resolve => {
           if (signal.aborted) resolve()
@@ -115,6 +126,7 @@ export function jobMethods (author: Author): Record<string, ControlMethod> {
         })
       } finally {
         author.off('job', onJob)
+        author.off('log', onLog)
       }
       return null
     }

@@ -6,8 +6,8 @@ import type { TrustStore } from '../store/trust-store.js'
 
 /**
  * The jobs protocol on one node, composed: the network moves the messages; offers, cancels and
- * load questions go to its builder part (if it is a builder), status updates, leases, handbacks
- * and results to its author part.
+ * load questions go to its builder part (if it is a builder), status updates, live logs, leases,
+ * handbacks and results to its author part.
  */
 export class JobsService {
   constructor (private readonly network: JobsNetwork, private readonly author: Author, private readonly builder: Builder | undefined, private readonly trust: TrustStore) {
@@ -34,6 +34,8 @@ export class JobsService {
         return this.builder?.handleCancel(message, from) ?? { type: 'decline', code: 'not-builder', message: 'this node does not run jobs' }
       case 'status':
         return this.author.handleStatus(message, from)
+      case 'log':
+        return this.author.handleLog(message, from)
       case 'result':
         return await this.author.handleResult(message, from)
       case 'load':

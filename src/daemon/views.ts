@@ -3,6 +3,7 @@ import type { BuilderLoad } from '../author/placement.js'
 import { ACTIVE_STATES, ENDED_STATES, type FanoutStop, type Job, type JobResult, type JobState, type RanOn } from '../jobs/job.js'
 import type { JobOwnership } from '../jobs/job-store.js'
 import { ownsOverlap } from '../jobs/ownership.js'
+import type { LogChunk } from '../logs/log-store.js'
 
 /**
  * The JSON the control API answers with, declared once: the daemon builds these views and the CLI
@@ -128,6 +129,34 @@ export interface SubmittedTaskView extends JobView {
   /** The job already had this version: nothing was done. */
   unchanged: boolean
 }
+
+/** A piece of a job's live output: `seq` orders every chunk the author holds (a follower's cursor). */
+export type LogChunkView = LogChunk
+
+/** `logs`: a page of a job round's live output, or its last lines. */
+export interface LogsView {
+  job: string
+  name: string
+  state: JobState
+  round: number
+  /** The job is not over yet: more may come. */
+  running: boolean
+  chunks: LogChunkView[]
+  /** The cursor to ask from next (`from`). */
+  next: number
+  /** More chunks wait past this page. */
+  more: boolean
+  /** Bytes each attempt lost: past the bound (docs/limits.md), or gone on the builder first. */
+  dropped: Array<{ attempt: number, bytes: number }>
+  /** With `tail`: the last lines of the latest attempt (or the one asked for). */
+  tail: { attempt: number, lines: string[] } | null
+}
+
+/**
+ * A `watch` event: a job changed; with `logs: true`, also the stream is subscribed (first, once)
+ * and a chunk of live output arrived.
+ */
+export type WatchEvent = { type: 'watching' } | { type: 'job', job: JobView } | { type: 'log', job: string, chunk: LogChunkView }
 
 /** A trusted builder as `builders` lists it: its last advertised load and our jobs it holds. */
 export interface BuilderView {

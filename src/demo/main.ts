@@ -1,11 +1,13 @@
 import '../polyfill.js'
+import { spawn } from 'node:child_process'
+import { createInterface } from 'node:readline'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import pc from 'picocolors'
 import { callDaemon } from '../daemon/control-client.js'
 import { runGit } from '../git/git-process.js'
-import { runCliJson, startDaemon, type DaemonProcess } from './processes.js'
+import { CLI_PATH, runCliJson, startDaemon, type DaemonProcess } from './processes.js'
 import { makeSampleProject, SAMPLE_PROMPTS } from './sample-project.js'
 import type { JobView } from '../daemon/views.js'
 
@@ -16,7 +18,8 @@ const ENDED = new Set(['returned', 'merged', 'accepted', 'rejected', 'failed', '
  * An author and two builders in temporary homes trust each other; three prompts are offered at
  * once against a small project with tests; the built-in generator writes the code; one prompt's
  * first attempt fails its tests and the second passes through the appended test output; the
- * results come back, one is merged and accepted, and a summary is printed.
+ * results come back, one is merged and accepted, and a summary is printed. One job's live log
+ * (its builder's generator and test output, as written) is followed with `gitmesh logs -f`.
  */
 async function main (): Promise<void> {
   const started = Date.now()
@@ -71,7 +74,18 @@ async function main (): Promise<void> {
     const offered = await Promise.all(SAMPLE_PROMPTS.map(async prompt => await runCliJson<JobView>(homes.author, ['offer', '--repo', repo, '-m', prompt])))
     step(`offered ${offered.map(job => pc.bold(job.name)).join(', ')}`)
 
+    // The live log of the job whose first attempt fails: `gitmesh logs -f` prints its builder's
+    // output as it is written, and ends when the job does.
+    const followed = offered.find(job => job.name.includes('slug')) ?? offered[0]!
+    step(`following the live log of ${pc.bold(followed.name)}: gitmesh logs ${followed.name} -f`)
+    const follower = spawn(process.execPath, [CLI_PATH, 'logs', followed.name, '-f'], { env: { ...process.env, GITMESH_HOME: homes.author, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'inherit'] })
+    createInterface({ input: follower.stdout }).on('line', line => {
+      process.stdout.write(`  ${pc.dim(`${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s`)} ${pc.dim(`${followed.name} │`)} ${line}\n`)
+    })
+    const followerDone = new Promise<number | null>(resolve => follower.once('exit', code => { resolve(code) }))
+
     await allEnded
+    if (await followerDone !== 0) throw new Error(`gitmesh logs ${followed.name} -f did not end cleanly`)
     watching.abort()
     const jobs = await Promise.all(offered.map(async job => await runCliJson<JobView>(homes.author, ['show', job.name])))
 

@@ -1,10 +1,11 @@
 import { z } from 'zod'
 import { setupKeyPathProblem } from './setup-key.js'
 import { MAX_SETUP_KEY_FILES, MIN_PRIORITY, MAX_PRIORITY, MAX_TAGS, MAX_TAG_CHARS, MAX_TEST_COMMAND_CHARS, MAX_ATTEMPT_LOG_BYTES, MAX_ATTEMPTS, MAX_COMMAND_TIMEOUT_MS, MAX_NAME_CHARS, MAX_PROGRESS_CHARS, MAX_PROMPT_CHARS, MAX_SUMMARY_CHARS, MAX_REPORTED_COST_USD } from './constants.js'
+import { MAX_LOG_TEXT_BYTES } from '../logs/constants.js'
 
 /**
  * Messages of /gitmesh/jobs/1.0.0. Every exchange is one request and one reply on a fresh stream:
- * author → builder `offer` and `cancel`; builder → author `status` and `result`.
+ * author → builder `offer` and `cancel`; builder → author `status`, `log` and `result`.
  * protocol/jobs.md is the normative form; key order here is the order on the wire.
  */
 
@@ -69,6 +70,23 @@ export const StatusMessage = z.strictObject({
   line: z.string().max(MAX_PROGRESS_CHARS)
 })
 
+export const LOG_STEPS = ['setup', 'generate', 'test'] as const
+/**
+ * builder → author: the next piece of a job round's live output. `offset` is the byte offset of
+ * `text` (UTF-8) within that round's log stream from this builder, so the author sees a gap or a
+ * repeat; `gap` says the builder no longer holds the bytes before `offset` that the author lacks.
+ */
+export const LogMessage = z.strictObject({
+  type: z.literal('log'),
+  job: jobId,
+  round,
+  attempt: z.number().int().min(0).max(MAX_ATTEMPTS),
+  step: z.enum(LOG_STEPS),
+  offset: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  text: z.string().min(1).max(MAX_LOG_TEXT_BYTES),
+  gap: z.literal(true).optional()
+})
+
 export const AttemptReportSchema = z.strictObject({
   number: z.number().int().min(1).max(MAX_ATTEMPTS),
   passed: z.boolean(),
@@ -103,12 +121,14 @@ export const OkReply = z.strictObject({
   running: count.optional(),
   queued: count.optional(),
   tags: z.array(z.string().min(1).max(MAX_TAG_CHARS)).max(MAX_TAGS).optional(),
+  /** Reply to `log`: the offset up to which the author now holds the stream. */
+  offset: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
   /** The answer to `roles`: the roles the replying node trusts the asker with. */
   roles: z.array(z.enum(['author', 'builder'])).max(2).refine(roles => new Set(roles).size === roles.length, 'roles must not repeat').optional()
 })
 export const DeclineReply = z.strictObject({ type: z.literal('decline'), code: z.enum(REPLY_CODES), message: z.string().max(512) })
 
-export const JobRequest = z.discriminatedUnion('type', [OfferMessage, CancelMessage, StatusMessage, ResultMessage, LoadMessage, LeaseMessage, HandbackMessage, RolesMessage])
+export const JobRequest = z.discriminatedUnion('type', [OfferMessage, CancelMessage, StatusMessage, LogMessage, ResultMessage, LoadMessage, LeaseMessage, HandbackMessage, RolesMessage])
 export const JobReply = z.discriminatedUnion('type', [OkReply, DeclineReply])
 
 export type JobSpec = z.infer<typeof JobSpecSchema>
@@ -119,6 +139,8 @@ export type CancelRequest = z.infer<typeof CancelMessage>
 export type LeaseRequest = z.infer<typeof LeaseMessage>
 export type HandbackRequest = z.infer<typeof HandbackMessage>
 export type StatusUpdate = z.infer<typeof StatusMessage>
+export type LogBatch = z.infer<typeof LogMessage>
+export type LogStep = typeof LOG_STEPS[number]
 export type ResultBody = z.infer<typeof ResultBodySchema>
 export type ResultAnnouncement = z.infer<typeof ResultMessage>
 export type AttemptReport = z.infer<typeof AttemptReportSchema>

@@ -108,7 +108,59 @@ const MIGRATIONS: string[] = [
    ALTER TABLE job_attempts ADD COLUMN cost_usd REAL;`,
   // gitmesh.json's setup step and the timeouts it sets itself (JSON); jobs from before had neither.
   `ALTER TABLE jobs ADD COLUMN setup TEXT;
-   ALTER TABLE jobs ADD COLUMN project_timeouts TEXT;`
+   ALTER TABLE jobs ADD COLUMN project_timeouts TEXT;`,
+  // Live logs (src/logs/). Author: each round's output per builder as it arrived (`seq` is the
+  // followers' cursor), where each stream stands, and what each attempt dropped past its bound.
+  // Builder: output its author has not taken yet, per job round.
+  `CREATE TABLE log_chunks (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     job_id TEXT NOT NULL,
+     round INTEGER NOT NULL,
+     builder TEXT NOT NULL,
+     attempt INTEGER NOT NULL,
+     step TEXT NOT NULL,
+     offset INTEGER NOT NULL,
+     bytes INTEGER NOT NULL,
+     text TEXT NOT NULL,
+     at INTEGER NOT NULL
+   );
+   CREATE INDEX log_chunks_by_job ON log_chunks (job_id, round, seq);
+   CREATE INDEX log_chunks_by_attempt ON log_chunks (job_id, round, attempt, seq);
+   CREATE TABLE log_streams (
+     job_id TEXT NOT NULL,
+     round INTEGER NOT NULL,
+     builder TEXT NOT NULL,
+     held INTEGER NOT NULL,
+     PRIMARY KEY (job_id, round, builder)
+   );
+   CREATE TABLE log_attempts (
+     job_id TEXT NOT NULL,
+     round INTEGER NOT NULL,
+     attempt INTEGER NOT NULL,
+     bytes INTEGER NOT NULL,
+     dropped INTEGER NOT NULL,
+     PRIMARY KEY (job_id, round, attempt)
+   );
+   CREATE TABLE spool_streams (
+     author TEXT NOT NULL,
+     job_id TEXT NOT NULL,
+     round INTEGER NOT NULL,
+     next_offset INTEGER NOT NULL,
+     acked INTEGER NOT NULL,
+     ended INTEGER NOT NULL DEFAULT 0,
+     PRIMARY KEY (author, job_id, round)
+   );
+   CREATE TABLE spool_chunks (
+     author TEXT NOT NULL,
+     job_id TEXT NOT NULL,
+     round INTEGER NOT NULL,
+     offset INTEGER NOT NULL,
+     bytes INTEGER NOT NULL,
+     attempt INTEGER NOT NULL,
+     step TEXT NOT NULL,
+     text TEXT NOT NULL,
+     PRIMARY KEY (author, job_id, round, offset)
+   );`
 ]
 
 /** Runs `work` in one transaction: all of it is written, or none of it. */

@@ -11,7 +11,8 @@ import { EXIT } from '../exit-codes.js'
 import { followDaemonEvents } from '../follow.js'
 import { isDaemonAway } from '../../daemon/errors.js'
 import { ENDED_STATES, JOB_STATES, type JobState } from '../../jobs/job.js'
-import type { BuilderView, JobView } from '../../daemon/views.js'
+import { RUNNING, type BuilderView, type JobView, type LogChunkView, type LogsView } from '../../daemon/views.js'
+import { LOG_TAIL_LINES } from '../../logs/constants.js'
 
 /** How long `offer --wait` waits for a job no builder can take before it gives up (exit 7). */
 export const DEFAULT_UNPLACED_TIMEOUT_MS = 30_000
@@ -107,6 +108,18 @@ export function jobsTable (jobs: JobView[]): string {
     ...(withUsage ? [usageText(job.usage) || '-'] : []),
     resultText(job)
   ]))
+}
+
+/** The last non-empty line of a piece of output, or undefined when it has none. */
+export function lastLineOf (text: string): string | undefined {
+  const lines = text.split('\n').map(line => line.replace(/\r$/, '').trimEnd()).filter(line => line !== '')
+  return lines.at(-1)
+}
+
+/** Under the table, while watching: each running job's latest line of output. */
+function lastLinesText (jobs: JobView[], lastLines: ReadonlyMap<string, string>): string[] {
+  return jobs.filter(job => RUNNING.includes(job.state) && lastLines.has(job.id))
+    .map(job => `${job.name}  ${pc.dim(`│ ${lastLines.get(job.id)!.slice(0, 160)}`)}`)
 }
 
 export interface WaitForJobOptions {
@@ -234,7 +247,7 @@ Examples:
     })
 
   program.command('jobs')
-    .description('list jobs: name, state, builder, attempt, elapsed time, result; then each builder\'s load')
+    .description('list jobs: name, state, builder, attempt, elapsed time, result; then each builder\'s load (with --watch, each running job\'s last line of output too)')
     .option('--repo <dir>', 'only jobs offered from this repository (any folder inside it)')
     .option('--state <states>', `only jobs in these states (repeatable, or a comma list): ${JOB_STATES.join(', ')}`, collect)
     .option('--since <duration>', 'only jobs changed within this long, such as 2d, 12h or 30m', parseDuration)
@@ -248,6 +261,8 @@ Examples:
         ...(opts.state !== undefined ? { states: jobStates(opts.state) } : {}),
         ...(opts.since !== undefined ? { sinceMs: opts.since } : {})
       }
+      /** While watching: each running job's last line of output, from `log` events (and a first look). */
+      const lastLines = new Map<string, string>()
       const draw = async (): Promise<void> => {
         const jobs = await ctx.call<JobView[]>('jobs', filter)
         if (ctx.out.json) {
@@ -255,7 +270,14 @@ Examples:
           return
         }
         const builders = buildersLines(await ctx.call<BuilderView[]>('builders'))
-        const text = [jobs.length === 0 && Object.keys(filter).length > 0 ? 'no jobs match' : jobsTable(jobs), ...builders].join('\n')
+        if (opts.watch === true) {
+          await Promise.all(jobs.filter(job => RUNNING.includes(job.state) && !lastLines.has(job.id)).map(async job => {
+            const view = await ctx.call<LogsView>('logs', { job: job.id, tail: 1 })
+            const line = view.tail?.lines.at(-1)
+            if (line !== undefined && line !== '') lastLines.set(job.id, line)
+          }))
+        }
+        const text = [jobs.length === 0 && Object.keys(filter).length > 0 ? 'no jobs match' : jobsTable(jobs), ...lastLinesText(jobs, lastLines), ...builders].join('\n')
         if (opts.watch === true && process.stdout.isTTY) {
           process.stdout.write(`\x1b[H\x1b[2J${text}\n${pc.dim(`${new Date().toLocaleTimeString()} · ctrl-c to stop`)}\n`)
         } else {
@@ -285,8 +307,15 @@ Examples:
       // On a terminal the table also redraws each second, for the ages; JSON only when something changed.
       const ticker = setInterval(() => { if (!ctx.out.json) redraw() }, 1000)
       try {
-        await followDaemonEvents(ctx, redraw, {
+        await followDaemonEvents(ctx, event => {
+          if (event.type === 'log') {
+            const line = lastLineOf((event.chunk as LogChunkView).text)
+            if (line !== undefined) lastLines.set(event.job as string, line)
+          }
+          redraw()
+        }, {
           signal: watching.signal,
+          logs: true,
           onDown: () => {
             away = true
             process.stderr.write(`${pc.yellow('the daemon went away')}: reconnecting when it is back (ctrl-c to stop)…\n`)
@@ -304,7 +333,7 @@ Examples:
     })
 
   program.command('show')
-    .description('one job in full: prompt, state, attempts, result (with --log, every attempt\'s log)')
+    .description('one job in full: prompt, state, attempts, result, the last lines of its live log (with --log, every attempt\'s log)')
     .argument('<job>', 'name, id, or a unique prefix of either')
     .option('--log', 'include the log of every attempt')
     .option('--json', 'print the job as JSON')
@@ -312,6 +341,7 @@ Examples:
     .action(async (query: string, opts: { log?: boolean }, command: Command) => {
       const ctx = commandContext(command)
       const job = await ctx.call<JobView>('show', { job: query, log: opts.log === true })
+      const live = ctx.out.json ? undefined : (await ctx.call<LogsView>('logs', { job: job.id, tail: LOG_TAIL_LINES })).tail
       ctx.out.result(job, () => {
         const lines = [
           `${pc.bold(job.name)} (${job.id})  ${job.state}${job.reason !== null ? `: ${job.reason}` : ''}`,
@@ -342,6 +372,9 @@ Examples:
           const used = usageText(attempt)
           lines.push('', `attempt ${attempt.number}${job.round > 1 ? ` (round ${attempt.round})` : ''}: ${attempt.passed ? pc.green('passed') : pc.red('failed')} in ${(attempt.ms / 1000).toFixed(1)} s${used !== '' ? `, ${used}` : ''}`)
           if (attempt.log !== undefined) lines.push(...attempt.log.trimEnd().split('\n').map(line => `  ${pc.dim('│')} ${line}`))
+        }
+        if (live !== undefined && live !== null) {
+          lines.push('', `live log, attempt ${live.attempt} (last lines; all of it: gitmesh logs ${job.name}):`, ...live.lines.map(line => `  ${pc.dim('│')} ${line}`))
         }
         if (job.merge?.testOutput !== undefined) {
           lines.push('', 'tests on the merged working tree:', ...job.merge.testOutput.trimEnd().split('\n').map(line => `  ${pc.dim('│')} ${line}`))

@@ -1,0 +1,50 @@
+/** Defaults and limits of live logs (builder → author). Every figure is listed in docs/limits.md. */
+
+/** A builder sends a batch once this much output waits, without waiting for the timer. */
+export const LOG_BATCH_BYTES = 64 * 1024
+
+/**
+ * A builder sends what waits this long after its first unsent byte: a line shows at the author
+ * within tens of milliseconds, and a command that prints fast still goes out in few messages.
+ */
+export const LOG_FLUSH_MS = 20
+
+/**
+ * Output arriving faster than this within `LOG_FLUSH_MS` is a flood, not lines for a person: its
+ * batch waits up to `LOG_BULK_FLUSH_MS` (or `LOG_BATCH_BYTES`), so a chatty command costs the
+ * builder a few batches a second rather than fifty.
+ */
+export const LOG_BULK_BYTES = 8 * 1024
+
+/** How long a flood's batch may wait after its first unsent byte. */
+export const LOG_BULK_FLUSH_MS = 100
+
+/**
+ * Largest `text` of one `log` message (bytes of UTF-8): the batches stored while one was in flight
+ * go out together up to this, so a fast command costs few messages; far under the frame cap.
+ */
+export const MAX_LOG_TEXT_BYTES = 4 * LOG_BATCH_BYTES
+
+/** Output an author keeps per attempt; past it the oldest chunks of that attempt are dropped. */
+export const MAX_ATTEMPT_LIVE_LOG_BYTES = 4 * 1024 * 1024
+
+/** Output a builder keeps per job round that its author has not taken yet (the oldest goes first). */
+export const MAX_SPOOL_BYTES = 16 * 1024 * 1024
+
+/** A builder tries again this long after a `log` it could not deliver (and whenever the author connects). */
+export const LOG_RETRY_MS = 2_000
+
+/** Time an author gets to answer one `log`. */
+export const LOG_SEND_TIMEOUT_MS = 10_000
+
+/** How long a builder waits for its log to reach the author before it announces the job's result. */
+export const LOG_DRAIN_TIMEOUT_MS = 5_000
+
+/** Lines of the current attempt's log that `gitmesh show` prints. */
+export const LOG_TAIL_LINES = 10
+
+/** Chunk text one `logs` control reply carries at most; the caller asks again from `next`. */
+export const MAX_LOGS_PAGE_BYTES = 512 * 1024
+
+/** Lines a `logs` call may ask for with `tail`. */
+export const MAX_LOGS_TAIL_LINES = 1_000

@@ -1,0 +1,65 @@
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { LogBatcher, splitUtf8, type LogPiece } from '../../../src/logs/batcher.js'
+
+describe('LogBatcher', () => {
+  afterEach(() => { vi.useRealTimers() })
+
+  it('sends a lone line once the flush delay has passed after its first byte, not before', () => {
+    vi.useFakeTimers()
+    const batches: LogPiece[] = []
+    const batcher = new LogBatcher({ onBatch: piece => batches.push(piece), flushMs: 20, batchBytes: 1024 })
+    batcher.write('generate', 1, 'first line\n')
+    vi.advanceTimersByTime(10)
+    batcher.write('generate', 1, 'second line\n')
+    vi.advanceTimersByTime(9)
+    expect(batches).toEqual([])
+    vi.advanceTimersByTime(1)
+    expect(batches).toEqual([{ attempt: 1, step: 'generate', text: 'first line\nsecond line\n' }])
+  })
+
+  it('lets a flood\'s batch wait longer, up to the bulk delay', () => {
+    vi.useFakeTimers()
+    const batches: LogPiece[] = []
+    const batcher = new LogBatcher({ onBatch: piece => batches.push(piece), flushMs: 20, bulkBytes: 10, bulkFlushMs: 100, batchBytes: 1024 })
+    batcher.write('generate', 1, 'a flood of output\n')
+    vi.advanceTimersByTime(99)
+    expect(batches).toEqual([])
+    vi.advanceTimersByTime(1)
+    expect(batches.map(b => b.text)).toEqual(['a flood of output\n'])
+  })
+
+  it('sends at once when a batch is full, in pieces no larger than a batch', () => {
+    const batches: LogPiece[] = []
+    const batcher = new LogBatcher({ onBatch: piece => batches.push(piece), flushMs: 60_000, batchBytes: 10 })
+    batcher.write('test', 2, 'abcdefghijklmnopqrstuvwxy')
+    expect(batches.map(b => b.text)).toEqual(['abcdefghij', 'klmnopqrst', 'uvwxy'])
+    batcher.flush()
+    expect(batches).toHaveLength(3)
+  })
+
+  it('never mixes steps or attempts in one batch', () => {
+    const batches: LogPiece[] = []
+    const batcher = new LogBatcher({ onBatch: piece => batches.push(piece), flushMs: 60_000, batchBytes: 1024 })
+    batcher.write('generate', 1, 'g1')
+    batcher.write('test', 1, 't1')
+    batcher.write('generate', 2, 'g2')
+    batcher.flush()
+    expect(batches).toEqual([
+      { attempt: 1, step: 'generate', text: 'g1' },
+      { attempt: 1, step: 'test', text: 't1' },
+      { attempt: 2, step: 'generate', text: 'g2' }
+    ])
+  })
+})
+
+describe('splitUtf8', () => {
+  it('cuts between characters, each piece within the byte bound, losing nothing', () => {
+    const text = 'aé€😀'.repeat(50)
+    const pieces = splitUtf8(text, 7)
+    expect(pieces.join('')).toBe(text)
+    for (const piece of pieces) {
+      expect(Buffer.byteLength(piece)).toBeLessThanOrEqual(7)
+      expect(piece).not.toContain('\uFFFD')
+    }
+  })
+})

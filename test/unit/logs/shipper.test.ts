@@ -1,0 +1,119 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { defaultLogger } from '@libp2p/logger'
+import { openDatabase, type Db } from '../../../src/store/database.js'
+import { LogSpool } from '../../../src/logs/spool.js'
+import { LogShipper } from '../../../src/logs/shipper.js'
+import { LogStore } from '../../../src/logs/log-store.js'
+import type { JobReplyMessage, JobRequestMessage } from '../../../src/jobs/messages.js'
+import { waitUntil } from '../../helpers/job-rig.js'
+
+const AUTHOR = '12D3KooWDMmtGs3HhCP5MkgWTya1JFyn6nPeZcWa9JTi6Xe4H9mm'
+const BUILDER = '12D3KooWHqdeSGb77juDqkWf9US9vLSUSfFjKqZ1Ek3494iqxkM6'
+const KEY = { author: AUTHOR, job: 'a1b2c3d4e5f6', round: 1 }
+const log = defaultLogger().forComponent('test:shipper')
+
+/**
+ * The builder's spool and shipper against the author's own bookkeeping (a LogStore in another
+ * database), joined by a send that can be made to fail (the author away) or to forget (restarted
+ * on an older copy of its database).
+ */
+describe('LogShipper and LogSpool', () => {
+  let dir: string
+  let builderDb: Db
+  let authorDb: Db
+  let shipper: LogShipper | undefined
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'gitmesh-shipper-'))
+    builderDb = openDatabase(path.join(dir, 'builder.sqlite'))
+    authorDb = openDatabase(path.join(dir, 'author.sqlite'))
+  })
+  afterEach(async () => {
+    shipper?.stop()
+    builderDb.close()
+    authorDb.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  function rig (retryMs = 30): { spool: LogSpool, store: LogStore, sent: JobRequestMessage[], author: { away: boolean, declines: boolean } } {
+    const spool = new LogSpool(builderDb)
+    const store = new LogStore(authorDb)
+    const sent: JobRequestMessage[] = []
+    const author = { away: false, declines: false }
+    shipper = new LogShipper({
+      spool,
+      log,
+      retryMs,
+      send: async (_peer, message): Promise<JobReplyMessage> => {
+        sent.push(message)
+        if (author.away) throw new Error('the author is away')
+        if (author.declines) return { type: 'decline', code: 'bad-request', message: 'unknown message type' }
+        if (message.type !== 'log') throw new Error('not a log')
+        return { type: 'ok', offset: store.take(BUILDER, message).held }
+      }
+    })
+    return { spool, store, sent, author }
+  }
+
+  const authorText = (store: LogStore): string => store.read(KEY.job, { round: 1, maxBytes: 1 << 30 }).chunks.map(c => c.text).join('')
+
+  it('delivers every byte once, in order, after the author was away, and forgets what was delivered', async () => {
+    const { spool, store, author } = rig()
+    const write = shipper!.writer(KEY)
+    write('generate', 1, 'line 1\n')
+    await waitUntil(() => authorText(store) === 'line 1\n', 5000, 'line 1 at the author')
+    author.away = true
+    for (let i = 2; i <= 40; i++) write('generate', 1, `line ${i}\n`)
+    write('test', 1, 'tests ran\n')
+    await new Promise(resolve => setTimeout(resolve, 100))
+    expect(authorText(store)).toBe('line 1\n')
+    author.away = false
+    await shipper!.end(KEY)
+    const expected = [...Array.from({ length: 40 }, (_, i) => `line ${i + 1}\n`), 'tests ran\n'].join('')
+    expect(authorText(store)).toBe(expected)
+    expect(spool.undelivered()).toEqual([])
+    expect(builderDb.prepare('SELECT COUNT(*) AS n FROM spool_chunks').get()).toMatchObject({ n: 0 })
+  })
+
+  it('resends from where an author that lost its copy says it stands', async () => {
+    const { store } = rig()
+    const write = shipper!.writer(KEY)
+    write('generate', 1, 'one\n')
+    await waitUntil(() => authorText(store) === 'one\n', 5000, 'one at the author')
+    // The author restarted on a copy without any of it: it answers the next batch with offset 0.
+    authorDb.exec('DELETE FROM log_chunks; DELETE FROM log_streams; DELETE FROM log_attempts')
+    write('generate', 1, 'two\n')
+    await shipper!.end(KEY)
+    // What the builder still had (not "one": delivered and forgotten) arrives, with the loss declared.
+    expect(authorText(store)).toBe('two\n')
+    expect(store.dropped(KEY.job, 1)).toEqual([{ attempt: 1, bytes: 4 }])
+  })
+
+  it('stops sending a job\'s log to an author that declines it (an older author)', async () => {
+    const { spool, sent, author } = rig()
+    author.declines = true
+    const write = shipper!.writer(KEY)
+    write('generate', 1, 'one\n')
+    await shipper!.end(KEY)
+    write('generate', 1, 'two\n')
+    await new Promise(resolve => setTimeout(resolve, 100))
+    expect(sent).toHaveLength(1)
+    expect(spool.undelivered()).toEqual([])
+  })
+
+  it('keeps at most its bound per round, telling the author of the gap', async () => {
+    const spool = new LogSpool(builderDb, 10)
+    for (let i = 0; i < 5; i++) spool.append(KEY, 1, 'generate', `abcd${i}\n`)
+    expect(spool.next(KEY, 0)).toMatchObject({ offset: 18, text: 'abcd3\nabcd4\n', gap: true })
+    expect(spool.next(KEY, 20)).toMatchObject({ offset: 20, text: 'cd3\nabcd4\n', gap: false })
+    // A message joins stored batches up to its bound, and only batches of one step of one attempt.
+    expect(spool.next(KEY, 18, 10)).toMatchObject({ offset: 18, text: 'abcd3\n' })
+    const roomy = new LogSpool(builderDb, 1000)
+    const other = { ...KEY, job: 'b1b2c3d4e5f6' }
+    roomy.append(other, 1, 'generate', 'one\n')
+    roomy.append(other, 1, 'test', 'two\n')
+    expect(roomy.next(other, 0)).toMatchObject({ offset: 0, text: 'one\n' })
+  })
+})
