@@ -21,6 +21,8 @@ export interface PruneOptions {
   now?: number
   /** Called after refs were deleted from `repo` (the exchange forgets the haves it read from them). */
   refsDeleted?: (repo: string) => Promise<void>
+  /** Called once a job's record is gone, to remove what is kept of it elsewhere (its live logs). */
+  deleted?: (jobId: string) => void
 }
 
 export interface PrunedJob {
@@ -52,7 +54,7 @@ export function jobRefPatterns (name: string): string[] {
 /**
  * Removes old jobs: those over (accepted, rejected, failed, cancelled) whose last change is older
  * than `olderThanMs`, and with `force` those waiting for review too; each with its attempts, its
- * candidates and its refs. A job that an unfinished job depends on (`after:`, or a stacked
+ * candidates, its refs and (through `deleted`) its live logs. A job that an unfinished job depends on (`after:`, or a stacked
  * round's base) is kept: its dependent would wait for it forever.
  */
 export async function pruneJobs (jobs: JobStore, options: PruneOptions): Promise<{ removed: PrunedJob[], kept: KeptJob[] }> {
@@ -93,7 +95,10 @@ async function prune (jobs: JobStore, job: Job, options: PruneOptions): Promise<
   } catch (err) {
     // The repository was moved or deleted: the job's record still goes; its refs went with it.
     pruned.refsNote = `refs not looked for: ${(err as Error).message}`
-    if (!dryRun) jobs.delete(job.id)
+    if (!dryRun) {
+      jobs.delete(job.id)
+      options.deleted?.(job.id)
+    }
     return pruned
   }
   const listed = await runGit(['for-each-ref', '--format=%(refname)', ...jobRefPatterns(job.name)], { cwd: gitDir })
@@ -107,5 +112,6 @@ async function prune (jobs: JobStore, job: Job, options: PruneOptions): Promise<
   }
   if (pruned.refs.length > 0) await options.refsDeleted?.(job.repo)
   jobs.delete(job.id)
+  options.deleted?.(job.id)
   return pruned
 }

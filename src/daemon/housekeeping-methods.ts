@@ -31,7 +31,8 @@ export function housekeepingMethods (author: Author, builderJobs: BuilderStore, 
         dryRun: p.dryRun,
         now,
         // The exchange offers commits under refs/gitmesh/ as haves: it must not offer a pruned one.
-        refsDeleted: async repo => { (await exchange.openStore(repo)).forgetGitmeshRefs() }
+        refsDeleted: async repo => { (await exchange.openStore(repo)).forgetGitmeshRefs() },
+        deleted: id => { author.logs?.deleteJob(id) }
       })
       const built = builderJobs.pruneFinished(now - p.olderThanMs, p.dryRun === true)
       return {

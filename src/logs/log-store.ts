@@ -149,6 +149,11 @@ export class LogStore {
     return { attempt: latest, lines: all.slice(-lines) }
   }
 
+  /** Removes every live log of a job, every round (`gitmesh prune`). */
+  deleteJob (job: string): void {
+    deleteJobLogs(this.db, job)
+  }
+
   /** Bytes each attempt of a round lost: dropped past the bound, or gone on the builder before they arrived. */
   dropped (job: string, round: number): Array<{ attempt: number, bytes: number }> {
     return this.sql.get('SELECT attempt, dropped AS bytes FROM log_attempts WHERE job_id = ? AND round = ? AND dropped > 0 ORDER BY attempt').all(job, round) as Array<{ attempt: number, bytes: number }>

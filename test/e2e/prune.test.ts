@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
+import Database from 'libsql'
 import { runCli, runCliJson } from '../../src/demo/processes.js'
 import type { PruneView } from '../../src/daemon/views.js'
 import { git, JobRig, waitUntil, type JobView } from '../helpers/job-rig.js'
@@ -13,13 +14,25 @@ function writes (what: string, file: string, content: string): string {
 /** The job refs in the repository, by the git CLI. */
 const gitmeshRefs = (repo: string): string[] => git(repo, 'for-each-ref', '--format=%(refname)', 'refs/gitmesh/results', 'refs/gitmesh/w0', 'refs/gitmesh/candidates', 'refs/gitmesh/before-reject').split('\n').filter(line => line !== '')
 
+/** Rows of a job's live log in a node's database, read as the files hold them. */
+function liveLogRows (home: string, jobId: string): number {
+  const db = new Database(path.join(home, 'gitmesh.db'), { readonly: true })
+  try {
+    return (db.prepare('SELECT count(*) AS n FROM log_chunks WHERE job_id = ?').get(jobId) as { n: number }).n
+  } finally {
+    db.close()
+  }
+}
+
 describe('housekeeping: jobs filters and prune', () => {
   let rig: JobRig
+  let acceptedId: string
   beforeAll(async () => {
     rig = await JobRig.start()
     // accepted, rejected after a merge, and returned (waiting for review)
     const accepted = await rig.offer(writes('add a', 'a.txt', 'a\n'), ['--name', 'kept-a'])
     await rig.waitFor(accepted.name, ['returned'])
+    acceptedId = accepted.id
     await rig.cli(['accept', accepted.name])
     const rejected = await rig.offer(writes('add b', 'b.txt', 'b\n'), ['--name', 'dropped-b'])
     await rig.waitFor(rejected.name, ['returned'])
@@ -64,8 +77,11 @@ describe('housekeeping: jobs filters and prune', () => {
     expect(gitmeshRefs(rig.repo)).toEqual(before)
     expect((await rig.cli<JobView[]>(['jobs'])).length).toBe(3)
 
+    // The generator's output ("wrote a.txt") came in as a live log, and prune takes it too.
+    expect(liveLogRows(rig.authorHome, acceptedId)).toBeGreaterThan(0)
     const pruned = await rig.cli<PruneView>(['prune', '--older-than', '1ms'])
     expect(pruned.removed.map(job => job.name).sort()).toEqual(['dropped-b', 'kept-a'])
+    expect(liveLogRows(rig.authorHome, acceptedId)).toBe(0)
     expect(gitmeshRefs(rig.repo)).toEqual(['refs/gitmesh/candidates/review-c/1', 'refs/gitmesh/results/review-c'])
     expect((await rig.cli<JobView[]>(['jobs'])).map(job => job.name)).toEqual(['review-c'])
     const gone = await runCli(rig.authorHome, ['show', 'kept-a'])
