@@ -121,7 +121,16 @@ export class BuilderStore {
   pruneFinished (before: number, dryRun = false): Array<Pick<BuilderJob, 'author' | 'state' | 'updatedAt'> & { id: string, name: string }> {
     const finished = "((state = 'done' AND acked = 1) OR state = 'cancelled') AND updated_at < ?"
     const rows = this.db.prepare(`SELECT author, id, name, state, updated_at FROM builder_jobs WHERE ${finished} ORDER BY updated_at`).all(before) as Array<Pick<Row, 'author' | 'id' | 'name' | 'state' | 'updated_at'>>
-    if (!dryRun) this.db.prepare(`DELETE FROM builder_jobs WHERE ${finished}`).run(before)
+    if (!dryRun) {
+      transaction(this.db, () => {
+        // Their live output that no author took (src/logs/spool.ts) goes with them: nobody will.
+        for (const row of rows) {
+          this.db.prepare('DELETE FROM spool_chunks WHERE author = ? AND job_id = ?').run(row.author, row.id)
+          this.db.prepare('DELETE FROM spool_streams WHERE author = ? AND job_id = ?').run(row.author, row.id)
+        }
+        this.db.prepare(`DELETE FROM builder_jobs WHERE ${finished}`).run(before)
+      })
+    }
     return rows.map(row => ({ author: row.author, id: row.id, name: row.name, state: row.state, updatedAt: row.updated_at }))
   }
 

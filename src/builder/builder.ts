@@ -360,7 +360,10 @@ export class Builder {
         onOutput: this.logs?.writer(logKey),
         signal: controller.signal
       })
-      await this.logs?.end(logKey)
+      // The last output is flushed and stored now (end's synchronous part); its delivery is awaited
+      // by the outbox before the result is announced, never here: a result waiting on an absent
+      // author's log would hold the slot and could be lost to a stop in the meantime.
+      this.logs?.end(logKey).catch(failure => { this.init.log('live log of %s not ended - %e', id, failure) })
       if (controller.signal.aborted) return
       if (result.commit !== undefined) {
         // The author fetches B from us: grant it, from the cache repository it lives in, and S

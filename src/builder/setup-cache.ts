@@ -166,7 +166,7 @@ export class SetupCache {
   /** Removes the least recently used entries past the bound, and partial ones of earlier runs. */
   private async evict (author: string, repo: string): Promise<void> {
     const dir = this.dir(author, repo)
-    const names = await readdir(dir)
+    const names = await readdir(dir).catch(() => [])
     const entries: Array<{ file: string, used: number }> = []
     for (const name of names) {
       const file = path.join(dir, name)
@@ -174,7 +174,9 @@ export class SetupCache {
         if (!name.startsWith(`.partial-${process.pid}-`)) await rm(file, { recursive: true, force: true })
         continue
       }
-      entries.push({ file, used: (await stat(file)).mtimeMs })
+      // Another slot's eviction may have removed it meanwhile.
+      const info = await stat(file).catch(() => undefined)
+      if (info !== undefined) entries.push({ file, used: info.mtimeMs })
     }
     entries.sort((a, b) => b.used - a.used)
     for (const { file } of entries.slice(SETUP_CACHE_ENTRIES_PER_REPO)) {

@@ -63,10 +63,17 @@ export async function runSetupStep (spec: Pick<JobSpec, 'repo' | 'setup' | 'time
     const why = outcome.timedOut ? `timed out after ${ms(timeoutMs)}` : `exit ${outcome.exitCode ?? outcome.signal ?? 'unknown'}`
     return { ok: false, error: `setup failed (${why}): ${setup.command}`, log }
   }
+  let cached = key === undefined ? ' (no setupKey: not cached)' : `; cached as key ${short}`
   if (key !== undefined) {
     const made = await ignoredPaths(worktree, ctx.signal)
-    await ctx.cache.capture(ctx.author, spec.repo, key, worktree, made, ctx.signal)
+    try {
+      await ctx.cache.capture(ctx.author, spec.repo, key, worktree, made, ctx.signal)
+    } catch (err) {
+      ctx.signal.throwIfAborted()
+      // Setup worked; only keeping its result for later jobs did not (a full disk, say): this job goes on.
+      cached = `; not cached: ${(err as Error).message.split('\n')[0] ?? 'copy failed'}`
+    }
     await writeSetupMarker(worktree, key, ctx.signal, made)
   }
-  return { ok: true, how: 'ran', note: `$ setup: ${setup.command}\n[gitmesh: setup ran in ${Math.round(outcome.ms)} ms${key === undefined ? ' (no setupKey: not cached)' : `; cached as key ${short}`}]\n` }
+  return { ok: true, how: 'ran', note: `$ setup: ${setup.command}\n[gitmesh: setup ran in ${Math.round(outcome.ms)} ms${cached}]\n` }
 }

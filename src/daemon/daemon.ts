@@ -26,6 +26,8 @@ import { keepBuildersConnected } from '../net/keep-alive.js'
 import { Notifier, type Hook, type HookProblem } from '../notify/notifier.js'
 import { jobView } from './views.js'
 import { diagnose } from './doctor.js'
+import { MAX_HOOKS } from '../notify/constants.js'
+import { InvalidConfigError } from '../home/errors.js'
 import { agentPreset, commandGenerator, presetGenerator } from '../agents/index.js'
 import { logMethods } from './log-methods.js'
 import { LogSpool } from '../logs/spool.js'
@@ -96,6 +98,9 @@ export class Daemon {
     // Before anything listens: a second daemon for this home says so instead of failing on a port.
     await new ControlServer(home.socketPath, {}, defaultLogger().forComponent('gitmesh:control')).claimSocket()
     const config = await home.loadConfig()
+    if (config.hooks.length + (options.hooks?.length ?? 0) > MAX_HOOKS) {
+      throw new InvalidConfigError(home.configFile, `${config.hooks.length} hooks here and ${options.hooks?.length ?? 0} --on-event: at most ${MAX_HOOKS} together`)
+    }
     const privateKey = await home.loadIdentity()
     // Before anything starts: a secrets file others can read, or a bad name, stops the daemon.
     const environment = options.builder === undefined

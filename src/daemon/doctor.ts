@@ -153,7 +153,9 @@ async function checkBuilder (builder: Builder): Promise<DoctorCheck[]> {
 
 /** A preset's version as the agent reports it with the jobs' environment, and whether any of its key variables reaches it. */
 async function checkAgent (preset: AgentPreset, builder: Builder, run: (line: string) => Promise<CommandOutcome>): Promise<DoctorCheck[]> {
-  const version = await run(preset.versionCommand)
+  const ran = await run(preset.versionCommand)
+  // It ran with the jobs' secrets in its environment: what it printed is masked like job output.
+  const version = { ...ran, output: builder.environment?.masker.mask(ran.output) ?? ran.output }
   const checks: DoctorCheck[] = [version.exitCode === 0
     ? { area: 'builder', subject: 'agent', status: 'ok', detail: `${preset.versionCommand}: ${version.output.trim().split('\n')[0]?.slice(0, 200) ?? ''}` }
     : { area: 'builder', subject: 'agent', status: 'fail', detail: `${preset.versionCommand} ${version.timedOut ? 'timed out' : `exited with ${version.exitCode ?? version.signal ?? 'an error'}`}: ${version.output.trim().slice(-200)}`, fix: `run \`${preset.versionCommand}\` as the daemon's user to see what is wrong` }]

@@ -309,13 +309,15 @@ Examples:
       try {
         await followDaemonEvents(ctx, event => {
           if (event.type === 'log') {
+            // Output is for the table's last lines; JSON prints jobs, and only when they change.
+            if (ctx.out.json) return
             const line = lastLineOf((event.chunk as LogChunkView).text)
             if (line !== undefined) lastLines.set(event.job as string, line)
           }
           redraw()
         }, {
           signal: watching.signal,
-          logs: true,
+          logs: !ctx.out.json,
           onDown: () => {
             away = true
             process.stderr.write(`${pc.yellow('the daemon went away')}: reconnecting when it is back (ctrl-c to stop)…\n`)

@@ -49,7 +49,7 @@ function platformOf (value: string | undefined): ServicePlatform {
 }
 
 /** Parses the daemon's flags as `gitmesh daemon` would, and checks them: a unit that cannot start is refused now. */
-async function checkedDaemonFlags (words: string[]): Promise<void> {
+async function checkedDaemonFlags (words: string[]): Promise<DaemonFlags> {
   const daemon = daemonOptions(new Command('daemon'))
     .exitOverride()
     .configureOutput({ writeErr: () => {}, writeOut: () => {} })
@@ -60,7 +60,9 @@ async function checkedDaemonFlags (words: string[]): Promise<void> {
     if (err instanceof CommanderError) throw new UsageError(`daemon flags: ${err.message.replace(/^error: /, '')}${/--home/.test(err.message) ? ' (give --home before `service`: gitmesh --home DIR service install …)' : ''}`)
     throw err
   }
-  await checkDaemonFlags(daemon.opts<DaemonFlags>())
+  const opts = daemon.opts<DaemonFlags>()
+  await checkDaemonFlags(opts)
+  return opts
 }
 
 export function registerServiceCommands (program: Command): void {
@@ -76,14 +78,18 @@ export function registerServiceCommands (program: Command): void {
     .option('--platform <platform>', `the service kind: ${SERVICE_PLATFORMS.join(' or ')} (default: this system's)`)
     .option('--json', 'print the result as JSON')
     .allowUnknownOption()
-    .addHelpText('after', '\nExamples:\n  gitmesh service install\n  gitmesh service install --builder --slots 4 --generate \'claude -p < "$GITMESH_PROMPT_FILE"\'\n  gitmesh service install --platform darwin --print --builder\n  gitmesh service install --enable -- --on-event \'notify-me\' --json')
+    .addHelpText('after', '\nExamples:\n  gitmesh service install\n  gitmesh service install --builder --slots 4 --agent claude\n  gitmesh service install --platform darwin --print --builder\n  gitmesh service install --enable -- --on-event \'notify-me\' --json')
     .action(async (words: string[], parsed: { print?: boolean, enable?: boolean, json?: boolean, platform?: string }, command: Command) => {
       const flags = splitInstallFlags(words, parsed)
       const { home, out: defaultOut } = commandContext(command)
       const out = flags.json ? (await import('../output.js')).createOutput(true) : defaultOut
       const platform = platformOf(flags.platform)
       if (flags.print && flags.enable) throw new UsageError('--print writes nothing, so there is nothing to --enable')
-      await checkedDaemonFlags(flags.daemonFlags)
+      const daemonOpts = await checkedDaemonFlags(flags.daemonFlags)
+      // A service does not get the shell's exports: only PATH is written into it.
+      for (const name of daemonOpts.passEnv ?? []) {
+        process.stderr.write(`warning: --pass-env ${name}: the service does not get this shell's environment, so ${name} will be unset there; put it in ${home.dir}/secrets.env (KEY=value, mode 0600) instead\n`)
+      }
       const file = serviceFile({ platform, home: home.dir, daemonFlags: flags.daemonFlags })
       if (flags.print) {
         out.result({ platform, file: file.file, text: file.text, written: false, enabled: false }, () => file.text.trimEnd())
