@@ -16,7 +16,7 @@ import { cborTags, cborToDiagnostic } from '../wire/cbor-diagnostic.js'
 interface Vector {
   name: string
   description: string
-  /** Which schema applies: JobRequest (offer, cancel, status, result, load, lease, handback, log) or JobReply (ok, decline). */
+  /** Which schema applies: JobRequest (offer, cancel, status, result, load, lease, handback, log, roles) or JobReply (ok, decline). */
   schema: 'request' | 'reply'
   hex: string
   diagnostic: string
@@ -91,7 +91,7 @@ describe('the vector file', () => {
 
   it('has a valid vector for every message type, every status state and every decline code', () => {
     const messages = valid.map(v => decodeAndValidate(v) as { type: string, state?: string, code?: string, commit?: unknown })
-    expect(new Set(messages.map(m => m.type))).toEqual(new Set(['offer', 'cancel', 'status', 'result', 'load', 'lease', 'handback', 'log', 'ok', 'decline']))
+    expect(new Set(messages.map(m => m.type))).toEqual(new Set(['offer', 'cancel', 'status', 'result', 'load', 'lease', 'handback', 'log', 'roles', 'ok', 'decline']))
     expect(new Set(messages.filter(m => m.type === 'status').map(m => m.state))).toEqual(new Set(BUILDER_STATES))
     expect(new Set(messages.filter(m => m.type === 'decline').map(m => m.code))).toEqual(new Set(REPLY_CODES))
     const results = messages.filter(m => m.type === 'result')
