@@ -82,7 +82,7 @@ async function waitForState (socket: string, home: string, id: string, states: s
  * `lines` lines `interval` ms apart; then the builder daemon's CPU while the generator prints
  * `floodBytes` over `floodMs`, against the same daemon idle for `idleMs`.
  */
-export async function measureLogs ({ lines = 60, interval = 100, floodBytes = 10 * 1024 * 1024, floodMs = 8000, idleMs = 3000, builderEnv = {} as Record<string, string> } = {}): Promise<LogFigures> {
+export async function measureLogs ({ lines = 60, interval = 100, floodBytes = 10 * 1024 * 1024, floodMs = 8000, idleMs = 3000, builderNodeArgs = [] as string[] } = {}): Promise<LogFigures> {
   const root = await mkdtemp(path.join(tmpdir(), 'gitmesh-bench-logs-'))
   const daemons: DaemonProcess[] = []
   try {
@@ -92,7 +92,7 @@ export async function measureLogs ({ lines = 60, interval = 100, floodBytes = 10
     await runCliJson(path.join(root, 'builder'), ['init'])
     const author = await startDaemon(path.join(root, 'author'))
     daemons.push(author)
-    const builder = await startDaemon(path.join(root, 'builder'), ['--builder', '--slots', '1', '--generate', `'${process.execPath}' '${generator}'`], undefined, builderEnv)
+    const builder = await startDaemon(path.join(root, 'builder'), ['--builder', '--slots', '1', '--generate', `'${process.execPath}' '${generator}'`], undefined, {}, builderNodeArgs)
     daemons.push(builder)
     await runCliJson(author.home, ['trust', builder.peerId, '--role', 'builder', '--addr', builder.addrs[0]!])
     await runCliJson(builder.home, ['trust', author.peerId, '--role', 'author', '--addr', author.addrs[0]!])

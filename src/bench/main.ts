@@ -221,8 +221,9 @@ function printLogs (logs: LogFigures): void {
 async function main (): Promise<void> {
   if (args['logs-only'] === true) {
     const profile = args['logs-profile']
-    const builderEnv: Record<string, string> = profile === undefined ? {} : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${path.resolve(profile)}` }
-    for (let i = 0; i < Number(args['logs-runs']); i++) printLogs(await measureLogs({ builderEnv }))
+    // NODE_OPTIONS may not carry --cpu-prof: the builder daemon is started with it.
+    const builderNodeArgs = profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profile)}`]
+    for (let i = 0; i < Number(args['logs-runs']); i++) printLogs(await measureLogs({ builderNodeArgs }))
     return
   }
   if (args['setup-only'] === true) {
