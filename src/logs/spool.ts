@@ -140,7 +140,7 @@ export class LogSpool {
       const [author, job, round] = id.split('/')
       const key = { author: author!, job: job!, round: Number(round) }
       this.spill(key)
-      this.sql.get('UPDATE spool_streams SET next_offset = ?, acked = ? WHERE author = ? AND job_id = ? AND round = ?').run(stream.end, stream.acked, key.author, key.job, key.round)
+      this.sql.get('UPDATE spool_streams SET next_offset = ?, acked = ?, ended = ? WHERE author = ? AND job_id = ? AND round = ?').run(stream.end, stream.acked, stream.ended ? 1 : 0, key.author, key.job, key.round)
       this.live.delete(id)
     }
   }
