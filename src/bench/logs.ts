@@ -19,6 +19,11 @@ export interface LogFigures {
   floodBytes: number
   floodMs: number
   builderCpuPercent: number
+  /**
+   * The same daemon, in the same run, while the same generator prints the same bytes to
+   * /dev/null instead of its output (no live log, no output read): what running the job costs.
+   */
+  baselineCpuPercent: number
   /** The same daemon idle, over a window of its own in the same run. */
   idleCpuPercent: number
 }
@@ -26,13 +31,17 @@ export interface LogFigures {
 /**
  * The generator for both figures, chosen by the prompt: it prints `ready`, waits for the bench's
  * go file, then either prints `tick <i> <ms since the epoch>` every `interval` ms, or floods
- * `bytes` of 100-byte lines evenly over `ms` (in 50 ms slices, honouring the pipe's backpressure).
+ * `bytes` of 100-byte lines evenly over `ms` (in 50 ms slices, honouring the pipe's backpressure),
+ * to /dev/null instead of its output when `sink` says so (the baseline).
  */
 const GENERATOR = `
 import { existsSync, readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 const spec = JSON.parse(readFileSync(process.env.GITMESH_PROMPT_FILE, 'utf8').split('\\n')[0])
+import { openSync, writeSync } from 'node:fs'
 const write = text => new Promise(resolve => { if (process.stdout.write(text)) resolve(); else process.stdout.once('drain', resolve) })
+const sink = spec.sink === undefined ? undefined : openSync(spec.sink, 'w')
+const flood = async text => { if (sink === undefined) await write(text); else writeSync(sink, text) }
 await write('ready\\n')
 while (!existsSync(spec.go)) await sleep(10)
 if (spec.mode === 'ticks') {
@@ -43,7 +52,7 @@ if (spec.mode === 'ticks') {
   const perSlice = Math.ceil(spec.bytes / slices / 100)
   const started = Date.now()
   for (let i = 0; i < slices; i++) {
-    await write(line.repeat(perSlice))
+    await flood(line.repeat(perSlice))
     const next = started + (i + 1) * 50
     if (next > Date.now()) await sleep(next - Date.now())
   }
@@ -73,7 +82,7 @@ async function waitForState (socket: string, home: string, id: string, states: s
  * `lines` lines `interval` ms apart; then the builder daemon's CPU while the generator prints
  * `floodBytes` over `floodMs`, against the same daemon idle for `idleMs`.
  */
-export async function measureLogs ({ lines = 60, interval = 100, floodBytes = 10 * 1024 * 1024, floodMs = 8000, idleMs = 3000 } = {}): Promise<LogFigures> {
+export async function measureLogs ({ lines = 60, interval = 100, floodBytes = 10 * 1024 * 1024, floodMs = 8000, idleMs = 3000, builderNodeArgs = [] as string[] } = {}): Promise<LogFigures> {
   const root = await mkdtemp(path.join(tmpdir(), 'gitmesh-bench-logs-'))
   const daemons: DaemonProcess[] = []
   try {
@@ -83,7 +92,7 @@ export async function measureLogs ({ lines = 60, interval = 100, floodBytes = 10
     await runCliJson(path.join(root, 'builder'), ['init'])
     const author = await startDaemon(path.join(root, 'author'))
     daemons.push(author)
-    const builder = await startDaemon(path.join(root, 'builder'), ['--builder', '--slots', '1', '--generate', `'${process.execPath}' '${generator}'`])
+    const builder = await startDaemon(path.join(root, 'builder'), ['--builder', '--slots', '1', '--generate', `'${process.execPath}' '${generator}'`], undefined, {}, builderNodeArgs)
     daemons.push(builder)
     await runCliJson(author.home, ['trust', builder.peerId, '--role', 'builder', '--addr', builder.addrs[0]!])
     await runCliJson(builder.home, ['trust', author.peerId, '--role', 'author', '--addr', author.addrs[0]!])
@@ -115,24 +124,29 @@ export async function measureLogs ({ lines = 60, interval = 100, floodBytes = 10
     if (samples.length < lines) throw new Error(`the follower saw ${samples.length} of ${lines} lines`)
 
     // CPU: the flood, from the go file until the author has the job's result (the builder sends
-    // the whole log before it announces the result).
-    const floodGo = path.join(root, 'go-flood')
-    const flood = await offer('log-flood', { mode: 'flood', go: floodGo, bytes: floodBytes, ms: floodMs })
-    await waitForState(socket, author.home, flood.id, ['generating'])
-    for (;;) {
-      const view = await callDaemon<LogsView>(socket, author.home, 'logs', { job: flood.id, tail: 1 })
-      if (view.tail?.lines.includes('ready') === true) break
-      await sleep(20)
+    // the whole log before it announces the result); then the baseline, the same flood to /dev/null.
+    const floodCpu = async (name: string, sink?: string): Promise<{ percent: number, ms: number }> => {
+      const go = path.join(root, `go-${name}`)
+      const job = await offer(name, { mode: 'flood', go, bytes: floodBytes, ms: floodMs, ...(sink === undefined ? {} : { sink }) })
+      await waitForState(socket, author.home, job.id, ['generating'])
+      for (;;) {
+        const view = await callDaemon<LogsView>(socket, author.home, 'logs', { job: job.id, tail: 1 })
+        if (view.tail?.lines.includes('ready') === true) break
+        await sleep(20)
+      }
+      const cpuStart = await cpuMs(builder.child.pid!)
+      const started = Date.now()
+      await writeFile(go, '')
+      const done = await waitForState(socket, author.home, job.id, ['returned', 'failed'])
+      const ms = Date.now() - started
+      const percent = (await cpuMs(builder.child.pid!) - cpuStart) / ms * 100
+      const last = await callDaemon<LogsView>(socket, author.home, 'logs', { job: job.id, tail: 1 })
+      if (done.state !== 'returned' || last.tail?.lines.at(-1) !== 'flood done') throw new Error(`the flood did not reach the author whole (${done.state}, last line ${JSON.stringify(last.tail?.lines.at(-1))})`)
+      return { percent, ms }
     }
-    const cpuStart = await cpuMs(builder.child.pid!)
-    const started = Date.now()
-    await writeFile(floodGo, '')
-    const done = await waitForState(socket, author.home, flood.id, ['returned', 'failed'])
-    const elapsed = Date.now() - started
-    const builderCpuPercent = (await cpuMs(builder.child.pid!) - cpuStart) / elapsed * 100
-    const last = await callDaemon<LogsView>(socket, author.home, 'logs', { job: flood.id, tail: 1 })
-    if (done.state !== 'returned' || last.tail?.lines.at(-1) !== 'flood done') throw new Error(`the flood did not reach the author whole (${done.state}, last line ${JSON.stringify(last.tail?.lines.at(-1))})`)
-    return { lines: samples.length, medianMs: median(samples), p95Ms: percentile(samples, 95), floodBytes, floodMs: elapsed, builderCpuPercent, idleCpuPercent }
+    const flood = await floodCpu('log-flood')
+    const baseline = await floodCpu('log-flood-baseline', '/dev/null')
+    return { lines: samples.length, medianMs: median(samples), p95Ms: percentile(samples, 95), floodBytes, floodMs: flood.ms, builderCpuPercent: flood.percent, baselineCpuPercent: baseline.percent, idleCpuPercent }
   } finally {
     for (const daemon of daemons.reverse()) await daemon.stop().catch(() => {})
     await rm(root, { recursive: true, force: true })

@@ -13,7 +13,7 @@ import { startCountingProxy, type CountingProxy } from './counting-proxy.js'
 import { startGitDaemonNoDelay } from './git-daemon-nodelay.js'
 import { measureJobLatency, measureWorktree } from './jobs.js'
 import { measureSetupCache, type SetupCacheFigures } from './setup-cache.js'
-import { measureLogs } from './logs.js'
+import { measureLogs, type LogFigures } from './logs.js'
 import { measureParallel, measurePlacement, type ParallelFigures } from './parallel.js'
 import { formatBytes, formatMs, formatRatio, median, timed } from './stats.js'
 import { peakRssDuring, rssMb } from './memory.js'
@@ -40,7 +40,12 @@ const { values: args } = parseArgs({
     'large-mb': { type: 'string', default: '200' },
     'parallel-runs': { type: 'string', default: '3' },
     // Only the setup cache figures (a minute, not the whole bench): for working on setup.
-    'setup-only': { type: 'boolean', default: false }
+    'setup-only': { type: 'boolean', default: false },
+    // Only the live log figures, `--logs-runs` times, each with its baseline (a minute a run).
+    'logs-only': { type: 'boolean', default: false },
+    'logs-runs': { type: 'string', default: '3' },
+    // A directory for a CPU profile of the builder daemon of the live log figures (node --cpu-prof).
+    'logs-profile': { type: 'string' }
   }
 })
 
@@ -208,7 +213,19 @@ function printSetupCache (setup: SetupCacheFigures): void {
   process.stdout.write(`setup cache (${setup.setup}, ${setup.files} files): offer → generator started ${formatMs(setup.coldMs)} for the first job (setup runs), ${formatMs(setup.pooledMs)} for the second (same lock file, pooled worktree: skipped), ${formatMs(setup.restoredMs)} in a fresh worktree of a restarted builder (restored from the cache); the builder's own times: setup ${formatMs(setup.setupRanMs)}, restore ${formatMs(setup.restoreStepMs)}; copying the cached folder ${formatMs(setup.copyMs)} (cp -a --reflink=auto, what the builder does) against ${formatMs(setup.hardLinkMs)} with hard links (cp -al)\n`)
 }
 
+function printLogs (logs: LogFigures): void {
+  process.stdout.write(`live log: a line the generator prints → printed by \`gitmesh logs -f\` at the author: median ${formatMs(logs.medianMs)}, p95 ${formatMs(logs.p95Ms)} over ${logs.lines} lines (target ≤ 100 ms median)\n`)
+  process.stdout.write(`live log: ${(logs.floodBytes / 1024 / 1024).toFixed(0)} MB of output streamed in ${formatMs(logs.floodMs)}: builder daemon ${logs.builderCpuPercent.toFixed(1)} % of a core; the same output to /dev/null ${logs.baselineCpuPercent.toFixed(1)} %; idle ${logs.idleCpuPercent.toFixed(1)} % (target ≤ 5 %)\n`)
+}
+
 async function main (): Promise<void> {
+  if (args['logs-only'] === true) {
+    const profile = args['logs-profile']
+    // NODE_OPTIONS may not carry --cpu-prof: the builder daemon is started with it.
+    const builderNodeArgs = profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profile)}`]
+    for (let i = 0; i < Number(args['logs-runs']); i++) printLogs(await measureLogs({ builderNodeArgs }))
+    return
+  }
   if (args['setup-only'] === true) {
     printSetupCache(await measureSetupCache())
     return
@@ -276,8 +293,7 @@ async function main (): Promise<void> {
     const percent = (value: number): string => `${(value * 100).toFixed(1)} %`
     process.stdout.write(`parallel efficiency: ${parallel.jobs} jobs sleeping ${parallel.sleepMs / 1000} s on ${parallel.builders} builders × ${parallel.slotsEach} slots took ${formatMs(parallel.ms)} against an ideal ${formatMs(parallel.idealMs)}: ${percent(parallel.efficiency)}, median of ${parallelRuns.length} (${percent(Math.min(...parallel.runs))}–${percent(Math.max(...parallel.runs))}) (target ≥ 90 %)\n`)
     const logs = await measureLogs()
-    process.stdout.write(`live log: a line the generator prints → printed by \`gitmesh logs -f\` at the author: median ${formatMs(logs.medianMs)}, p95 ${formatMs(logs.p95Ms)} over ${logs.lines} lines (target ≤ 100 ms median)\n`)
-    process.stdout.write(`live log: ${(logs.floodBytes / 1024 / 1024).toFixed(0)} MB of output streamed in ${formatMs(logs.floodMs)}: builder daemon ${logs.builderCpuPercent.toFixed(1)} % of a core, against ${logs.idleCpuPercent.toFixed(1)} % idle (target ≤ 5 %)\n`)
+    printLogs(logs)
     const placement = await measurePlacement()
     process.stdout.write(`placement cost: an offer takes ${formatMs(placement.emptyQueueMs)} with no queue, ${formatMs(placement.fullQueueMs)} with ${placement.queued} jobs queued (${formatRatio(placement.fullQueueMs, placement.emptyQueueMs)})\n`)
     const memory = { idleRssMb, authorRssMb: await rssMb(author.child.pid!), builderRssMb: await rssMb(builder.child.pid!), largeSync: await measureLargeSync(rig, Number(args['large-mb'])) }

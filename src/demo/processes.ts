@@ -58,8 +58,8 @@ export interface DaemonProcess {
  * Starts `gitmesh daemon` on loopback in a home and waits for its ready line. `env` is added to
  * this process's environment (a `PATH` with stand-in agents first, say).
  */
-export async function startDaemon (home: string, extraArgs: string[] = [], listen = '/ip4/127.0.0.1/tcp/0', env: Record<string, string> = {}): Promise<DaemonProcess> {
-  const child = spawn(process.execPath, [CLI_PATH, 'daemon', '--json', '--listen', listen, ...extraArgs], {
+export async function startDaemon (home: string, extraArgs: string[] = [], listen = '/ip4/127.0.0.1/tcp/0', env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<DaemonProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, CLI_PATH, 'daemon', '--json', '--listen', listen, ...extraArgs], {
     env: { ...process.env, ...env, GITMESH_HOME: home, NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe']
   })

@@ -71,8 +71,14 @@ export class LogBatcher {
     if (this.pendingBytes === 0 || this.current === undefined) return
     const { attempt, step } = this.current
     const text = this.pending.join('')
+    const bytes = this.pendingBytes
     this.pending = []
     this.pendingBytes = 0
+    // Within the bound (nearly always), no UTF-8 copy is made to cut it.
+    if (bytes <= this.batchBytes) {
+      this.init.onBatch({ attempt, step, text })
+      return
+    }
     for (const piece of splitUtf8(text, this.batchBytes)) this.init.onBatch({ attempt, step, text: piece })
   }
 }

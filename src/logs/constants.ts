@@ -1,7 +1,10 @@
 /** Defaults and limits of live logs (builder → author). Every figure is listed in docs/limits.md. */
 
-/** A builder sends a batch once this much output waits, without waiting for the timer. */
-export const LOG_BATCH_BYTES = 64 * 1024
+/**
+ * A builder sends a batch once this much output waits, without waiting for the timer: a whole
+ * message (each message costs the builder a stream, its negotiation and its encryption).
+ */
+export const LOG_BATCH_BYTES = 256 * 1024
 
 /**
  * A builder sends what waits this long after its first unsent byte: a line shows at the author
@@ -16,14 +19,30 @@ export const LOG_FLUSH_MS = 20
  */
 export const LOG_BULK_BYTES = 8 * 1024
 
-/** How long a flood's batch may wait after its first unsent byte. */
-export const LOG_BULK_FLUSH_MS = 100
+/** How long a flood's batch may wait after its first unsent byte: a few messages a second. */
+export const LOG_BULK_FLUSH_MS = 250
 
 /**
- * Largest `text` of one `log` message (bytes of UTF-8): the batches stored while one was in flight
+ * Largest `text` of one `log` message (bytes of UTF-8): the batches kept while one was in flight
  * go out together up to this, so a fast command costs few messages; far under the frame cap.
  */
-export const MAX_LOG_TEXT_BYTES = 4 * LOG_BATCH_BYTES
+export const MAX_LOG_TEXT_BYTES = 256 * 1024
+
+/**
+ * A batch the author has not confirmed this long after it was made is written to the database
+ * (as is every batch once a send fails): an author that answers promptly costs no disk write.
+ */
+export const LOG_SPILL_MS = 1_000
+
+/** Unconfirmed output a builder keeps in memory per job round; past it the oldest is written to the database. */
+export const LOG_MEMORY_BYTES = 1024 * 1024
+
+/**
+ * Offsets a stream reserves in the database ahead of its output: its end is written once per this
+ * many bytes, not per batch, and after a crash the round's output continues past the reservation
+ * (what was lost is a `gap`), never at an offset the author already holds.
+ */
+export const LOG_OFFSET_RESERVE_BYTES = 4 * 1024 * 1024
 
 /** Output an author keeps per attempt; past it the oldest chunks of that attempt are dropped. */
 export const MAX_ATTEMPT_LIVE_LOG_BYTES = 4 * 1024 * 1024

@@ -2,7 +2,7 @@ import type { Logger } from '@libp2p/interface'
 import type { LogStep } from '../jobs/messages.js'
 import type { SendJobMessage } from '../jobs/wire.js'
 import { LogBatcher } from './batcher.js'
-import { LOG_DRAIN_TIMEOUT_MS, LOG_RETRY_MS, LOG_SEND_TIMEOUT_MS, MAX_LOG_TEXT_BYTES } from './constants.js'
+import { LOG_DRAIN_TIMEOUT_MS, LOG_RETRY_MS, LOG_SEND_TIMEOUT_MS, LOG_SPILL_MS, MAX_LOG_TEXT_BYTES } from './constants.js'
 import type { LogSpool, StreamKey } from './spool.js'
 
 export interface LogShipperInit {
@@ -11,14 +11,18 @@ export interface LogShipperInit {
   log: Logger
   /** @default LOG_RETRY_MS */
   retryMs?: number
+  /** @default LOG_SPILL_MS */
+  spillMs?: number
 }
 
 const streamId = (key: StreamKey): string => `${key.author}/${key.job}/${key.round}`
 
 /**
- * Sends each job round's live output to its author: batches (batcher.ts) are stored in the spool
+ * Sends each job round's live output to its author: batches (batcher.ts) are kept in the spool
  * first, then sent in order, one `log` in flight per stream, each starting where the author's last
- * reply said it stands; the batches stored while one was in flight go out together. A failed send is tried again after `retryMs` and whenever the author
+ * reply said it stands; the batches kept while one was in flight go out together. The spool holds
+ * them in memory; what the author has not confirmed within `spillMs`, or after a failed send, or
+ * when the shipper stops, is written to the database. A failed send is tried again after `retryMs` and whenever the author
  * connects (`resume`); a decline means the author does not take logs for that job (an older
  * author declines the unknown type): that stream stops.
  */
@@ -29,6 +33,7 @@ export class LogShipper {
   private readonly retries = new Map<string, NodeJS.Timeout>()
   private readonly declined = new Set<string>()
   private readonly waiters = new Map<string, Set<() => void>>()
+  private spillTimer?: NodeJS.Timeout
   private stopped = false
   /** Set while stopping: batches are still stored, but no more are sent. */
   private stopping = false
@@ -47,6 +52,7 @@ export class LogShipper {
       }
     })
     this.batchers.set(id, batcher)
+    this.watchMemory()
     return (step, attempt, text) => { batcher.write(step, attempt, text) }
   }
 
@@ -97,6 +103,9 @@ export class LogShipper {
     this.stopping = true
     for (const batcher of this.batchers.values()) batcher.flush()
     this.stopped = true
+    clearInterval(this.spillTimer)
+    this.spillTimer = undefined
+    this.init.spool.persist()
     for (const timer of this.retries.values()) clearTimeout(timer)
     this.retries.clear()
     for (const waiters of this.waiters.values()) for (const check of [...waiters]) check()
@@ -164,8 +173,20 @@ export class LogShipper {
     }
   }
 
+  /** Writes out, every half `spillMs`, the batches the author has not confirmed within `spillMs`. */
+  private watchMemory (): void {
+    if (this.spillTimer !== undefined || this.stopped) return
+    const spillMs = this.init.spillMs ?? LOG_SPILL_MS
+    this.spillTimer = setInterval(() => {
+      for (const key of this.init.spool.stale(spillMs)) this.init.spool.spill(key, { olderThanMs: spillMs })
+    }, spillMs / 2)
+    this.spillTimer.unref()
+  }
+
   private retryLater (key: StreamKey): void {
     const id = streamId(key)
+    // The author is away: what waits goes to the database (it may be away for long).
+    if (!this.stopped) this.init.spool.spill(key)
     if (this.stopped || this.retries.has(id)) return
     const timer = setTimeout(() => {
       this.retries.delete(id)

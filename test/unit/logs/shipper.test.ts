@@ -64,11 +64,15 @@ describe('LogShipper and LogSpool', () => {
     const write = shipper!.writer(KEY)
     write('generate', 1, 'line 1\n')
     await waitUntil(() => authorText(store) === 'line 1\n', 5000, 'line 1 at the author')
+    // Confirmed at once: nothing was written to the database.
+    expect(builderDb.prepare('SELECT COUNT(*) AS n FROM spool_chunks').get()).toMatchObject({ n: 0 })
     author.away = true
     for (let i = 2; i <= 40; i++) write('generate', 1, `line ${i}\n`)
     write('test', 1, 'tests ran\n')
     await new Promise(resolve => setTimeout(resolve, 100))
     expect(authorText(store)).toBe('line 1\n')
+    // The send failed: what waits is in the database, for an author that may be away for long.
+    expect((builderDb.prepare('SELECT COUNT(*) AS n FROM spool_chunks').get() as { n: number }).n).toBeGreaterThan(0)
     author.away = false
     await shipper!.end(KEY)
     const expected = [...Array.from({ length: 40 }, (_, i) => `line ${i + 1}\n`), 'tests ran\n'].join('')
@@ -106,14 +110,63 @@ describe('LogShipper and LogSpool', () => {
   it('keeps at most its bound per round, telling the author of the gap', async () => {
     const spool = new LogSpool(builderDb, 10)
     for (let i = 0; i < 5; i++) spool.append(KEY, 1, 'generate', `abcd${i}\n`)
+    // The bound is the database's: memory holds at most LOG_MEMORY_BYTES, then writes out.
+    spool.spill(KEY)
     expect(spool.next(KEY, 0)).toMatchObject({ offset: 18, text: 'abcd3\nabcd4\n', gap: true })
     expect(spool.next(KEY, 20)).toMatchObject({ offset: 20, text: 'cd3\nabcd4\n', gap: false })
     // A message joins stored batches up to its bound, and only batches of one step of one attempt.
     expect(spool.next(KEY, 18, 10)).toMatchObject({ offset: 18, text: 'abcd3\n' })
     const roomy = new LogSpool(builderDb, 1000)
+    // Joined the same way from memory.
     const other = { ...KEY, job: 'b1b2c3d4e5f6' }
     roomy.append(other, 1, 'generate', 'one\n')
     roomy.append(other, 1, 'test', 'two\n')
     expect(roomy.next(other, 0)).toMatchObject({ offset: 0, text: 'one\n' })
+  })
+  it('writes out what the author has not confirmed in time, and sends it from memory meanwhile', async () => {
+    const spool = new LogSpool(builderDb)
+    spool.append(KEY, 1, 'generate', 'one\n')
+    spool.append(KEY, 1, 'generate', 'two\n')
+    expect(spool.stale(60_000)).toEqual([])
+    expect(spool.next(KEY, 0)).toMatchObject({ offset: 0, text: 'one\ntwo\n', gap: false })
+    spool.spill(KEY, { olderThanMs: 0 })
+    expect(builderDb.prepare('SELECT COUNT(*) AS n FROM spool_chunks').get()).toMatchObject({ n: 2 })
+    spool.append(KEY, 1, 'generate', 'three\n')
+    // Stored and in memory, read in order; an acknowledgement clears both.
+    expect(spool.next(KEY, 4)).toMatchObject({ offset: 4, text: 'two\n' })
+    expect(spool.next(KEY, 8)).toMatchObject({ offset: 8, text: 'three\n' })
+    spool.acked(KEY, 8)
+    expect(builderDb.prepare('SELECT COUNT(*) AS n FROM spool_chunks').get()).toMatchObject({ n: 0 })
+    expect(spool.next(KEY, 8)).toMatchObject({ offset: 8, text: 'three\n' })
+    spool.acked(KEY, 14)
+    expect(spool.delivered(KEY)).toBe(true)
+  })
+
+  it('continues a stream after a clean stop with no gap, and past its reservation with a gap after a crash', async () => {
+    const { store, author } = rig()
+    const write = shipper!.writer(KEY)
+    write('generate', 1, 'before\n')
+    await waitUntil(() => authorText(store) === 'before\n', 5000, 'before at the author')
+    author.away = true
+    write('generate', 1, 'unsent\n')
+    await new Promise(resolve => setTimeout(resolve, 100))
+    shipper!.stop()
+    // The builder restarts: its output continues the stream where it ended, nothing lost.
+    author.away = false
+    const restarted = rig()
+    shipper!.resume()
+    shipper!.writer(KEY)('generate', 1, 'after\n')
+    await shipper!.end(KEY)
+    expect(authorText(restarted.store)).toBe('before\nunsent\nafter\n')
+    expect(restarted.store.dropped(KEY.job, 1)).toEqual([])
+
+    // A crash: the output kept in memory is lost; the next output starts past the reservation,
+    // never at an offset the author holds, and reaches it as a gap.
+    const other = { ...KEY, job: 'b1b2c3d4e5f6' }
+    const crashed = new LogSpool(builderDb, 1 << 20, { reserveBytes: 100 })
+    crashed.append(other, 1, 'generate', 'kept in memory\n')
+    const reborn = new LogSpool(builderDb, 1 << 20, { reserveBytes: 100 })
+    expect(reborn.append(other, 1, 'generate', 'again\n')).toBe(115)
+    expect(reborn.next(other, 0)).toMatchObject({ offset: 115, text: 'again\n', gap: true })
   })
 })
