@@ -68,6 +68,8 @@ export class LogShipper {
     if (this.stopped) return
     this.init.spool.end(key)
     await this.drained(key)
+    // A declined stream's spool is gone and its batcher too: nothing will ask about it again.
+    this.declined.delete(id)
   }
 
   /** Resolves once the author holds everything stored for this stream (bounded by `ms`). */
@@ -81,6 +83,7 @@ export class LogShipper {
       const finish = (): void => {
         clearTimeout(timer)
         waiters.delete(check)
+        if (waiters.size === 0 && this.waiters.get(id) === waiters) this.waiters.delete(id)
         resolve()
       }
       const check = (): void => { if (done()) finish() }
