@@ -46,7 +46,8 @@ export class LogShipper {
     this.declined.delete(id)
     const batcher = new LogBatcher({
       onBatch: piece => {
-        if (this.declined.has(id) || this.stopped) return
+        // After `end` (its batcher is gone) or a decline, output of this writer goes nowhere.
+        if (this.batchers.get(id) !== batcher || this.declined.has(id) || this.stopped) return
         this.init.spool.append(key, piece.attempt, piece.step, piece.text)
         if (!this.stopping) this.kick(key)
       }
