@@ -31,7 +31,8 @@ export interface LogFigures {
 /**
  * The generator for both figures, chosen by the prompt: it prints `ready`, waits for the bench's
  * go file, then either prints `tick <i> <ms since the epoch>` every `interval` ms, or floods
- * `bytes` of 100-byte lines evenly over `ms` (in 50 ms slices, honouring the pipe's backpressure),
+ * about `bytes` of lines like an agent's and a test runner's (outputLine) evenly over `ms` (in 50 ms
+ * slices, honouring the pipe's backpressure),
  * to /dev/null instead of its output when `sink` says so (the baseline).
  */
 const GENERATOR = `
@@ -42,17 +43,39 @@ import { openSync, writeSync } from 'node:fs'
 const write = text => new Promise(resolve => { if (process.stdout.write(text)) resolve(); else process.stdout.once('drain', resolve) })
 const sink = spec.sink === undefined ? undefined : openSync(spec.sink, 'w')
 const flood = async text => { if (sink === undefined) await write(text); else writeSync(sink, text) }
+// Output like an agent's and a test runner's: JSON-lines events with ids, paths, token counts and
+// prose, test lines with names and timings, log lines with timestamps, stack frames; the same
+// seed each run, so every run sends the same bytes.
+let seed = 0x9e3779b9
+const random = () => { seed ^= seed << 13; seed ^= seed >>> 17; seed ^= seed << 5; return (seed >>> 0) / 4294967296 }
+const int = n => Math.floor(random() * n)
+const pick = list => list[int(list.length)]
+const WORDS = 'the a of to in and is for that with on as it be are this by from at or an not was but which all file test value error result call return type string number object array function module import export const let async await promise stream buffer offset length index parse read write open close start end check update create remove handle request reply message job round builder author peer node key cache store queue state event line text output input token config option default limit timeout retry signal abort parent child process worktree commit snapshot branch merge diff patch hash tree blob path name user email greeting format render view model schema field column row table query'.split(' ')
+const words = n => Array.from({ length: n }, () => pick(WORDS)).join(' ')
+const id = n => Array.from({ length: n }, () => pick('0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ')).join('')
+const file = () => pick(['src', 'test/unit', 'test/integration', 'lib']) + '/' + pick(WORDS) + '/' + pick(WORDS) + '-' + pick(WORDS) + pick(['.ts', '.test.ts', '.js'])
+const outputLine = () => {
+  switch (int(8)) {
+    case 0: return JSON.stringify({ type: 'assistant', id: 'msg_' + id(24), content: [{ type: 'text', text: words(6 + int(30)) }], usage: { input_tokens: int(90000), output_tokens: int(4000) } }) + '\\n'
+    case 1: return JSON.stringify({ type: 'tool_use', id: 'toolu_' + id(24), name: pick(['Read', 'Edit', 'Bash', 'Grep', 'Write']), input: { file_path: file(), limit: int(400) } }) + '\\n'
+    case 2: return JSON.stringify({ type: 'tool_result', tool_use_id: 'toolu_' + id(24), content: words(10 + int(60)), is_error: random() < 0.1 }) + '\\n'
+    case 3: return '    at ' + pick(WORDS) + pick(['Handler', 'Store', 'Stream', '']) + '.' + pick(WORDS) + ' (file:///home/ci/project/' + file() + ':' + (1 + int(900)) + ':' + (1 + int(80)) + ')\\n'
+    case 4: return new Date(1767225600000 + int(86400000)).toISOString() + ' ' + pick(['INFO', 'DEBUG', 'WARN']) + ' ' + pick(WORDS) + ': ' + words(4 + int(14)) + ' (' + int(5000) + ' ms)\\n'
+    default: return ' ' + (random() < 0.95 ? '✓' : '×') + ' ' + file() + ' > ' + words(3 + int(8)) + ' ' + int(900) + 'ms\\n'
+  }
+}
 await write('ready\\n')
 while (!existsSync(spec.go)) await sleep(10)
 if (spec.mode === 'ticks') {
   for (let i = 0; i < spec.lines; i++) { await write('tick ' + i + ' ' + Date.now() + '\\n'); await sleep(spec.interval) }
 } else {
   const slices = spec.ms / 50
-  const line = 'x'.repeat(99) + '\\n'
-  const perSlice = Math.ceil(spec.bytes / slices / 100)
+  const perSlice = Math.ceil(spec.bytes / slices)
   const started = Date.now()
   for (let i = 0; i < slices; i++) {
-    await flood(line.repeat(perSlice))
+    let text = ''
+    while (text.length < perSlice) text += outputLine()
+    await flood(text)
     const next = started + (i + 1) * 50
     if (next > Date.now()) await sleep(next - Date.now())
   }
