@@ -24,7 +24,7 @@ import type { JobLink } from '../jobs/network.js'
 import { Review } from './review.js'
 import { LogIntake } from './log-intake.js'
 import type { LogChunk, LogStore } from '../logs/log-store.js'
-import type { LogBatch } from '../jobs/messages.js'
+import type { LogRequest } from '../jobs/messages.js'
 
 export interface AuthorInit {
   /** How job messages reach builders, and news of them coming and going. */
@@ -353,7 +353,7 @@ export class Author extends EventEmitter<{ job: [Job], log: [job: string, chunk:
   }
 
   /** A piece of a job's live output from its builder (see log-intake.ts). */
-  handleLog (message: LogBatch, from: string): JobReplyMessage {
+  handleLog (message: LogRequest, from: string): JobReplyMessage {
     return this.logIntake?.take(message, from) ?? { type: 'decline', code: 'bad-request', message: 'this node keeps no live logs' }
   }
 

@@ -1,6 +1,8 @@
 import type { TrustStore } from '../store/trust-store.js'
 import type { JobStore } from '../jobs/job-store.js'
-import type { JobReplyMessage, LogBatch } from '../jobs/messages.js'
+import type { JobReplyMessage, LogBatch, LogRequest } from '../jobs/messages.js'
+import { InvalidMessageError } from '../wire/errors.js'
+import { plainLogBatch } from '../logs/deflate.js'
 import { MAX_LOG_TEXT_BYTES } from '../logs/constants.js'
 import type { LogChunk, LogStore } from '../logs/log-store.js'
 
@@ -15,12 +17,20 @@ export interface LogIntakeInit {
 /**
  * Takes in `log` messages: only from a peer trusted as a builder, for the current round of a job
  * that builder runs (or ran: a fan-out candidate, or the job's builder after its result), within
- * the size limit. The reply's `offset` tells the builder where its stream stands here.
+ * the size limit (a deflated text inflated within it). The reply's `offset` tells the builder where its stream stands here.
  */
 export class LogIntake {
   constructor (private readonly init: LogIntakeInit) {}
 
-  take (message: LogBatch, from: string): JobReplyMessage {
+  take (request: LogRequest, from: string): JobReplyMessage {
+    // A deflated text is inflated first, within the bound: a zip bomb is refused, never inflated whole.
+    let message: LogBatch
+    try {
+      message = plainLogBatch(request)
+    } catch (err) {
+      if (err instanceof InvalidMessageError) return { type: 'decline', code: 'bad-request', message: err.message }
+      throw err
+    }
     const bytes = Buffer.byteLength(message.text, 'utf8')
     if (bytes > MAX_LOG_TEXT_BYTES) return { type: 'decline', code: 'bad-request', message: `log text is ${bytes} bytes, more than the ${MAX_LOG_TEXT_BYTES} allowed` }
     if (!this.init.trust.hasRole(from, 'builder')) return { type: 'decline', code: 'not-builder', message: 'logs are taken only from peers trusted as builders' }

@@ -75,6 +75,8 @@ export const LOG_STEPS = ['setup', 'generate', 'test'] as const
  * builder → author: the next piece of a job round's live output. `offset` is the byte offset of
  * `text` (UTF-8) within that round's log stream from this builder, so the author sees a gap or a
  * repeat; `gap` says the builder no longer holds the bytes before `offset` that the author lacks.
+ * The text comes as `text`, or as `deflated`: raw DEFLATE of its UTF-8 bytes (offsets still count
+ * the text's bytes), never both; the author inflates it within `MAX_LOG_TEXT_BYTES` (deflate.ts).
  */
 export const LogMessage = z.strictObject({
   type: z.literal('log'),
@@ -83,9 +85,10 @@ export const LogMessage = z.strictObject({
   attempt: z.number().int().min(0).max(MAX_ATTEMPTS),
   step: z.enum(LOG_STEPS),
   offset: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
-  text: z.string().min(1).max(MAX_LOG_TEXT_BYTES),
+  text: z.string().min(1).max(MAX_LOG_TEXT_BYTES).optional(),
+  deflated: bytes.refine(value => value.byteLength >= 1 && value.byteLength <= MAX_LOG_TEXT_BYTES, `deflated text must be 1 to ${MAX_LOG_TEXT_BYTES} bytes`).optional(),
   gap: z.literal(true).optional()
-})
+}).refine(message => (message.text === undefined) !== (message.deflated === undefined), 'a log carries exactly one of text and deflated')
 
 export const AttemptReportSchema = z.strictObject({
   number: z.number().int().min(1).max(MAX_ATTEMPTS),
@@ -139,7 +142,10 @@ export type CancelRequest = z.infer<typeof CancelMessage>
 export type LeaseRequest = z.infer<typeof LeaseMessage>
 export type HandbackRequest = z.infer<typeof HandbackMessage>
 export type StatusUpdate = z.infer<typeof StatusMessage>
-export type LogBatch = z.infer<typeof LogMessage>
+/** A `log` as it crossed the wire: its text plain or deflated. */
+export type LogRequest = z.infer<typeof LogMessage>
+/** A `log`'s batch with its text plain, as the author keeps it (deflate.ts `plainLogBatch`). */
+export type LogBatch = Omit<LogRequest, 'text' | 'deflated'> & { text: string }
 export type LogStep = typeof LOG_STEPS[number]
 export type ResultBody = z.infer<typeof ResultBodySchema>
 export type ResultAnnouncement = z.infer<typeof ResultMessage>

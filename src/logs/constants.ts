@@ -67,3 +67,13 @@ export const MAX_LOGS_PAGE_BYTES = 512 * 1024
 
 /** Lines a `logs` call may ask for with `tail`. */
 export const MAX_LOGS_TAIL_LINES = 1_000
+
+/**
+ * A batch at least this large goes deflated to an author that takes it (protocol/jobs.md §5.10):
+ * a flood's bytes cost the builder per byte on the way out (Noise, Yamux, the socket), a lone
+ * line is not worth compressing.
+ */
+export const LOG_DEFLATE_MIN_BYTES = 1024
+
+/** zlib level of a deflated batch: level 1 takes agent and test output to about a third at a third of level 6's cost. */
+export const LOG_DEFLATE_LEVEL = 1

@@ -2,7 +2,8 @@ import type { Logger } from '@libp2p/interface'
 import type { LogStep } from '../jobs/messages.js'
 import type { SendJobMessage } from '../jobs/wire.js'
 import { LogBatcher } from './batcher.js'
-import { LOG_DRAIN_TIMEOUT_MS, LOG_RETRY_MS, LOG_SEND_TIMEOUT_MS, LOG_SPILL_MS, MAX_LOG_TEXT_BYTES } from './constants.js'
+import { LOG_DEFLATE_MIN_BYTES, LOG_DRAIN_TIMEOUT_MS, LOG_RETRY_MS, LOG_SEND_TIMEOUT_MS, LOG_SPILL_MS, MAX_LOG_TEXT_BYTES } from './constants.js'
+import { deflateLogText } from './deflate.js'
 import type { LogSpool, StreamKey } from './spool.js'
 
 export interface LogShipperInit {
@@ -13,6 +14,8 @@ export interface LogShipperInit {
   retryMs?: number
   /** @default LOG_SPILL_MS */
   spillMs?: number
+  /** @default LOG_DEFLATE_MIN_BYTES */
+  deflateMinBytes?: number
 }
 
 const streamId = (key: StreamKey): string => `${key.author}/${key.job}/${key.round}`
@@ -24,7 +27,9 @@ const streamId = (key: StreamKey): string => `${key.author}/${key.job}/${key.rou
  * them in memory; what the author has not confirmed within `spillMs`, or after a failed send, or
  * when the shipper stops, is written to the database. A failed send is tried again after `retryMs` and whenever the author
  * connects (`resume`); a decline means the author does not take logs for that job (an older
- * author declines the unknown type): that stream stops.
+ * author declines the unknown type): that stream stops. A batch of `deflateMinBytes` or more goes
+ * deflated; an author from before deflated logs declines that `bad-request` (an unknown key), and
+ * gets the same batch, and every later one, as plain text until it connects again.
  */
 export class LogShipper {
   private readonly batchers = new Map<string, LogBatcher>()
@@ -33,6 +38,8 @@ export class LogShipper {
   private readonly retries = new Map<string, NodeJS.Timeout>()
   private readonly declined = new Set<string>()
   private readonly waiters = new Map<string, Set<() => void>>()
+  /** Authors that refused a deflated batch: they get plain text. */
+  private readonly plainAuthors = new Set<string>()
   private spillTimer?: NodeJS.Timeout
   private stopped = false
   /** Set while stopping: batches are still stored, but no more are sent. */
@@ -95,6 +102,8 @@ export class LogShipper {
 
   /** Sends what the author lacks of every stream (of `author` only, when given). */
   resume (author?: string): void {
+    // The author connected again, maybe upgraded: it is offered deflated batches again.
+    if (author !== undefined) this.plainAuthors.delete(author)
     for (const key of this.init.spool.undelivered()) {
       if (author === undefined || key.author === author) this.kick(key)
     }
@@ -141,6 +150,7 @@ export class LogShipper {
     while (!this.stopped) {
       const chunk = this.init.spool.next(key, from, MAX_LOG_TEXT_BYTES)
       if (chunk === undefined) return
+      const deflated = chunk.bytes >= (this.init.deflateMinBytes ?? LOG_DEFLATE_MIN_BYTES) && !this.plainAuthors.has(key.author) ? deflateLogText(chunk.text) : undefined
       let reply
       try {
         reply = await this.init.send(key.author, {
@@ -150,13 +160,19 @@ export class LogShipper {
           attempt: chunk.attempt,
           step: chunk.step,
           offset: chunk.offset,
-          text: chunk.text,
+          ...(deflated === undefined ? { text: chunk.text } : { deflated }),
           ...(chunk.gap ? { gap: true as const } : {})
         }, { signal: AbortSignal.timeout(LOG_SEND_TIMEOUT_MS) })
       } catch (err) {
         this.init.log('live log of %s not delivered yet - %e', key.job, err)
         this.retryLater(key)
         return
+      }
+      if (reply.type === 'decline' && reply.code === 'bad-request' && deflated !== undefined) {
+        // An author from before deflated logs refuses the key it does not know: plain text from now on.
+        this.init.log('%s takes no deflated live log (%s); sending it plain text', key.author, reply.message)
+        this.plainAuthors.add(key.author)
+        continue
       }
       if (reply.type === 'decline') {
         this.init.log('%s takes no live log of %s (%s: %s)', key.author, key.job, reply.code, reply.message)

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
+import { deflateRawSync } from 'node:zlib'
 import path from 'node:path'
 import { defaultLogger } from '@libp2p/logger'
 import { Daemon } from '../../src/daemon/daemon.js'
@@ -92,6 +93,14 @@ describe('live logs: what an author refuses', () => {
     const wide = 'é'.repeat(MAX_LOG_TEXT_BYTES / 2 + 1)
     expect(await sendJobMessage(builder.node, author.node.peerId, batch({ offset: 8, text: wide }))).toMatchObject({ type: 'decline', code: 'bad-request', message: expect.stringContaining(`more than the ${MAX_LOG_TEXT_BYTES} allowed`) })
     expect(await sendJobMessage(builder.node, author.node.peerId, batch({ offset: 8, text: 'x'.repeat(MAX_LOG_TEXT_BYTES + 1) }))).toMatchObject({ type: 'decline', code: 'bad-request' })
+  })
+
+  it('declines a deflated text that inflates past the byte limit (a zip bomb), or that is not deflate, as bad-request', async () => {
+    const { text: _text, ...fields } = batch({ offset: 8 }) as LogBatch & { text?: string }
+    const bomb = deflateRawSync(Buffer.alloc(64 * 1024 * 1024, 'y'), { level: 9 })
+    expect(await sendJobMessage(builder.node, author.node.peerId, { ...fields, deflated: bomb })).toMatchObject({ type: 'decline', code: 'bad-request', message: expect.stringContaining(`past the ${MAX_LOG_TEXT_BYTES} bytes allowed`) })
+    expect(await sendJobMessage(builder.node, author.node.peerId, { ...fields, deflated: Uint8Array.from([0xff, 0xfe]) })).toMatchObject({ type: 'decline', code: 'bad-request' })
+    expect(logText()).toBe('started\n')
   })
 
   it('declines a malformed log (a negative offset, an unknown step) naming the key', async () => {

@@ -7,7 +7,8 @@ import { openDatabase, type Db } from '../../../src/store/database.js'
 import { LogSpool } from '../../../src/logs/spool.js'
 import { LogShipper } from '../../../src/logs/shipper.js'
 import { LogStore } from '../../../src/logs/log-store.js'
-import type { JobReplyMessage, JobRequestMessage } from '../../../src/jobs/messages.js'
+import { LogMessage, type JobReplyMessage, type JobRequestMessage } from '../../../src/jobs/messages.js'
+import { plainLogBatch } from '../../../src/logs/deflate.js'
 import { waitUntil } from '../../helpers/job-rig.js'
 
 const AUTHOR = '12D3KooWDMmtGs3HhCP5MkgWTya1JFyn6nPeZcWa9JTi6Xe4H9mm'
@@ -37,11 +38,12 @@ describe('LogShipper and LogSpool', () => {
     await rm(dir, { recursive: true, force: true })
   })
 
-  function rig (retryMs = 30): { spool: LogSpool, store: LogStore, sent: JobRequestMessage[], author: { away: boolean, declines: boolean } } {
+  function rig (retryMs = 30): { spool: LogSpool, store: LogStore, sent: JobRequestMessage[], author: { away: boolean, declines: boolean, older: boolean } } {
     const spool = new LogSpool(builderDb)
     const store = new LogStore(authorDb)
     const sent: JobRequestMessage[] = []
-    const author = { away: false, declines: false }
+    // `older`: an author from before deflated logs, whose schema refuses the unknown key.
+    const author = { away: false, declines: false, older: false }
     shipper = new LogShipper({
       spool,
       log,
@@ -51,7 +53,9 @@ describe('LogShipper and LogSpool', () => {
         if (author.away) throw new Error('the author is away')
         if (author.declines) return { type: 'decline', code: 'bad-request', message: 'unknown message type' }
         if (message.type !== 'log') throw new Error('not a log')
-        return { type: 'ok', offset: store.take(BUILDER, message).held }
+        if (author.older && message.deflated !== undefined) return { type: 'decline', code: 'bad-request', message: 'deflated: unrecognized key' }
+        expect(LogMessage.safeParse(message).success).toBe(true)
+        return { type: 'ok', offset: store.take(BUILDER, plainLogBatch(message)).held }
       }
     })
     return { spool, store, sent, author }
@@ -105,6 +109,51 @@ describe('LogShipper and LogSpool', () => {
     await new Promise(resolve => setTimeout(resolve, 100))
     expect(sent).toHaveLength(1)
     expect(spool.undelivered()).toEqual([])
+  })
+
+  it('sends a large batch deflated, its offsets counting the plain text\'s bytes, and a line plain', async () => {
+    const { store, sent } = rig()
+    const write = shipper!.writer(KEY)
+    write('generate', 1, 'ready\n')
+    await waitUntil(() => authorText(store) === 'ready\n', 5000, 'ready at the author')
+    const flood = Array.from({ length: 400 }, (_, i) => `✓ test/unit/case-${i}.test.ts > passes é ${i * 7} ms\n`).join('')
+    write('generate', 1, flood)
+    write('test', 1, 'done\n')
+    await shipper!.end(KEY)
+    expect(authorText(store)).toBe(`ready\n${flood}done\n`)
+    const logs = sent.filter(message => message.type === 'log')
+    expect(logs[0]).toMatchObject({ text: 'ready\n', offset: 0 })
+    expect(logs[0]).not.toHaveProperty('deflated')
+    const big = logs.find(message => message.deflated !== undefined)!
+    expect(big).not.toHaveProperty('text')
+    expect(big.offset).toBe(6)
+    expect(big.deflated!.byteLength).toBeLessThan(Buffer.byteLength(flood) / 3)
+    expect(logs.at(-1)).toMatchObject({ text: 'done\n', offset: 6 + Buffer.byteLength(flood) })
+    expect(store.held(KEY.job, 1, BUILDER)).toBe(Buffer.byteLength(`ready\n${flood}done\n`))
+  })
+
+  it('sends plain text to an older author that refuses deflated batches, nothing lost or repeated', async () => {
+    const { store, sent, author } = rig()
+    author.older = true
+    const write = shipper!.writer(KEY)
+    const first = 'a'.repeat(2000) + '\n'
+    const second = 'b'.repeat(3000) + '\n'
+    write('generate', 1, first)
+    await waitUntil(() => authorText(store) === first, 5000, 'the first batch at the author')
+    write('generate', 1, second)
+    await shipper!.end(KEY)
+    expect(authorText(store)).toBe(first + second)
+    const logs = sent.filter(message => message.type === 'log')
+    // One refused deflated batch, then plain text only: the same batch again, and the next.
+    expect(logs.map(message => message.deflated === undefined ? 'text' : 'deflated')).toEqual(['deflated', 'text', 'text'])
+    expect(logs.map(message => message.offset)).toEqual([0, 0, 2001])
+    // Connected again (maybe upgraded): offered deflated batches again.
+    author.older = false
+    shipper!.resume(AUTHOR)
+    const again = { ...KEY, round: 2 }
+    shipper!.writer(again)('generate', 1, first)
+    await shipper!.end(again)
+    expect(sent.at(-1)).toHaveProperty('deflated')
   })
 
   it('keeps at most its bound per round, telling the author of the gap', async () => {
