@@ -155,3 +155,6 @@ export const MAX_BUILDER_CHARS = 128
 
 /** `builders` a job may be limited to: as many as a builder may advertise tags. */
 export const MAX_BUILDERS = MAX_TAGS
+
+/** Peer ids the jobs network keeps parsed (src/jobs/network.ts); only trusted peers are sent to, so this is a guard. */
+export const PEER_ID_CACHE_SIZE = 1024

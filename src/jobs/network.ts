@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events'
 import type { Logger, PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { GitmeshNode } from '../net/node.js'
-import { JOBS_PROTOCOL, MAX_JOB_STREAMS } from './constants.js'
+import { JOBS_PROTOCOL, MAX_JOB_STREAMS, PEER_ID_CACHE_SIZE } from './constants.js'
 import type { JobReplyMessage, JobRequestMessage } from './messages.js'
 import { jobStreamHandler, sendJobMessage, type JobMessageHandler, type SendJobMessage } from './wire.js'
 
@@ -42,6 +42,11 @@ export type JobLink = Pick<EventEmitter<JobsNetworkEvents>, 'on' | 'off'> & { se
 export class JobsNetwork extends EventEmitter<JobsNetworkEvents> implements JobLink {
   private handler?: JobMessageHandler
   private started = false
+  /**
+   * Peer ids by their string, parsed once: a builder sends a flood's log in many messages, and a
+   * fresh PeerId is parsed (an Ed25519 key checked) and base58-printed again for every lookup.
+   */
+  private readonly peerIds = new Map<string, PeerId>()
 
   constructor (private readonly node: GitmeshNode, private readonly log: Logger) {
     super()
@@ -85,13 +90,24 @@ export class JobsNetwork extends EventEmitter<JobsNetworkEvents> implements JobL
   readonly send: SendJobMessage = async (peer, message, options) => {
     const started = Date.now()
     try {
-      const reply = await sendJobMessage(this.node, peerIdFromString(peer), message, options)
+      const reply = await sendJobMessage(this.node, this.peerId(peer), message, options)
       this.emit('message', { direction: 'out', peer, type: message.type, outcome: outcome(reply), ms: Date.now() - started })
       return reply
     } catch (err) {
       this.emit('message', { direction: 'out', peer, type: message.type, outcome: 'failed', ms: Date.now() - started, error: err as Error })
       throw err
     }
+  }
+
+  private peerId (peer: string): PeerId {
+    let id = this.peerIds.get(peer)
+    if (id === undefined) {
+      // Only trusted peers are sent to, so this stays small; the bound is a guard.
+      if (this.peerIds.size >= PEER_ID_CACHE_SIZE) this.peerIds.clear()
+      id = peerIdFromString(peer)
+      this.peerIds.set(peer, id)
+    }
+    return id
   }
 
   private readonly onConnect = (evt: CustomEvent<PeerId>): void => {

@@ -6,6 +6,8 @@ export interface LogPiece {
   attempt: number
   step: LogStep
   text: string
+  /** Bytes of `text` in UTF-8. */
+  bytes: number
 }
 
 export interface LogBatcherInit {
@@ -26,7 +28,8 @@ export interface LogBatcherInit {
  * first unsent byte — `bulkFlushMs` when more than `bulkBytes` came meanwhile (a flood: nobody
  * reads it line by line, and each batch costs the builder a commit and a message) — or when the
  * step changes (a batch belongs to one step of one attempt). A batch is never larger than
- * `batchBytes` and is cut on a character boundary.
+ * `batchBytes`: a write that would take it past the bound sends it first, so batches end between
+ * writes (no copy to cut them); only a single write larger than a batch is cut, between characters.
  */
 export class LogBatcher {
   private pending: string[] = []
@@ -48,9 +51,11 @@ export class LogBatcher {
   write (step: LogStep, attempt: number, text: string): void {
     if (text === '') return
     if (this.current !== undefined && (this.current.step !== step || this.current.attempt !== attempt)) this.flush()
+    const bytes = Buffer.byteLength(text, 'utf8')
+    if (this.pendingBytes > 0 && this.pendingBytes + bytes > this.batchBytes) this.flush()
     this.current = { attempt, step }
     this.pending.push(text)
-    this.pendingBytes += Buffer.byteLength(text, 'utf8')
+    this.pendingBytes += bytes
     if (this.pendingBytes >= this.batchBytes) {
       this.flush()
       return
@@ -74,12 +79,12 @@ export class LogBatcher {
     const bytes = this.pendingBytes
     this.pending = []
     this.pendingBytes = 0
-    // Within the bound (nearly always), no UTF-8 copy is made to cut it.
+    // Within the bound (all but a single write larger than a batch), no UTF-8 copy is made to cut it.
     if (bytes <= this.batchBytes) {
-      this.init.onBatch({ attempt, step, text })
+      this.init.onBatch({ attempt, step, text, bytes })
       return
     }
-    for (const piece of splitUtf8(text, this.batchBytes)) this.init.onBatch({ attempt, step, text: piece })
+    for (const piece of splitUtf8(text, this.batchBytes)) this.init.onBatch({ attempt, step, text: piece, bytes: Buffer.byteLength(piece, 'utf8') })
   }
 }
 

@@ -55,7 +55,7 @@ export class LogShipper {
       onBatch: piece => {
         // After `end` (its batcher is gone) or a decline, output of this writer goes nowhere.
         if (this.batchers.get(id) !== batcher || this.declined.has(id) || this.stopped) return
-        this.init.spool.append(key, piece.attempt, piece.step, piece.text)
+        this.init.spool.append(key, piece.attempt, piece.step, piece.text, piece.bytes)
         if (!this.stopping) this.kick(key)
       }
     })

@@ -63,10 +63,9 @@ export class LogSpool {
   private readonly sql: Statements
   private readonly live = new Map<string, LiveStream>()
 
-  /** Keeps a batch at the end of its stream; returns its offset. No disk write but once per reservation. */
-  append (key: StreamKey, attempt: number, step: LogStep, text: string): number {
+  /** Keeps a batch at the end of its stream (`bytes`: its UTF-8 length, when known); returns its offset. No disk write but once per reservation. */
+  append (key: StreamKey, attempt: number, step: LogStep, text: string, bytes = Buffer.byteLength(text, 'utf8')): number {
     const stream = this.stream(key)
-    const bytes = Buffer.byteLength(text, 'utf8')
     const offset = stream.end
     stream.end += bytes
     stream.ended = false

@@ -14,7 +14,7 @@ describe('LogBatcher', () => {
     vi.advanceTimersByTime(9)
     expect(batches).toEqual([])
     vi.advanceTimersByTime(1)
-    expect(batches).toEqual([{ attempt: 1, step: 'generate', text: 'first line\nsecond line\n' }])
+    expect(batches).toEqual([{ attempt: 1, step: 'generate', text: 'first line\nsecond line\n', bytes: 23 }])
   })
 
   it('lets a flood\'s batch wait longer, up to the bulk delay', () => {
@@ -37,6 +37,18 @@ describe('LogBatcher', () => {
     expect(batches).toHaveLength(3)
   })
 
+  it('sends a batch first when a write would take it past the bound: batches end between writes, uncut', () => {
+    const batches: LogPiece[] = []
+    const batcher = new LogBatcher({ onBatch: piece => batches.push(piece), flushMs: 60_000, batchBytes: 10 })
+    batcher.write('test', 1, 'abcdé')
+    batcher.write('test', 1, 'fgh')
+    expect(batches).toEqual([])
+    batcher.write('test', 1, 'jk')
+    expect(batches).toEqual([{ attempt: 1, step: 'test', text: 'abcdéfgh', bytes: 9 }])
+    batcher.flush()
+    expect(batches.map(b => b.text)).toEqual(['abcdéfgh', 'jk'])
+  })
+
   it('never mixes steps or attempts in one batch', () => {
     const batches: LogPiece[] = []
     const batcher = new LogBatcher({ onBatch: piece => batches.push(piece), flushMs: 60_000, batchBytes: 1024 })
@@ -45,9 +57,9 @@ describe('LogBatcher', () => {
     batcher.write('generate', 2, 'g2')
     batcher.flush()
     expect(batches).toEqual([
-      { attempt: 1, step: 'generate', text: 'g1' },
-      { attempt: 1, step: 'test', text: 't1' },
-      { attempt: 2, step: 'generate', text: 'g2' }
+      { attempt: 1, step: 'generate', text: 'g1', bytes: 2 },
+      { attempt: 1, step: 'test', text: 't1', bytes: 2 },
+      { attempt: 2, step: 'generate', text: 'g2', bytes: 2 }
     ])
   })
 })
