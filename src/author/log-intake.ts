@@ -31,7 +31,8 @@ export class LogIntake {
       if (err instanceof InvalidMessageError) return { type: 'decline', code: 'bad-request', message: err.message }
       throw err
     }
-    const bytes = Buffer.byteLength(message.text, 'utf8')
+    // A plain text is bounded by MAX_LOG_TEXT_BYTES; a deflated one was inflated within MAX_LOG_INFLATED_BYTES.
+    const bytes = request.text === undefined ? 0 : Buffer.byteLength(request.text, 'utf8')
     if (bytes > MAX_LOG_TEXT_BYTES) return { type: 'decline', code: 'bad-request', message: `log text is ${bytes} bytes, more than the ${MAX_LOG_TEXT_BYTES} allowed` }
     if (!this.init.trust.hasRole(from, 'builder')) return { type: 'decline', code: 'not-builder', message: 'logs are taken only from peers trusted as builders' }
     const job = this.init.jobs.get(message.job)

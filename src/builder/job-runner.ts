@@ -46,10 +46,11 @@ export interface RunnerContext {
   onState: (state: BuilderJobState, attempt: number, line: string) => void
   /**
    * Live output of the step running now, in chunks as written, already masked (by `maskStream`,
-   * which may hold a tail that could start a secret back until the next chunk, else by `mask`).
+   * which may hold a tail that could start a secret back until the next chunk, else by `mask`);
+   * with nothing to mask, the pipe's bytes (valid UTF-8, cut between characters).
    * @default none
    */
-  onOutput?: (step: StepKind, attempt: number, chunk: string) => void
+  onOutput?: (step: StepKind, attempt: number, chunk: string | Buffer) => void
   /**
    * Hides secret values in any text that leaves the builder (logs, summaries, errors): the
    * builder's secrets replaced by `***`.
@@ -103,7 +104,9 @@ async function runStep (ctx: RunnerContext, step: Step): Promise<CommandOutcome>
     idleTimeoutMs: step.idleTimeoutMs,
     signal: ctx.signal,
     onSpawn: ctx.onProcessGroup,
-    onOutput: onOutput === undefined ? undefined : chunk => { onOutput(step.kind, step.attempt, ctx.maskStream === undefined ? mask(chunk) : chunk) }
+    onOutput: onOutput === undefined ? undefined : chunk => { onOutput(step.kind, step.attempt, ctx.maskStream === undefined ? mask(chunk) : chunk) },
+    // With no secret to mask, the output goes on as the pipe's bytes (never decoded on the way).
+    onOutputBytes: onOutput === undefined || ctx.mask !== undefined || ctx.maskStream !== undefined ? undefined : chunk => { onOutput(step.kind, step.attempt, chunk) }
   })
   ctx.onProcessGroup(null)
   ctx.signal.throwIfAborted()

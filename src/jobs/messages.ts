@@ -76,7 +76,7 @@ export const LOG_STEPS = ['setup', 'generate', 'test'] as const
  * `text` (UTF-8) within that round's log stream from this builder, so the author sees a gap or a
  * repeat; `gap` says the builder no longer holds the bytes before `offset` that the author lacks.
  * The text comes as `text`, or as `deflated`: raw DEFLATE of its UTF-8 bytes (offsets still count
- * the text's bytes), never both; the author inflates it within `MAX_LOG_TEXT_BYTES` (deflate.ts).
+ * the text's bytes), never both; the author inflates it within `MAX_LOG_INFLATED_BYTES` (deflate.ts).
  */
 export const LogMessage = z.strictObject({
   type: z.literal('log'),

@@ -19,8 +19,14 @@ export const LOG_FLUSH_MS = 20
  */
 export const LOG_BULK_BYTES = 8 * 1024
 
-/** How long a flood's batch may wait after its first unsent byte: a few messages a second. */
-export const LOG_BULK_FLUSH_MS = 250
+/** How long a flood's batch may wait after its first unsent byte: under two messages a second. */
+export const LOG_BULK_FLUSH_MS = 600
+
+/**
+ * Output a builder gathers before it sends, however early (`LOG_BATCH_BYTES` pieces of it, kept
+ * apart in the spool so that each can still go as plain `text`): one deflated message.
+ */
+export const LOG_SEND_BYTES = 1024 * 1024
 
 /**
  * Largest `text` of one `log` message (bytes of UTF-8): the batches kept while one was in flight
@@ -29,13 +35,20 @@ export const LOG_BULK_FLUSH_MS = 250
 export const MAX_LOG_TEXT_BYTES = 256 * 1024
 
 /**
+ * Largest text a `deflated` batch inflates to (its bytes on the wire stay within
+ * `MAX_LOG_TEXT_BYTES`): a flood goes in a quarter of the messages; the author stops inflating
+ * here, so a bomb costs it at most this much.
+ */
+export const MAX_LOG_INFLATED_BYTES = 1024 * 1024
+
+/**
  * A batch the author has not confirmed this long after it was made is written to the database
  * (as is every batch once a send fails): an author that answers promptly costs no disk write.
  */
 export const LOG_SPILL_MS = 1_000
 
-/** Unconfirmed output a builder keeps in memory per job round; past it the oldest is written to the database. */
-export const LOG_MEMORY_BYTES = 1024 * 1024
+/** Unconfirmed output a builder keeps in memory per job round (a message in flight and the next one gathering); past it the oldest is written to the database. */
+export const LOG_MEMORY_BYTES = 3 * 1024 * 1024
 
 /**
  * Offsets a stream reserves in the database ahead of its output: its end is written once per this

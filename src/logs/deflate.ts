@@ -1,16 +1,17 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib'
 import type { LogBatch, LogRequest } from '../jobs/messages.js'
+import type { LogText } from './batcher.js'
 import { InvalidMessageError } from '../wire/errors.js'
-import { LOG_DEFLATE_LEVEL, MAX_LOG_TEXT_BYTES } from './constants.js'
+import { LOG_DEFLATE_LEVEL, MAX_LOG_INFLATED_BYTES } from './constants.js'
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 /**
- * `text` as raw DEFLATE (RFC 1951) of its UTF-8 bytes, for a `log`'s `deflated` (protocol/jobs.md
+ * `text` (or its bytes) as raw DEFLATE (RFC 1951) of its UTF-8 bytes, for a `log`'s `deflated` (protocol/jobs.md
  * §5.10); undefined when that is no smaller than the text itself (the batch then goes plain).
  */
-export function deflateLogText (text: string, level = LOG_DEFLATE_LEVEL): Uint8Array | undefined {
-  const raw = Buffer.from(text, 'utf8')
+export function deflateLogText (text: LogText, level = LOG_DEFLATE_LEVEL): Uint8Array | undefined {
+  const raw = typeof text === 'string' ? Buffer.from(text, 'utf8') : text
   const deflated = deflateRawSync(raw, { level })
   return deflated.byteLength < raw.byteLength ? deflated : undefined
 }
@@ -22,7 +23,7 @@ export function deflateLogText (text: string, level = LOG_DEFLATE_LEVEL): Uint8A
  * `bad-request`) for bytes that are not raw DEFLATE, inflate past the bound or to nothing, or are
  * not UTF-8: offsets count the text's bytes, and a replaced character would shift them.
  */
-export function plainLogBatch (message: LogRequest, maxBytes = MAX_LOG_TEXT_BYTES): LogBatch {
+export function plainLogBatch (message: LogRequest, maxBytes = MAX_LOG_INFLATED_BYTES): LogBatch {
   const { text, deflated, ...batch } = message
   if (deflated === undefined) return { ...batch, text: text ?? '' }
   let raw: Buffer

@@ -1,10 +1,10 @@
 import type { Logger } from '@libp2p/interface'
 import type { LogStep } from '../jobs/messages.js'
 import type { SendJobMessage } from '../jobs/wire.js'
-import { LogBatcher } from './batcher.js'
-import { LOG_DEFLATE_MIN_BYTES, LOG_DRAIN_TIMEOUT_MS, LOG_RETRY_MS, LOG_SEND_TIMEOUT_MS, LOG_SPILL_MS, MAX_LOG_TEXT_BYTES } from './constants.js'
+import { LogBatcher, logTextString, type LogText } from './batcher.js'
+import { LOG_DEFLATE_MIN_BYTES, LOG_DRAIN_TIMEOUT_MS, LOG_RETRY_MS, LOG_SEND_TIMEOUT_MS, LOG_SPILL_MS, MAX_LOG_INFLATED_BYTES, MAX_LOG_TEXT_BYTES } from './constants.js'
 import { deflateLogText } from './deflate.js'
-import type { LogSpool, StreamKey } from './spool.js'
+import type { LogSpool, SpooledChunk, StreamKey } from './spool.js'
 
 export interface LogShipperInit {
   spool: LogSpool
@@ -48,15 +48,16 @@ export class LogShipper {
   constructor (private readonly init: LogShipperInit) {}
 
   /** The writer of one job round's output (what runStep's `onOutput` gets). */
-  writer (key: StreamKey): (step: LogStep, attempt: number, text: string) => void {
+  writer (key: StreamKey): (step: LogStep, attempt: number, text: LogText) => void {
     const id = streamId(key)
     this.declined.delete(id)
     const batcher = new LogBatcher({
       onBatch: piece => {
         // After `end` (its batcher is gone) or a decline, output of this writer goes nowhere.
         if (this.batchers.get(id) !== batcher || this.declined.has(id) || this.stopped) return
-        this.init.spool.append(key, piece.attempt, piece.step, piece.text, piece.bytes)
-        if (!this.stopping) this.kick(key)
+        if (piece.bytes > 0) this.init.spool.append(key, piece.attempt, piece.step, piece.text, piece.bytes)
+        // A piece not `ready` is kept only: more of the same message is gathering.
+        if (piece.ready && !this.stopping) this.kick(key)
       }
     })
     this.batchers.set(id, batcher)
@@ -148,9 +149,9 @@ export class LogShipper {
     let from = this.init.spool.acknowledged(key)
     let stalled = 0
     while (!this.stopped) {
-      const chunk = this.init.spool.next(key, from, MAX_LOG_TEXT_BYTES)
-      if (chunk === undefined) return
-      const deflated = chunk.bytes >= (this.init.deflateMinBytes ?? LOG_DEFLATE_MIN_BYTES) && !this.plainAuthors.has(key.author) ? deflateLogText(chunk.text) : undefined
+      const batch = this.nextMessage(key, from)
+      if (batch === undefined) return
+      const { chunk, deflated } = batch
       let reply
       try {
         reply = await this.init.send(key.author, {
@@ -160,7 +161,7 @@ export class LogShipper {
           attempt: chunk.attempt,
           step: chunk.step,
           offset: chunk.offset,
-          ...(deflated === undefined ? { text: chunk.text } : { deflated }),
+          ...(deflated === undefined ? { text: logTextString(chunk.text) } : { deflated }),
           ...(chunk.gap ? { gap: true as const } : {})
         }, { signal: AbortSignal.timeout(LOG_SEND_TIMEOUT_MS) })
       } catch (err) {
@@ -191,6 +192,23 @@ export class LogShipper {
       }
       from = held
     }
+  }
+
+  /**
+   * The next message of a stream: deflated, up to `MAX_LOG_INFLATED_BYTES` of text, to an author
+   * that takes it; else (a small batch, an older author, text that does not shrink enough) plain,
+   * up to `MAX_LOG_TEXT_BYTES`.
+   */
+  private nextMessage (key: StreamKey, from: number): { chunk: SpooledChunk & { gap: boolean }, deflated?: Uint8Array } | undefined {
+    const deflates = !this.plainAuthors.has(key.author)
+    const chunk = this.init.spool.next(key, from, deflates ? MAX_LOG_INFLATED_BYTES : MAX_LOG_TEXT_BYTES)
+    if (chunk === undefined) return undefined
+    if (deflates && chunk.bytes >= (this.init.deflateMinBytes ?? LOG_DEFLATE_MIN_BYTES)) {
+      const deflated = deflateLogText(chunk.text)
+      if (deflated !== undefined && deflated.byteLength <= MAX_LOG_TEXT_BYTES) return { chunk, deflated }
+    }
+    if (chunk.bytes <= MAX_LOG_TEXT_BYTES) return { chunk }
+    return { chunk: this.init.spool.next(key, from, MAX_LOG_TEXT_BYTES)! }
   }
 
   /** Writes out, every half `spillMs`, the batches the author has not confirmed within `spillMs`. */

@@ -1,6 +1,7 @@
 import { transaction, type Db } from '../store/database.js'
 import { Statements } from './statements.js'
 import type { LogStep } from '../jobs/messages.js'
+import { joinLogText, logTextBytes, logTextString, type LogText } from './batcher.js'
 import { LOG_MEMORY_BYTES, LOG_OFFSET_RESERVE_BYTES, MAX_SPOOL_BYTES } from './constants.js'
 
 /** One job round's log stream on a builder: to whom, which job, which round. */
@@ -16,7 +17,8 @@ export interface SpooledChunk {
   bytes: number
   attempt: number
   step: LogStep
-  text: string
+  /** Bytes while in memory (output with no secret to mask), text once read from the database. */
+  text: LogText
 }
 
 /** A batch kept in memory, with when it was made. */
@@ -64,7 +66,7 @@ export class LogSpool {
   private readonly live = new Map<string, LiveStream>()
 
   /** Keeps a batch at the end of its stream (`bytes`: its UTF-8 length, when known); returns its offset. No disk write but once per reservation. */
-  append (key: StreamKey, attempt: number, step: LogStep, text: string, bytes = Buffer.byteLength(text, 'utf8')): number {
+  append (key: StreamKey, attempt: number, step: LogStep, text: LogText, bytes = logTextBytes(text)): number {
     const stream = this.stream(key)
     const offset = stream.end
     stream.end += bytes
@@ -102,7 +104,7 @@ export class LogSpool {
     transaction(this.db, () => {
       for (const chunk of out) {
         this.sql.get('INSERT INTO spool_chunks (author, job_id, round, offset, bytes, attempt, step, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-          .run(key.author, key.job, key.round, chunk.offset, chunk.bytes, chunk.attempt, chunk.step, chunk.text)
+          .run(key.author, key.job, key.round, chunk.offset, chunk.bytes, chunk.attempt, chunk.step, logTextString(chunk.text))
         stream.bytes -= chunk.bytes
       }
       const last = out.at(-1)!
@@ -292,15 +294,15 @@ function joinChunks (rows: SpooledChunk[], from: number, maxBytes: number): (Spo
   let head: SpooledChunk = first
   if (first.offset < from) {
     // The author holds part of this batch (it lost its tail, or another cut): the rest goes.
-    const rest = Buffer.from(first.text, 'utf8').subarray(from - first.offset)
-    head = { ...first, offset: from, bytes: rest.length, text: rest.toString('utf8') }
+    const rest = (typeof first.text === 'string' ? Buffer.from(first.text, 'utf8') : first.text).subarray(from - first.offset)
+    head = { ...first, offset: from, bytes: rest.length, text: typeof first.text === 'string' ? rest.toString('utf8') : rest }
   }
-  const texts = [head.text]
+  const texts: LogText[] = [head.text]
   let bytes = head.bytes
   for (const row of rows.slice(index + 1)) {
     if (row.offset !== head.offset + bytes || row.attempt !== head.attempt || row.step !== head.step || bytes + row.bytes > maxBytes) break
     texts.push(row.text)
     bytes += row.bytes
   }
-  return { offset: head.offset, bytes, attempt: head.attempt, step: head.step, text: texts.join(''), gap: head.offset > from }
+  return { offset: head.offset, bytes, attempt: head.attempt, step: head.step, text: joinLogText(texts), gap: head.offset > from }
 }

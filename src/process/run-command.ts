@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer'
 import { constants as fsConstants } from 'node:fs'
 import { access, stat } from 'node:fs/promises'
 import { StringDecoder } from 'node:string_decoder'
@@ -54,6 +55,12 @@ export interface RunCommandOptions {
   signal?: AbortSignal
   /** Live output as decoded text in arrival order, in chunks as they come (not split into lines). */
   onOutput?: (chunk: string) => void
+  /**
+   * Live output as the pipe's bytes, for a consumer that sends them on (no decoding to text):
+   * valid UTF-8, each chunk cut between characters (invalid bytes become U+FFFD, as in text).
+   * Used instead of `onOutput` when there is no `maskOutput` (masking works on text).
+   */
+  onOutputBytes?: (chunk: Buffer) => void
   /** Called with the process group id once the command runs (so a crash can be cleaned up later). */
   onSpawn?: (pgid: number) => void
 }
@@ -99,9 +106,12 @@ export async function runCommand (options: RunCommandOptions): Promise<CommandOu
   const started = performance.now()
   const elapsed = (): number => Math.round(performance.now() - started)
   const idle = new IdleTimer(options.idleTimeoutMs)
+  const onBytes = options.onOutputBytes
   const output = new OutputTail(options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES, chunk => {
     idle.touch()
-    options.onOutput?.(chunk)
+    if (typeof chunk === 'string') options.onOutput?.(chunk)
+    else if (onBytes !== undefined) onBytes(chunk)
+    else options.onOutput?.(chunk.toString('utf8'))
   }, options.maskOutput)
   if (options.signal?.aborted === true) {
     return { exitCode: null, signal: null, timedOut: false, idleTimedOut: false, cancelled: true, ms: elapsed(), ...output.finish() }
@@ -200,47 +210,53 @@ async function settlesWithin (promise: Promise<unknown>, ms: number): Promise<bo
 }
 
 /**
- * Combined output, decoded per stream (a multi-byte character split between chunks stays whole)
- * and capped: only the newest chunks that make up `maxBytes` are held.
+ * Combined output, capped: only the newest chunks that make up `maxBytes` are held. With a masker
+ * it is decoded per stream (a multi-byte character split between chunks stays whole) and masked;
+ * without one the pipe's bytes are kept and handed on as they are, cut between characters, and
+ * decoded only at the end.
  */
 class OutputTail {
-  readonly #chunks: Array<{ text: string, bytes: number }> = []
+  readonly #chunks: Array<{ text: string | Buffer, bytes: number }> = []
   #first = 0
   #keptBytes = 0
   #seenBytes = 0
 
-  constructor (private readonly maxBytes: number, private readonly onOutput?: (chunk: string) => void, private readonly masker?: OutputMasker) {}
+  constructor (private readonly maxBytes: number, private readonly onOutput?: (chunk: string | Buffer) => void, private readonly masker?: OutputMasker) {}
 
   /** Reads `stream` to its end; resolves when it closes. */
   async read (stream: Readable): Promise<void> {
-    const decoder = new StringDecoder('utf8')
-    stream.on('data', (chunk: Buffer) => { this.#add(decoder.write(chunk)) })
-    await new Promise<void>(resolve => {
-      stream.once('close', () => {
-        this.#add(decoder.end())
-        resolve()
-      })
+    if (this.masker !== undefined) {
+      const decoder = new StringDecoder('utf8')
+      stream.on('data', (chunk: Buffer) => { this.#keep(this.masker!.push(decoder.write(chunk))) })
+      await closed(stream, () => { this.#keep(this.masker!.push(decoder.end())) })
+      return
+    }
+    // The bytes of a character cut by the pipe wait for the next chunk (at most 3).
+    let carry: Buffer | undefined
+    stream.on('data', (chunk: Buffer) => {
+      const bytes = carry === undefined ? chunk : Buffer.concat([carry, chunk])
+      const end = completeUtf8End(bytes)
+      carry = end < bytes.length ? bytes.subarray(end) : undefined
+      this.#keep(validUtf8(bytes.subarray(0, end)))
     })
+    await closed(stream, () => { if (carry !== undefined) this.#keep(Buffer.from(carry.toString('utf8'), 'utf8')) })
   }
 
   finish (): { output: string, truncated: boolean } {
     if (this.masker !== undefined) this.#keep(this.masker.end())
-    const joined = Buffer.from(this.#chunks.slice(this.#first).map(c => c.text).join(''), 'utf8')
+    const kept = this.#chunks.slice(this.#first)
+    const joined = Buffer.concat(kept.map(c => typeof c.text === 'string' ? Buffer.from(c.text, 'utf8') : c.text))
     if (this.#seenBytes <= this.maxBytes) return { output: joined.toString('utf8'), truncated: false }
     let start = Math.max(0, joined.length - this.maxBytes)
     while (start < joined.length && ((joined[start] ?? 0) & 0xc0) === 0x80) start++ // never start inside a character
-    const kept = joined.length - start
-    const note = `[gitmesh: output truncated: ${this.#seenBytes - kept} earlier bytes dropped, the last ${kept} bytes follow]\n`
+    const keptBytes = joined.length - start
+    const note = `[gitmesh: output truncated: ${this.#seenBytes - keptBytes} earlier bytes dropped, the last ${keptBytes} bytes follow]\n`
     return { output: note + joined.subarray(start).toString('utf8'), truncated: true }
   }
 
-  #add (text: string): void {
-    this.#keep(this.masker === undefined ? text : this.masker.push(text))
-  }
-
-  #keep (text: string): void {
-    if (text === '') return
-    const bytes = Buffer.byteLength(text, 'utf8')
+  #keep (text: string | Buffer): void {
+    const bytes = typeof text === 'string' ? Buffer.byteLength(text, 'utf8') : text.byteLength
+    if (bytes === 0) return
     this.#chunks.push({ text, bytes })
     this.#keptBytes += bytes
     this.#seenBytes += bytes
@@ -260,4 +276,32 @@ class OutputTail {
       // A listener's failure must not break the run or crash the daemon from a stream callback.
     }
   }
+}
+
+/** Resolves once `stream` closes, after `onClose`. */
+async function closed (stream: Readable, onClose: () => void): Promise<void> {
+  await new Promise<void>(resolve => {
+    stream.once('close', () => {
+      onClose()
+      resolve()
+    })
+  })
+}
+
+/** Where the last whole character of `bytes` ends: before a trailing lead byte whose continuation bytes have not all come. */
+export function completeUtf8End (bytes: Buffer): number {
+  const length = bytes.length
+  for (let back = 1; back <= 3 && back <= length; back++) {
+    const byte = bytes[length - back]!
+    if ((byte & 0xc0) === 0x80) continue // a continuation byte: look further back
+    // A lead byte: how many bytes its character takes (an ASCII or invalid byte stands alone).
+    const size = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1
+    return size > back ? length - back : length
+  }
+  return length
+}
+
+/** `bytes` when they are valid UTF-8, else their text with U+FFFD for what is not (as a decoder gives). */
+function validUtf8 (bytes: Buffer): Buffer {
+  return isUtf8(bytes) ? bytes : Buffer.from(bytes.toString('utf8'), 'utf8')
 }

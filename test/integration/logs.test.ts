@@ -13,7 +13,7 @@ import { lengthPrefix } from '../../src/wire/frames.js'
 import { MessageChannel } from '../../src/wire/channel.js'
 import { JOBS_PROTOCOL } from '../../src/jobs/constants.js'
 import { JobReply, type JobReplyMessage, type JobRequestMessage, type LogBatch } from '../../src/jobs/messages.js'
-import { MAX_LOG_TEXT_BYTES } from '../../src/logs/constants.js'
+import { MAX_LOG_INFLATED_BYTES, MAX_LOG_TEXT_BYTES } from '../../src/logs/constants.js'
 import type { Job } from '../../src/jobs/job.js'
 import { Scratch } from '../helpers/git-repo.js'
 import { waitUntil } from '../helpers/job-rig.js'
@@ -98,7 +98,10 @@ describe('live logs: what an author refuses', () => {
   it('declines a deflated text that inflates past the byte limit (a zip bomb), or that is not deflate, as bad-request', async () => {
     const { text: _text, ...fields } = batch({ offset: 8 }) as LogBatch & { text?: string }
     const bomb = deflateRawSync(Buffer.alloc(64 * 1024 * 1024, 'y'), { level: 9 })
-    expect(await sendJobMessage(builder.node, author.node.peerId, { ...fields, deflated: bomb })).toMatchObject({ type: 'decline', code: 'bad-request', message: expect.stringContaining(`past the ${MAX_LOG_TEXT_BYTES} bytes allowed`) })
+    expect(await sendJobMessage(builder.node, author.node.peerId, { ...fields, deflated: bomb })).toMatchObject({ type: 'decline', code: 'bad-request', message: expect.stringContaining(`past the ${MAX_LOG_INFLATED_BYTES} bytes allowed`) })
+    // One byte over the bound of a deflated batch's text is refused too.
+    const over = deflateRawSync(Buffer.alloc(MAX_LOG_INFLATED_BYTES + 1, 'y'))
+    expect(await sendJobMessage(builder.node, author.node.peerId, { ...fields, deflated: over })).toMatchObject({ type: 'decline', code: 'bad-request' })
     expect(await sendJobMessage(builder.node, author.node.peerId, { ...fields, deflated: Uint8Array.from([0xff, 0xfe]) })).toMatchObject({ type: 'decline', code: 'bad-request' })
     expect(logText()).toBe('started\n')
   })
@@ -118,6 +121,10 @@ describe('live logs: what an author refuses', () => {
     const held = Buffer.byteLength('started\n')
     expect(await sendJobMessage(builder.node, author.node.peerId, batch({ offset: held + 100 }))).toEqual({ type: 'ok', offset: held })
     expect(await sendJobMessage(builder.node, author.node.peerId, batch({ offset: 0, text: 'started\n' }))).toEqual({ type: 'ok', offset: held })
+    // A deflated batch of 1 MiB of text (four times what a plain one may carry) is taken in, then placed like any.
+    const { text: _text, ...fields } = batch({ offset: held + 100 }) as LogBatch & { text?: string }
+    const big = deflateRawSync(Buffer.alloc(MAX_LOG_INFLATED_BYTES, 'z'))
+    expect(await sendJobMessage(builder.node, author.node.peerId, { ...fields, deflated: big })).toEqual({ type: 'ok', offset: held })
     expect(logText()).toBe('started\n')
   })
 

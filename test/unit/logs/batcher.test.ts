@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { LogBatcher, splitUtf8, type LogPiece } from '../../../src/logs/batcher.js'
+import { LogBatcher, splitUtf8, splitUtf8Bytes, type LogPiece } from '../../../src/logs/batcher.js'
 
 describe('LogBatcher', () => {
   afterEach(() => { vi.useRealTimers() })
@@ -14,7 +14,7 @@ describe('LogBatcher', () => {
     vi.advanceTimersByTime(9)
     expect(batches).toEqual([])
     vi.advanceTimersByTime(1)
-    expect(batches).toEqual([{ attempt: 1, step: 'generate', text: 'first line\nsecond line\n', bytes: 23 }])
+    expect(batches).toEqual([{ attempt: 1, step: 'generate', text: 'first line\nsecond line\n', bytes: 23, ready: true }])
   })
 
   it('lets a flood\'s batch wait longer, up to the bulk delay', () => {
@@ -33,8 +33,10 @@ describe('LogBatcher', () => {
     const batcher = new LogBatcher({ onBatch: piece => batches.push(piece), flushMs: 60_000, batchBytes: 10 })
     batcher.write('test', 2, 'abcdefghijklmnopqrstuvwxy')
     expect(batches.map(b => b.text)).toEqual(['abcdefghij', 'klmnopqrst', 'uvwxy'])
+    // Handed over to be kept, not yet to be sent: more of the same message may come.
+    expect(batches.map(b => b.ready)).toEqual([false, false, false])
     batcher.flush()
-    expect(batches).toHaveLength(3)
+    expect(batches.map(b => [b.text, b.ready])).toEqual([['abcdefghij', false], ['klmnopqrst', false], ['uvwxy', false], ['', true]])
   })
 
   it('sends a batch first when a write would take it past the bound: batches end between writes, uncut', () => {
@@ -44,7 +46,7 @@ describe('LogBatcher', () => {
     batcher.write('test', 1, 'fgh')
     expect(batches).toEqual([])
     batcher.write('test', 1, 'jk')
-    expect(batches).toEqual([{ attempt: 1, step: 'test', text: 'abcdéfgh', bytes: 9 }])
+    expect(batches).toEqual([{ attempt: 1, step: 'test', text: 'abcdéfgh', bytes: 9, ready: false }])
     batcher.flush()
     expect(batches.map(b => b.text)).toEqual(['abcdéfgh', 'jk'])
   })
@@ -57,14 +59,46 @@ describe('LogBatcher', () => {
     batcher.write('generate', 2, 'g2')
     batcher.flush()
     expect(batches).toEqual([
-      { attempt: 1, step: 'generate', text: 'g1', bytes: 2 },
-      { attempt: 1, step: 'test', text: 't1', bytes: 2 },
-      { attempt: 2, step: 'generate', text: 'g2', bytes: 2 }
+      { attempt: 1, step: 'generate', text: 'g1', bytes: 2, ready: true },
+      { attempt: 1, step: 'test', text: 't1', bytes: 2, ready: true },
+      { attempt: 2, step: 'generate', text: 'g2', bytes: 2, ready: true }
     ])
+  })
+
+  it('sends once a message\'s worth has gathered, however early: pieces handed over first, then one ready', () => {
+    const batches: LogPiece[] = []
+    const batcher = new LogBatcher({ onBatch: piece => batches.push(piece), flushMs: 60_000, batchBytes: 10, sendBytes: 25 })
+    for (const write of ['abcdefgh', 'ijklmnop', 'qrstuvwx']) batcher.write('test', 1, write)
+    expect(batches.map(b => [b.text, b.ready])).toEqual([['abcdefgh', false], ['ijklmnop', false]])
+    batcher.write('test', 1, 'yz')
+    expect(batches.map(b => [b.text, b.ready])).toEqual([['abcdefgh', false], ['ijklmnop', false], ['qrstuvwxyz', true]])
+  })
+
+  it('batches bytes as bytes, a write larger than a batch cut between characters, nothing lost', () => {
+    const batches: LogPiece[] = []
+    const batcher = new LogBatcher({ onBatch: piece => batches.push(piece), flushMs: 60_000, batchBytes: 7 })
+    const text = 'aé€😀'.repeat(5)
+    batcher.write('test', 1, Buffer.from('ab'))
+    batcher.write('test', 1, Buffer.from('cd'))
+    batcher.write('test', 1, Buffer.from(text))
+    batcher.flush()
+    for (const batch of batches.filter(b => b.bytes > 0)) {
+      expect(Buffer.isBuffer(batch.text)).toBe(true)
+      expect(batch.bytes).toBeLessThanOrEqual(7)
+      expect((batch.text as Buffer).toString('utf8')).not.toContain('\uFFFD')
+    }
+    expect(batches.map(b => b.text.toString()).join('')).toBe('abcd' + text)
   })
 })
 
 describe('splitUtf8', () => {
+  it('cuts bytes before a character\'s first byte, as views', () => {
+    const bytes = Buffer.from('ab😀c')
+    const pieces = splitUtf8Bytes(bytes, 4)
+    expect(pieces.map(p => p.toString())).toEqual(['ab', '😀', 'c'])
+    expect(pieces[1]!.buffer).toBe(bytes.buffer)
+  })
+
   it('cuts between characters, each piece within the byte bound, losing nothing', () => {
     const text = 'aé€😀'.repeat(50)
     const pieces = splitUtf8(text, 7)

@@ -1,7 +1,7 @@
 import { deflateRawSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
 import { JobRequest, type LogRequest } from '../../../src/jobs/messages.js'
-import { MAX_LOG_TEXT_BYTES } from '../../../src/logs/constants.js'
+import { MAX_LOG_INFLATED_BYTES, MAX_LOG_TEXT_BYTES } from '../../../src/logs/constants.js'
 import { deflateLogText, plainLogBatch } from '../../../src/logs/deflate.js'
 import { InvalidMessageError } from '../../../src/wire/errors.js'
 
@@ -20,14 +20,16 @@ describe('deflated live log text', () => {
   })
 
   it('takes text inflating to exactly the bound, and refuses a zip bomb without inflating it whole', () => {
-    expect(plainLogBatch(deflatedLog(deflateRawSync(Buffer.alloc(MAX_LOG_TEXT_BYTES, 'x')))).text).toHaveLength(MAX_LOG_TEXT_BYTES)
-    const over = deflateRawSync(Buffer.alloc(MAX_LOG_TEXT_BYTES + 1, 'x'))
+    // A deflated batch carries more text than a plain one may: up to MAX_LOG_INFLATED_BYTES (1 MiB).
+    expect(MAX_LOG_INFLATED_BYTES).toBe(1024 * 1024)
+    expect(plainLogBatch(deflatedLog(deflateRawSync(Buffer.alloc(MAX_LOG_INFLATED_BYTES, 'x')))).text).toHaveLength(MAX_LOG_INFLATED_BYTES)
+    const over = deflateRawSync(Buffer.alloc(MAX_LOG_INFLATED_BYTES + 1, 'x'))
     expect(() => plainLogBatch(deflatedLog(over))).toThrow(InvalidMessageError)
     // About 128 KiB that would inflate to 128 MiB: refused as soon as the output passes the bound.
     const bomb = deflateRawSync(Buffer.alloc(128 * 1024 * 1024, 0), { level: 9 })
     expect(bomb.byteLength).toBeLessThan(MAX_LOG_TEXT_BYTES)
     const started = performance.now()
-    expect(() => plainLogBatch(deflatedLog(bomb))).toThrow(/inflates past the 262144 bytes allowed/)
+    expect(() => plainLogBatch(deflatedLog(bomb))).toThrow(/inflates past the 1048576 bytes allowed/)
     expect(performance.now() - started).toBeLessThan(500)
   })
 

@@ -9,6 +9,7 @@ import { LogShipper } from '../../../src/logs/shipper.js'
 import { LogStore } from '../../../src/logs/log-store.js'
 import { LogMessage, type JobReplyMessage, type JobRequestMessage } from '../../../src/jobs/messages.js'
 import { plainLogBatch } from '../../../src/logs/deflate.js'
+import { MAX_LOG_INFLATED_BYTES, MAX_LOG_TEXT_BYTES } from '../../../src/logs/constants.js'
 import { waitUntil } from '../../helpers/job-rig.js'
 
 const AUTHOR = '12D3KooWDMmtGs3HhCP5MkgWTya1JFyn6nPeZcWa9JTi6Xe4H9mm'
@@ -130,6 +131,38 @@ describe('LogShipper and LogSpool', () => {
     expect(big.deflated!.byteLength).toBeLessThan(Buffer.byteLength(flood) / 3)
     expect(logs.at(-1)).toMatchObject({ text: 'done\n', offset: 6 + Buffer.byteLength(flood) })
     expect(store.held(KEY.job, 1, BUILDER)).toBe(Buffer.byteLength(`ready\n${flood}done\n`))
+  })
+
+  it('sends a flood of bytes in deflated messages of more text than a plain one may carry, and plain within the bound to an older author', async () => {
+    const { store, sent, author } = rig()
+    const line = (i: number): string => `✓ test/unit/case-${i}.test.ts > passes é ${i * 7} ms\n`
+    const flood = Array.from({ length: 20_000 }, (_, i) => line(i)).join('')
+    const bytes = Buffer.from(flood)
+    expect(bytes.length).toBeGreaterThan(MAX_LOG_TEXT_BYTES * 3)
+    const write = shipper!.writer(KEY)
+    // The pipe's bytes, cut between characters, in 64 KiB writes.
+    for (let at = 0; at < bytes.length;) {
+      let end = Math.min(at + 65536, bytes.length)
+      while (end < bytes.length && (bytes[end]! & 0xc0) === 0x80) end--
+      write('test', 1, bytes.subarray(at, end))
+      at = end
+    }
+    await shipper!.end(KEY)
+    expect(authorText(store)).toBe(flood)
+    const logs = sent.filter(message => message.type === 'log')
+    const inflated = logs.map(message => Buffer.byteLength(plainLogBatch(message).text))
+    expect(Math.max(...inflated)).toBeGreaterThan(MAX_LOG_TEXT_BYTES)
+    expect(Math.max(...inflated)).toBeLessThanOrEqual(MAX_LOG_INFLATED_BYTES)
+    expect(logs.length).toBeLessThanOrEqual(Math.ceil(bytes.length / MAX_LOG_TEXT_BYTES) - 1)
+    // An author from before: the same output as plain text, each message within MAX_LOG_TEXT_BYTES.
+    author.older = true
+    const again = { ...KEY, round: 2 }
+    const writeAgain = shipper!.writer(again)
+    writeAgain('test', 1, bytes)
+    await shipper!.end(again)
+    const plain = sent.flatMap(message => message.type === 'log' && message.round === 2 && message.text !== undefined ? [message] : [])
+    expect(plain.map(message => message.text).join('')).toBe(flood)
+    for (const message of plain) expect(Buffer.byteLength(message.text!)).toBeLessThanOrEqual(MAX_LOG_TEXT_BYTES)
   })
 
   it('sends plain text to an older author that refuses deflated batches, nothing lost or repeated', async () => {

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runCommand, type RunCommandOptions } from '../../../src/process/run-command.js'
+import { completeUtf8End, runCommand, type RunCommandOptions } from '../../../src/process/run-command.js'
 import { scrubbedEnv } from '../../../src/process/environment.js'
 import { PASSED_ENV_KEYS } from '../../../src/process/constants.js'
 
@@ -227,6 +227,26 @@ describe('runCommand', () => {
     const outcome = await run('for i in 1 2 3; do echo "line $i"; done; echo "ünïcødé" >&2', { onOutput: (chunk) => { chunks.push(chunk) } })
     expect(chunks.join('')).toBe(outcome.output)
     expect(outcome.output).toBe('line 1\nline 2\nline 3\nünïcødé\n')
+  })
+
+  it('streams the pipe\'s bytes when asked, each chunk whole characters of valid UTF-8, the same as the outcome', async () => {
+    const chunks: Buffer[] = []
+    // A 4-byte character written in two halves with a pause between: two pipe reads, one character.
+    const script = 'printf "a\\360\\237"; sleep 0.1; printf "\\230\\200b\\n"; printf "bad \\377 byte\\n"'
+    const outcome = await run(script, { onOutputBytes: (chunk) => { chunks.push(chunk) }, onOutput: () => { throw new Error('text asked for') } })
+    expect(chunks.length).toBeGreaterThanOrEqual(2)
+    for (const chunk of chunks) expect(chunk.toString('utf8')).not.toMatch(/^\uFFFD|\uFFFD$/)
+    expect(Buffer.concat(chunks).toString('utf8')).toBe(outcome.output)
+    // An invalid byte becomes U+FFFD, as decoding to text does; the bytes handed on say so too.
+    expect(outcome.output).toBe('a😀b\nbad \uFFFD byte\n')
+  })
+
+  it('finds where the last whole character ends', () => {
+    expect(completeUtf8End(Buffer.from('ab'))).toBe(2)
+    expect(completeUtf8End(Buffer.from([0x61, 0xf0, 0x9f, 0x98]))).toBe(1)
+    expect(completeUtf8End(Buffer.from([0x61, 0xf0, 0x9f, 0x98, 0x80]))).toBe(5)
+    expect(completeUtf8End(Buffer.from([0x61, 0xc3]))).toBe(1)
+    expect(completeUtf8End(Buffer.from([0xc3, 0xa9]))).toBe(2)
   })
 
   it('survives a listener that throws', async () => {
