@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { setupKeyPathProblem } from './setup-key.js'
 import { MAX_SETUP_KEY_FILES, MIN_PRIORITY, MAX_PRIORITY, MAX_TAGS, MAX_TAG_CHARS, MAX_TEST_COMMAND_CHARS, MAX_ATTEMPT_LOG_BYTES, MAX_ATTEMPTS, MAX_COMMAND_TIMEOUT_MS, MAX_NAME_CHARS, MAX_PROGRESS_CHARS, MAX_PROMPT_CHARS, MAX_SUMMARY_CHARS, MAX_REPORTED_COST_USD } from './constants.js'
-import { MAX_LOG_TEXT_BYTES } from '../logs/constants.js'
+import { MAX_LOG_INFLATED_BYTES, MAX_LOG_TEXT_BYTES } from '../logs/constants.js'
 
 /**
  * Messages of /gitmesh/jobs/1.0.0. Every exchange is one request and one reply on a fresh stream:
@@ -86,7 +86,7 @@ export const LogMessage = z.strictObject({
   step: z.enum(LOG_STEPS),
   offset: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
   text: z.string().min(1).max(MAX_LOG_TEXT_BYTES).optional(),
-  deflated: bytes.refine(value => value.byteLength >= 1 && value.byteLength <= MAX_LOG_TEXT_BYTES, `deflated text must be 1 to ${MAX_LOG_TEXT_BYTES} bytes`).optional(),
+  deflated: bytes.refine(value => value.byteLength >= 1 && value.byteLength <= MAX_LOG_INFLATED_BYTES, `deflated text must be 1 to ${MAX_LOG_INFLATED_BYTES} bytes`).optional(),
   gap: z.literal(true).optional()
 }).refine(message => (message.text === undefined) !== (message.deflated === undefined), 'a log carries exactly one of text and deflated')
 

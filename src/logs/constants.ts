@@ -35,9 +35,8 @@ export const LOG_SEND_BYTES = 1024 * 1024
 export const MAX_LOG_TEXT_BYTES = 256 * 1024
 
 /**
- * Largest text a `deflated` batch inflates to (its bytes on the wire stay within
- * `MAX_LOG_TEXT_BYTES`): a flood goes in a quarter of the messages; the author stops inflating
- * here, so a bomb costs it at most this much.
+ * Largest `deflated` of one `log`, and largest text it inflates to: a flood goes in a quarter of
+ * the messages; the author stops inflating here, so a bomb costs it at most this much.
  */
 export const MAX_LOG_INFLATED_BYTES = 1024 * 1024
 

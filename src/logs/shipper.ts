@@ -196,8 +196,8 @@ export class LogShipper {
 
   /**
    * The next message of a stream: deflated, up to `MAX_LOG_INFLATED_BYTES` of text, to an author
-   * that takes it; else (a small batch, an older author, text that does not shrink enough) plain,
-   * up to `MAX_LOG_TEXT_BYTES`.
+   * that takes it; else (a small batch, an older author, text that does not shrink) plain, up to
+   * `MAX_LOG_TEXT_BYTES`.
    */
   private nextMessage (key: StreamKey, from: number): { chunk: SpooledChunk & { gap: boolean }, deflated?: Uint8Array } | undefined {
     const deflates = !this.plainAuthors.has(key.author)
@@ -205,7 +205,7 @@ export class LogShipper {
     if (chunk === undefined) return undefined
     if (deflates && chunk.bytes >= (this.init.deflateMinBytes ?? LOG_DEFLATE_MIN_BYTES)) {
       const deflated = deflateLogText(chunk.text)
-      if (deflated !== undefined && deflated.byteLength <= MAX_LOG_TEXT_BYTES) return { chunk, deflated }
+      if (deflated !== undefined) return { chunk, deflated }
     }
     if (chunk.bytes <= MAX_LOG_TEXT_BYTES) return { chunk }
     return { chunk: this.init.spool.next(key, from, MAX_LOG_TEXT_BYTES)! }
