@@ -124,9 +124,8 @@ export class BuilderStore {
     if (!dryRun) {
       transaction(this.db, () => {
         // Their live output that no author took (src/logs/spool.ts) goes with them: nobody will.
-        for (const row of rows) {
-          this.db.prepare('DELETE FROM spool_chunks WHERE author = ? AND job_id = ?').run(row.author, row.id)
-          this.db.prepare('DELETE FROM spool_streams WHERE author = ? AND job_id = ?').run(row.author, row.id)
+        for (const table of ['spool_chunks', 'spool_streams']) {
+          this.db.prepare(`DELETE FROM ${table} WHERE (author, job_id) IN (SELECT author, id FROM builder_jobs WHERE ${finished})`).run(before)
         }
         this.db.prepare(`DELETE FROM builder_jobs WHERE ${finished}`).run(before)
       })

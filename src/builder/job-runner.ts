@@ -110,7 +110,8 @@ async function runStep (ctx: RunnerContext, step: Step): Promise<CommandOutcome>
   })
   ctx.onProcessGroup(null)
   ctx.signal.throwIfAborted()
-  return { ...outcome, output: mask(outcome.output) }
+  // A stream masker has masked the output as it came; only without one is the whole text masked here.
+  return ctx.maskStream === undefined ? { ...outcome, output: mask(outcome.output) } : outcome
 }
 
 /** Keeps the last `bytes` of UTF-8 text, cut on a character boundary. */
@@ -218,7 +219,7 @@ export async function runJob (job: BuilderJob, ctx: RunnerContext): Promise<Resu
       const stopped = generated.idleTimedOut ? `\n[gitmesh: the generator was stopped: no output for ${ms(generator.idleTimeoutMs, { long: true })}]\n` : ''
       const generateLog = `${first}$ ${command}\n${[...generation.notes, generated.output].join('\n')}${stopped}`
       if (generation.verdict.kind !== 'ok') {
-        attempts.push({ number, passed: false, generateMs: Math.round(generated.ms), testMs: 0, log: tail(mask(generateLog), MAX_ATTEMPT_LOG_BYTES), ...generation.usage })
+        attempts.push({ number, passed: false, generateMs: Math.round(generated.ms), testMs: 0, log: tail(generateLog, MAX_ATTEMPT_LOG_BYTES), ...generation.usage })
         // A refused key or spent credit fails every attempt alike: the job ends with the agent's words.
         if (generation.verdict.kind === 'auth') throw new AgentAuthError(`${ctx.generator.agent ?? 'the generator'} could not authenticate: ${generation.verdict.message ?? 'no message'}`)
         if (generation.verdict.kind === 'rate-limit') throw new AgentRateLimitError(`${ctx.generator.agent ?? 'the generator'} stayed rate limited after ${generation.notes.length} waits: ${generation.verdict.message ?? 'no message'}`)
@@ -235,7 +236,7 @@ export async function runJob (job: BuilderJob, ctx: RunnerContext): Promise<Resu
         passed,
         generateMs: Math.round(generated.ms),
         testMs: Math.round(tested.ms),
-        log: tail(mask(`${generateLog}\n$ ${spec.test}\n${tested.output}`), MAX_ATTEMPT_LOG_BYTES),
+        log: tail(`${generateLog}\n$ ${spec.test}\n${tested.output}`, MAX_ATTEMPT_LOG_BYTES),
         ...generation.usage
       })
       if (passed) break

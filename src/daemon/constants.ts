@@ -21,5 +21,5 @@ export const DOCTOR_LISTEN_PROBE_MS = 2_000
 /** `gitmesh doctor`: how long it waits to connect to a trusted peer and hear which roles that peer trusts it with. */
 export const DOCTOR_PEER_TIMEOUT_MS = 5_000
 
-/** `gitmesh doctor`: how long a builder's check command (finding the generator, the agent's `--version`) may run. */
+/** `gitmesh doctor`: how long one check command may run (finding the generator or the test program, the agent's `--version`). */
 export const DOCTOR_COMMAND_TIMEOUT_MS = 10_000

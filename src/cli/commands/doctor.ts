@@ -7,6 +7,7 @@ import { pc } from '../output.js'
 import { isDaemonAway } from '../../daemon/errors.js'
 import type { DoctorCheck } from '../../daemon/views.js'
 import { PROJECT_CONFIG_FILE } from '../../jobs/constants.js'
+import { DOCTOR_COMMAND_TIMEOUT_MS } from '../../daemon/constants.js'
 
 const MARK: Record<DoctorCheck['status'], string> = { ok: pc.green('ok  '), warn: pc.yellow('warn'), fail: pc.red('FAIL') }
 
@@ -69,7 +70,7 @@ async function checkProject (repo: string): Promise<DoctorCheck[]> {
   const checks: DoctorCheck[] = [{ area: 'project', subject, status: 'ok', detail: `valid: test \`${settings.test}\`, ${settings.attempts} attempts` }]
   if (program !== undefined) {
     // The tests run on builders, but a program missing here is usually missing there too.
-    const found = await runCommand({ command: 'command -v "$GITMESH_DOCTOR_PROGRAM" || [ -e "$GITMESH_DOCTOR_PROGRAM" ]', cwd: repo, env: { GITMESH_DOCTOR_PROGRAM: program }, timeoutMs: 5_000 })
+    const found = await runCommand({ command: 'command -v "$GITMESH_DOCTOR_PROGRAM" || [ -e "$GITMESH_DOCTOR_PROGRAM" ]', cwd: repo, env: { GITMESH_DOCTOR_PROGRAM: program }, timeoutMs: DOCTOR_COMMAND_TIMEOUT_MS })
     if (found.exitCode !== 0) {
       checks.push({ area: 'project', subject: 'test command', status: 'warn', detail: `${program} is not found on this machine's PATH or in the repository`, fix: 'make sure builders have it, or add a setup command that installs it' })
     }
